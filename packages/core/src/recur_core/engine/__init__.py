@@ -1,0 +1,25 @@
+"""The Lightning engine every member's CLI is built on.
+
+- :class:`RecurModule`: base LightningModule (AdamW, warmup/cosine, ``monitor``, ``on_fit_plots``);
+  it wraps a plain ``nn.Module`` in ``self.net``.
+- :class:`SequenceTask`: :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
+- :func:`run_cli`: ``recur-<member>`` = ``run_cli("<member>")``; recipes, run folders, resume, DDP.
+
+A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {class_path, init_args}``,
+``data: {class_path, init_args}`` and ``trainer:`` sections, opening with a comment that gives its command.
+"""
+
+from recur_core.engine.callbacks import AtomicCheckpointIO, MetricPlots, PlainProgress, ResumableCSVLogger
+from recur_core.engine.cli import RecurCLI, run_cli
+from recur_core.engine.module import RecurModule, SequenceTask
+
+__all__ = [
+    "AtomicCheckpointIO",
+    "MetricPlots",
+    "PlainProgress",
+    "RecurCLI",
+    "RecurModule",
+    "ResumableCSVLogger",
+    "SequenceTask",
+    "run_cli",
+]

@@ -1,0 +1,158 @@
+"""LightningModules: the engine side of a model. Each wraps a plain ``nn.Module`` in ``self.net``,
+so importing or exporting a model never needs Lightning."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from recur_core.models.sequence_model import SequenceModel
+
+__all__ = ["RecurModule", "SequenceTask"]
+
+
+class RecurModule(L.LightningModule):
+    """Base of recur's LightningModules: AdamW with optional warmup and cosine decay.
+
+    Subclasses build ``self.net`` (a plain ``nn.Module``), log ``train/loss`` and ``val/loss``,
+    and may override :meth:`on_fit_plots` to write PNGs a person would rather look at.
+
+    Args:
+        lr: peak learning rate.
+        weight_decay: AdamW weight decay.
+        warmup_steps: linear warmup from 0 to ``lr`` over this many optimizer steps.
+        scheduler: ``"constant"`` after warmup, or ``"cosine"`` decay to 0 at the last step.
+
+    Attributes:
+        monitor, monitor_mode: the metric the best checkpoint is chosen by.
+    """
+
+    monitor: str = "val/loss"
+    monitor_mode: Literal["min", "max"] = "min"
+
+    def __init__(
+        self,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__()
+        self.lr = lr
+        self.weight_decay = weight_decay
+        self.warmup_steps = warmup_steps
+        self.scheduler = scheduler
+
+    def configure_optimizers(self) -> Any:
+        optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
+        if self.warmup_steps == 0 and self.scheduler == "constant":
+            return optimizer
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup, cosine = self.warmup_steps, self.scheduler == "cosine"
+
+        def factor(step: int) -> float:
+            if step < warmup:
+                return (step + 1) / warmup
+            if not cosine:
+                return 1.0
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
+
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+
+    def on_fit_plots(self, run_dir: Path) -> None:
+        """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
+
+
+class SequenceTask(RecurModule):
+    """Classification with :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
+
+    Consumes batches ``{"inputs": [B, T] ids, "targets": [B] or [B, T] (-100 = no loss),
+    "lengths": [B]}`` and logs loss and accuracy. Any registered layer name works for
+    ``layer``, so ``--model.layer gla`` swaps the recurrence.
+
+    Args:
+        layer: registered layer name.
+        d_model, n_layers, mlp_ratio, dropout, layer_kwargs: see :class:`SequenceModelConfig`.
+        vocab_size: number of input token ids.
+        num_classes: number of output classes.
+        readout: ``"token"`` (per-position labels) or ``"last"`` / ``"mean"`` (one label per sequence).
+        lr, weight_decay, warmup_steps, scheduler: see :class:`RecurModule`.
+    """
+
+    monitor = "val/acc"
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        layer: str = "lstm",
+        d_model: int = 64,
+        n_layers: int = 2,
+        vocab_size: int = 2,
+        num_classes: int = 2,
+        readout: Literal["token", "last", "mean"] = "last",
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        layer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
+        self.save_hyperparameters()
+        self.net = SequenceModel(
+            layer=layer,
+            d_model=d_model,
+            n_layers=n_layers,
+            vocab_size=vocab_size,
+            output_dim=num_classes,
+            readout=readout,
+            mlp_ratio=mlp_ratio,
+            dropout=dropout,
+            layer_kwargs=layer_kwargs or {},
+        )
+
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None)
+        for name, mine in (("vocab_size", self.hparams.vocab_size), ("num_classes", self.hparams.num_classes),
+                           ("readout", self.hparams.readout)):
+            theirs = getattr(data, name, None)
+            if theirs is not None and theirs != mine:
+                raise ValueError(
+                    f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; "
+                    f"set --model.{name} {theirs} (or change the data options)"
+                )
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.net(inputs, lengths=lengths)
+
+    def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        logits = self(batch["inputs"], batch.get("lengths"))
+        targets = batch["targets"]
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100)
+        scored = targets != -100
+        accuracy = (logits.argmax(-1) == targets)[scored].float().mean()
+        # weight epoch averages by scored positions, so token tasks average over tokens, not batches
+        logged = {"on_step": stage == "train", "on_epoch": True, "batch_size": int(scored.sum()), "sync_dist": True}
+        self.log(f"{stage}/loss", loss, prog_bar=True, **logged)
+        self.log(f"{stage}/acc", accuracy, prog_bar=True, **logged)
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self(batch["inputs"], batch.get("lengths")).argmax(-1)
