@@ -14,7 +14,7 @@ from torch import Tensor
 
 from recur_core.layers.base import SequenceLayer, State, flatten_state
 
-__all__ = ["assert_states_close", "check_layer_contract"]
+__all__ = ["assert_states_close", "check_layer_contract", "check_model"]
 
 _TOLERANCES = {torch.float64: (1e-6, 1e-8), torch.float32: (1e-4, 1e-5)}
 
@@ -172,3 +172,19 @@ def check_layer_contract(
         _check_causality(layer, x)
     _check_gradients(layer, x)
     _check_errors(layer, x)
+
+
+def check_model(model: torch.nn.Module, batch_size: int = 2) -> None:
+    """Smoke contract for a registered model: ``model.example_input(batch_size)`` runs forward,
+    gives finite outputs whose leading dimension is the batch, and every trainable parameter gets a gradient."""
+    assert hasattr(model, "example_input"), f"{type(model).__name__} needs example_input(batch_size) for the checks"
+    torch.manual_seed(0)
+    inputs = model.example_input(batch_size)
+    out = model(*inputs)
+    tensors = flatten_state(out if isinstance(out, (Tensor, tuple)) else tuple(out.values()))
+    for t in tensors:
+        assert t.shape[0] == batch_size, f"output of shape {tuple(t.shape)} does not lead with the batch size"
+        assert torch.isfinite(t).all(), "non-finite model output"
+    sum(t.float().pow(2).mean() for t in tensors if t.is_floating_point()).backward()
+    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().max() == 0)]
+    assert not missing, f"no gradient reaches parameters {missing}"

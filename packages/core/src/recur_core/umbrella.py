@@ -86,3 +86,7 @@ def main(argv: list[str] | None = None) -> None:
         _print_list()
     else:
         _run_demos()
+
+
+if __name__ == "__main__":
+    main()

@@ -14,7 +14,7 @@ from torch import Tensor, nn
 from recur_core.layers.base import State
 from recur_core.registry import build_layer, register_model
 
-__all__ = ["SequenceModel", "SequenceModelConfig", "pool_sequence"]
+__all__ = ["SequenceModel", "SequenceModelConfig", "pool_sequence", "sequence_model"]
 
 Readout = Literal["token", "last", "mean"]
 
@@ -83,7 +83,6 @@ class SequenceModelConfig:
     layer_kwargs: dict[str, Any] = field(default_factory=dict)  # passed to the layer's constructor
 
 
-@register_model("sequence_model")
 class SequenceModel(nn.Module):
     """Embedding or linear stem → N × (norm → layer → residual → MLP) → norm → head.
 
@@ -145,5 +144,19 @@ class SequenceModel(nn.Module):
             states.append(s)
         return self.head(self.norm(h)), states
 
+    def example_input(self, batch_size: int = 2, seq_len: int = 12) -> tuple[Tensor, ...]:
+        """A valid input batch (for tests, tracing and shape checks)."""
+        if self.config.vocab_size is not None:
+            return (torch.randint(0, self.config.vocab_size, (batch_size, seq_len)),)
+        return (torch.randn(batch_size, seq_len, self.config.input_dim),)
+
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items())
+
+
+@register_model("sequence_model")
+def sequence_model(**kwargs: Any) -> SequenceModel:
+    """:class:`SequenceModel`; token inputs over 16 symbols unless ``vocab_size`` or ``input_dim`` is given."""
+    if kwargs.get("vocab_size") is None and kwargs.get("input_dim") is None:
+        kwargs["vocab_size"] = 16
+    return SequenceModel(**kwargs)
