@@ -14,7 +14,7 @@ from torch import Tensor
 
 from recur_core.layers.base import SequenceLayer, State, flatten_state
 
-__all__ = ["assert_states_close", "check_layer_contract", "check_model"]
+__all__ = ["assert_op_matches_reference", "assert_states_close", "check_layer_contract", "check_model"]
 
 _TOLERANCES = {torch.float64: (1e-6, 1e-8), torch.float32: (1e-4, 1e-5)}
 
@@ -188,3 +188,45 @@ def check_model(model: torch.nn.Module, batch_size: int = 2) -> None:
     sum(t.float().pow(2).mean() for t in tensors if t.is_floating_point()).backward()
     missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().max() == 0)]
     assert not missing, f"no gradient reaches parameters {missing}"
+
+
+def assert_op_matches_reference(fast, reference, inputs: dict[str, Tensor], seed: int = 0, what: str = "op") -> None:
+    """Compare a fast op with its reference: every output and every input gradient.
+
+    ``fast(**inputs)`` and ``reference(**inputs)`` return a tensor or a (nested) tuple of tensors
+    (typically ``(output, final_state)``; ``None`` entries are skipped). The loss for gradients is
+    a fixed random projection of all outputs, so every output element contributes. Tolerances
+    follow the inputs' dtype (float64: 1e-6 relative).
+    """
+    generator = torch.Generator().manual_seed(seed)
+    results, grads = [], []
+    for fn in (fast, reference):
+        leaves = {
+            k: v.detach().clone().requires_grad_(v.is_floating_point()) if isinstance(v, Tensor) else v
+            for k, v in inputs.items()
+        }
+        out = fn(**leaves)
+        tensors = [t for t in flatten_state(_drop_none(out))]
+        results.append(tensors)
+        if not grads:
+            weights = [torch.randn(t.shape, generator=generator, dtype=t.dtype) for t in tensors]
+        loss = sum((t * w).sum() for t, w in zip(tensors, weights) if t.is_floating_point())
+        differentiable = [v for v in leaves.values() if isinstance(v, Tensor) and v.requires_grad]
+        grads.append(torch.autograd.grad(loss, differentiable, allow_unused=True))
+    dtype = next(v.dtype for v in inputs.values() if isinstance(v, Tensor) and v.is_floating_point())
+    assert len(results[0]) == len(results[1]), f"{what}: {len(results[0])} outputs vs {len(results[1])} in the reference"
+    for i, (a, e) in enumerate(zip(*results)):
+        assert a.shape == e.shape, f"{what}: output {i} has shape {tuple(a.shape)}, reference {tuple(e.shape)}"
+        _close(a.detach(), e.detach(), f"{what}: output {i}", dtype)
+    names = [k for k, v in inputs.items() if isinstance(v, Tensor) and v.is_floating_point()]
+    for name, a, e in zip(names, *grads):
+        if a is None and e is None:
+            continue
+        assert a is not None and e is not None, f"{what}: gradient of {name!r} missing on one side"
+        _close(a, e, f"{what}: gradient of {name!r}", dtype)
+
+
+def _drop_none(out):
+    if isinstance(out, tuple):
+        return tuple(_drop_none(o) for o in out if o is not None)
+    return out
