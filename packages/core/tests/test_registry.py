@@ -10,14 +10,14 @@ def test_foundation_layers_are_registered():
 
 
 def test_unknown_layer_lists_valid_names():
-    with pytest.raises(ValueError, match="unknown layer 'lsmt'; valid names: .*lstm"):
+    with pytest.raises(ValueError, match=r"unknown layer 'lsmt'; valid names: .*lstm"):
         build_layer("lsmt", d_model=8)
 
 
 def test_unknown_model_and_member_list_valid_names():
-    with pytest.raises(ValueError, match="unknown model 'nope'; valid names: .*sequence_model"):
+    with pytest.raises(ValueError, match=r"unknown model 'nope'; valid names: .*sequence_model"):
         get_model("nope")
-    with pytest.raises(ValueError, match="unknown member 'visoin'; valid names: .*core"):
+    with pytest.raises(ValueError, match=r"unknown member 'visoin'; valid names: .*core"):
         list_models("visoin")
 
 

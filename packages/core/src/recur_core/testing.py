@@ -186,7 +186,9 @@ def check_model(model: torch.nn.Module, batch_size: int = 2) -> None:
         assert t.shape[0] == batch_size, f"output of shape {tuple(t.shape)} does not lead with the batch size"
         assert torch.isfinite(t).all(), "non-finite model output"
     sum(t.float().pow(2).mean() for t in tensors if t.is_floating_point()).backward()
-    missing = [n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().max() == 0)]
+    missing = [
+        n for n, p in model.named_parameters() if p.requires_grad and (p.grad is None or p.grad.abs().max() == 0)
+    ]
     assert not missing, f"no gradient reaches parameters {missing}"
 
 
@@ -214,7 +216,9 @@ def assert_op_matches_reference(fast, reference, inputs: dict[str, Tensor], seed
         differentiable = [v for v in leaves.values() if isinstance(v, Tensor) and v.requires_grad]
         grads.append(torch.autograd.grad(loss, differentiable, allow_unused=True))
     dtype = next(v.dtype for v in inputs.values() if isinstance(v, Tensor) and v.is_floating_point())
-    assert len(results[0]) == len(results[1]), f"{what}: {len(results[0])} outputs vs {len(results[1])} in the reference"
+    assert len(results[0]) == len(results[1]), (
+        f"{what}: {len(results[0])} outputs vs {len(results[1])} in the reference"
+    )
     for i, (a, e) in enumerate(zip(*results)):
         assert a.shape == e.shape, f"{what}: output {i} has shape {tuple(a.shape)}, reference {tuple(e.shape)}"
         _close(a.detach(), e.detach(), f"{what}: output {i}", dtype)

@@ -26,7 +26,9 @@ def test_atomic_save_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch
 
 def test_read_and_plot_metrics(tmp_path):
     csv = tmp_path / "metrics.csv"
-    csv.write_text("epoch,step,train/loss_epoch,train/loss_step,val/loss\n0,9,1.0,,\n0,9,,,0.9\n1,19,0.5,,\n1,19,,0.4,0.6\n")
+    csv.write_text(
+        "epoch,step,train/loss_epoch,train/loss_step,val/loss\n0,9,1.0,,\n0,9,,,0.9\n1,19,0.5,,\n1,19,,0.4,0.6\n"
+    )
     series = read_metrics(csv)
     assert series == {"train/loss": [(0, 1.0), (1, 0.5)], "val/loss": [(0, 0.9), (1, 0.6)]}
     plot_metrics(series, tmp_path / "m.png")

@@ -16,9 +16,22 @@ from recur_core.engine import SequenceTask, run_cli
 from recur_core.recipes import find_recipe, list_recipes
 
 TINY = [
-    "--model.d_model", "16", "--model.n_layers", "1",
-    "--data.num_train", "256", "--data.num_val", "64", "--data.num_test", "64", "--data.batch_size", "64",
-    "--data.train_lengths", "[3, 8]", "--data.test_lengths", "[8, 12]",
+    "--model.d_model",
+    "16",
+    "--model.n_layers",
+    "1",
+    "--data.num_train",
+    "256",
+    "--data.num_val",
+    "64",
+    "--data.num_test",
+    "64",
+    "--data.batch_size",
+    "64",
+    "--data.train_lengths",
+    "[3, 8]",
+    "--data.test_lengths",
+    "[8, 12]",
 ]
 
 
@@ -36,7 +49,9 @@ def test_every_shipped_recipe_instantiates(recipe, runs_dir):
 
 
 def test_fit_writes_the_run_folder_and_overrides_apply(runs_dir):
-    cli = run_cli("core", ["fit", "--config", "parity/lstm", "--model.layer", "gru", "--trainer.max_epochs", "2", *TINY])
+    cli = run_cli(
+        "core", ["fit", "--config", "parity/lstm", "--model.layer", "gru", "--trainer.max_epochs", "2", *TINY]
+    )
     assert isinstance(cli.model, SequenceTask) and cli.model.hparams.layer == "gru"
     (run,) = _run_dirs(runs_dir, "parity/lstm")
     for name in ("config.yaml", "metrics.csv", "metrics.png", "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
@@ -58,8 +73,10 @@ def test_resume_without_a_previous_run_says_what_to_do(runs_dir):
 
 
 def test_model_and_data_disagreement_is_explained(runs_dir):
-    with pytest.raises(ValueError, match="model.vocab_size = 5 but the data has vocab_size = 3"):
-        run_cli("core", ["fit", "--config", "parity/lstm", "--model.vocab_size", "5", "--trainer.max_epochs", "1", *TINY])
+    with pytest.raises(ValueError, match=r"model.vocab_size = 5 but the data has vocab_size = 3"):
+        run_cli(
+            "core", ["fit", "--config", "parity/lstm", "--model.vocab_size", "5", "--trainer.max_epochs", "1", *TINY]
+        )
 
 
 def test_validate_and_test_from_a_checkpoint(runs_dir):
@@ -80,8 +97,11 @@ def test_killed_fit_resumes_from_last_checkpoint(runs_dir, tmp_path):
     env.pop("RECUR_RUN_DIR", None)
     args = ["fit", "--config", "parity/gru", *TINY]
     proc = subprocess.Popen(
-        _cli(*args, "--trainer.max_epochs", "1000", env=env), env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        _cli(*args, "--trainer.max_epochs", "1000", env=env),
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     deadline = time.time() + 120
     last = None
@@ -97,7 +117,10 @@ def test_killed_fit_resumes_from_last_checkpoint(runs_dir, tmp_path):
     killed_at = torch.load(last, weights_only=False)["epoch"]
     out = subprocess.run(
         _cli(*args, "--ckpt_path", "last", "--trainer.max_epochs", str(killed_at + 3), env=env),
-        env=env, capture_output=True, text=True, timeout=300,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Restored all states" in out.stderr + out.stdout
@@ -111,8 +134,20 @@ def test_killed_fit_resumes_from_last_checkpoint(runs_dir, tmp_path):
 def test_two_process_ddp_fit_on_cpu(runs_dir):
     env = {**os.environ, "RECUR_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("RECUR_RUN_DIR", None)
-    args = ["fit", "--config", "parity/lstm", *TINY, "--trainer.max_epochs", "2",
-            "--trainer.accelerator", "cpu", "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    args = [
+        "fit",
+        "--config",
+        "parity/lstm",
+        *TINY,
+        "--trainer.max_epochs",
+        "2",
+        "--trainer.accelerator",
+        "cpu",
+        "--trainer.devices",
+        "2",
+        "--trainer.strategy",
+        "ddp",
+    ]
     out = subprocess.run(_cli(*args, env=env), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     log = out.stdout + out.stderr

@@ -56,8 +56,10 @@ class PlainProgress(L.Callback):
         if trainer.is_global_zero:
             seconds = time.perf_counter() - self._start
             metrics = {k: v for k, v in trainer.callback_metrics.items() if v.numel() == 1}
-            print(f"epoch {trainer.current_epoch}  step {trainer.global_step}  {_format(metrics)}  ({seconds:.1f}s)",
-                  flush=True)
+            print(
+                f"epoch {trainer.current_epoch}  step {trainer.global_step}  {_format(metrics)}  ({seconds:.1f}s)",
+                flush=True,
+            )
 
     def on_test_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
         if trainer.is_global_zero:

@@ -121,8 +121,11 @@ class SequenceTask(RecurModule):
 
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
-        for name, mine in (("vocab_size", self.hparams.vocab_size), ("num_classes", self.hparams.num_classes),
-                           ("readout", self.hparams.readout)):
+        for name, mine in (
+            ("vocab_size", self.hparams.vocab_size),
+            ("num_classes", self.hparams.num_classes),
+            ("readout", self.hparams.readout),
+        ):
             theirs = getattr(data, name, None)
             if theirs is not None and theirs != mine:
                 raise ValueError(

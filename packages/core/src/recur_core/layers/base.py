@@ -77,9 +77,7 @@ class SequenceLayer(nn.Module, abc.ABC):
         """Recurrent form for one token; causal layers override it."""
         raise TypeError(f"{type(self).__name__} is not causal and has no step()")
 
-    def forward(
-        self, x: Tensor, state: State | None = None, lengths: Tensor | None = None
-    ) -> tuple[Tensor, State]:
+    def forward(self, x: Tensor, state: State | None = None, lengths: Tensor | None = None) -> tuple[Tensor, State]:
         """Run the layer over ``x`` [B, T, D]; ``lengths`` [B] marks right padding."""
         self._check_input(x, ndim=3, what="x [B, T, D]")
         batch, seq_len = x.shape[:2]
@@ -109,9 +107,7 @@ class SequenceLayer(nn.Module, abc.ABC):
     def _check_input(self, x: Tensor, ndim: int, what: str) -> None:
         if not isinstance(x, Tensor) or x.dim() != ndim or x.shape[-1] != self.d_model:
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
-            raise ValueError(
-                f"{type(self).__name__} expects {what} with D = d_model = {self.d_model}, got {shape}"
-            )
+            raise ValueError(f"{type(self).__name__} expects {what} with D = d_model = {self.d_model}, got {shape}")
 
     def _check_lengths(self, lengths: Tensor, batch: int, seq_len: int, device) -> Tensor:
         lengths = torch.as_tensor(lengths, device=device)

@@ -36,7 +36,9 @@ class CausalConv1d(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=5**0.5)
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> Tensor:
-        return torch.zeros(batch_size, self.kernel_size - 1, self.channels, device=device, dtype=dtype or self.weight.dtype)
+        return torch.zeros(
+            batch_size, self.kernel_size - 1, self.channels, device=device, dtype=dtype or self.weight.dtype
+        )
 
     def forward(self, x: Tensor, state: Tensor | None = None, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Convolve ``x`` [B, T, C] after ``state``; the new state holds each row's last K − 1 valid inputs."""
