@@ -1,0 +1,55 @@
+"""Forecast errors (MSE, MAE) and AR-Net's coefficient-recovery score (sTPE)."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+__all__ = ["mae", "mse", "stpe"]
+
+ArrayLike = Tensor | np.ndarray
+
+
+def mse(prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    """Mean squared error over every entry; inputs of the same shape, tensors or arrays. Returns a 0-d tensor."""
+    prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
+    return (prediction - target).square().mean()
+
+
+def mae(prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    """Mean absolute error over every entry; inputs of the same shape, tensors or arrays. Returns a 0-d tensor."""
+    prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
+    return (prediction - target).abs().mean()
+
+
+def _as_vector(weights: ArrayLike, name: str) -> np.ndarray:
+    if isinstance(weights, Tensor):
+        weights = weights.detach().cpu().numpy()
+    w = np.asarray(weights, dtype=np.float64)
+    if w.ndim == 2 and w.shape[0] == 1:
+        w = w[0]
+    if w.ndim != 1:
+        raise ValueError(f"{name} must be one vector of AR coefficients [p] or [1, p], got shape {w.shape}")
+    return w
+
+
+def stpe(estimated: ArrayLike, true: ArrayLike) -> float:
+    r"""Symmetric total percentage error of estimated AR coefficients (Triebe et al. 2019, https://arxiv.org/abs/1911.12436).
+
+    .. math::
+        \mathrm{sTPE} = 100 \cdot \frac{\sum_i |\hat w_i - w_i|}{\sum_i (|\hat w_i| + |w_i|)}
+
+    The shorter vector is zero-padded at the high lags, so a sparse AR(3) truth is compared with an
+    AR(20) fit over all 20 lags. 0 is a perfect fit, 100 the worst (e.g. opposite signs or
+    weight only where the other has none); two all-zero vectors score 0.
+
+    Args:
+        estimated: fitted coefficients, lag 1 first, shape [p] or [1, p].
+        true: true coefficients, lag 1 first, shape [k] or [1, k].
+    """
+    w_hat, w = _as_vector(estimated, "estimated"), _as_vector(true, "true")
+    order = max(len(w_hat), len(w))
+    w_hat, w = np.pad(w_hat, (0, order - len(w_hat))), np.pad(w, (0, order - len(w)))
+    total = np.abs(w_hat).sum() + np.abs(w).sum()
+    return 0.0 if total == 0 else float(100.0 * np.abs(w_hat - w).sum() / total)

@@ -1,0 +1,26 @@
+import numpy as np
+import pytest
+import torch
+
+from recur_timeseries.metrics import mae, mse, stpe
+
+
+def test_mse_and_mae_by_hand():
+    prediction, target = torch.tensor([1.0, 2.0, 4.0]), torch.tensor([1.0, 0.0, 1.0])
+    assert mse(prediction, target).item() == pytest.approx((0 + 4 + 9) / 3)
+    assert mae(prediction, target).item() == pytest.approx((0 + 2 + 3) / 3)
+    assert mse(np.array([[1.0]]), np.array([[3.0]])).item() == 4.0
+
+
+def test_stpe_by_hand():
+    # |0.2-0.1| + |0.3-0.3| + |-0.5+0.5| + |0.1-0| = 0.2 ; Σ|ŵ| + Σ|w| = 1.0 + 1.0 -> 10 %
+    assert stpe([0.1, 0.3, -0.5, 0.1], [0.2, 0.3, -0.5]) == pytest.approx(10.0)
+    assert stpe([0.2, 0.3, -0.5], [0.2, 0.3, -0.5]) == 0.0
+    assert stpe([-0.2, -0.3], [0.2, 0.3]) == pytest.approx(100.0)
+    assert stpe(np.zeros(5), np.zeros(2)) == 0.0
+
+
+def test_stpe_pads_the_shorter_vector_and_takes_a_row():
+    assert stpe(torch.tensor([[0.2, 0.0, 0.0]]), [0.2, 0.0, 0.0, 0.5]) == pytest.approx(100 * 0.5 / 0.9)
+    with pytest.raises(ValueError, match="one vector of AR coefficients"):
+        stpe(np.zeros((2, 3)), [0.1])
