@@ -1,13 +1,9 @@
 import math
 
-import numpy as np
 import pytest
 import torch
 
 from recur_core import get_model, list_models
-from recur_timeseries.baselines import ClassicAR
-from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset
-from recur_timeseries.metrics import stpe
 from recur_timeseries.models import (
     ARNet,
     estimated_sparsity,
@@ -93,44 +89,3 @@ def test_quadratic_ramp_to_half_of_training():
     assert regularization_weight(0.1, 0.25, 0.1, ramp_start=0.2, ramp_end=0.6) == 0.0
     assert regularization_weight(0.4, 0.25, 0.1, ramp_start=0.2, ramp_end=0.6) == pytest.approx(full / 4)
     assert regularization_weight(0.3, 0.25, 0.1, ramp_start=0.3, ramp_end=0.3) == pytest.approx(full)
-
-
-@pytest.fixture
-def one_thread():
-    # a 1000 × 20 problem is all overhead: extra intra-op threads only add spin-waiting
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def _fit(dataset, p, lambda_scale, steps=1000, lr=3e-3):
-    torch.manual_seed(0)
-    model = ARNet(p)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, steps)
-    sparsity = estimated_sparsity(len(PAPER_SPARSE_AR3), p)
-    for step in range(steps):
-        loss = torch.nn.functional.mse_loss(model(dataset.lags), dataset.targets)
-        if lambda_scale:
-            loss = loss + regularization_weight(step / steps, sparsity, lambda_scale) * model.regularizer()
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-    return model.coefficients.detach()[0].numpy()
-
-
-def test_regularizer_recovers_sparse_ar3_better_than_least_squares(one_thread):
-    # The paper's small-data case: AR(20) fitted to 1000 samples of the sparse AR(3).
-    p = 20
-    data = ARProcessDataset(PAPER_SPARSE_AR3, n_samples=1000, p=p, seed=100)
-    least_squares = ClassicAR.fit(data.lags.numpy(), data.targets.numpy()).coefficients[0]
-    plain = _fit(data, p, lambda_scale=0.0)
-    sparse = _fit(data, p, lambda_scale=0.1)
-    # unregularized AR-Net converges to the least-squares solution
-    assert stpe(plain, least_squares) < 5
-    assert stpe(sparse, PAPER_SPARSE_AR3) < 0.6 * stpe(least_squares, PAPER_SPARSE_AR3)
-    assert stpe(sparse, PAPER_SPARSE_AR3) < 10
-    np.testing.assert_allclose(sparse[:3], PAPER_SPARSE_AR3, atol=0.08)
-    assert np.abs(sparse[3:]).max() < np.abs(least_squares[3:]).max()

@@ -119,7 +119,7 @@ class ARNet(nn.Module):
     more steps give the paper's direct multi-step generalization, one row of weights per step.
 
     Args:
-        p: number of lags (the model's AR order).
+        p: number of lags, the model's AR order (default 20, the order of the paper's small-data example).
         n_forecasts: number of future values predicted at once (default 1).
         bias: learn an intercept per forecast step (default True).
         c1: steepness of the sparsity regularizer (default 3, as in the paper).
@@ -129,7 +129,7 @@ class ARNet(nn.Module):
         lags [B, p], column i = lag i + 1 (most recent first) -> forecasts [B, n_forecasts].
     """
 
-    def __init__(self, p: int, n_forecasts: int = 1, bias: bool = True, c1: float = 3.0, c2: float = 3.0) -> None:
+    def __init__(self, p: int = 20, n_forecasts: int = 1, bias: bool = True, c1: float = 3.0, c2: float = 3.0) -> None:
         super().__init__()
         if p < 1 or n_forecasts < 1:
             raise ValueError(f"p and n_forecasts must be positive, got p={p}, n_forecasts={n_forecasts}")
@@ -148,6 +148,10 @@ class ARNet(nn.Module):
         if lags.dim() != 2 or lags.shape[-1] != self.p:
             raise ValueError(f"expected lags [B, {self.p}], got {tuple(lags.shape)}")
         return self.linear(lags)
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
+        """A valid input batch (for tests, tracing and shape checks): lags [batch_size, p]."""
+        return (torch.randn(batch_size, self.p),)
 
     def regularizer(self) -> Tensor:
         """R(θ) of the current weights (0-d tensor), with this model's c1 and c2."""
