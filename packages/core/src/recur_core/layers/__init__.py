@@ -4,15 +4,25 @@ from recur_core.layers.attention import CausalAttention
 from recur_core.layers.base import SequenceLayer, State, flatten_state, map_state, valid_mask
 from recur_core.layers.bidirectional import Bidirectional, reverse_padded
 from recur_core.layers.classic_rnn import GRU, LSTM, Elman
+from recur_core.layers.gla import GLA
 from recur_core.layers.leaky_rnn import LeakyRNN
+from recur_core.layers.lightnet import LightNet
+from recur_core.layers.linear_attention import LinearAttention
+from recur_core.layers.mamba2 import Mamba2
+from recur_core.layers.retention import Retention
 
 __all__ = [
+    "GLA",
     "GRU",
     "LSTM",
     "Bidirectional",
     "CausalAttention",
     "Elman",
     "LeakyRNN",
+    "LightNet",
+    "LinearAttention",
+    "Mamba2",
+    "Retention",
     "SequenceLayer",
     "State",
     "flatten_state",

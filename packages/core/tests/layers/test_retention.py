@@ -1,0 +1,59 @@
+"""Retention: the multi-scale decays, parallel ≡ recurrent ≡ chunkwise at the layer level, the ViR variant."""
+
+import pytest
+import torch
+
+from recur_core import build_layer, check_layer_contract
+from recur_core.layers.retention import retention_decays
+from recur_core.ops.linear_attn import parallel_linear_attn
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"variant": "vir"}, {"rotary": False}, {"variant": "vir", "rotary": False, "expand_v": 1.0, "num_heads": 2}],
+)
+def test_options_keep_the_contract(kwargs):
+    check_layer_contract(build_layer("retention", d_model=16, **kwargs))
+
+
+def test_decays_are_one_minus_two_to_the_minus_five_minus_h():
+    gammas = retention_decays(4).exp()
+    torch.testing.assert_close(gammas, 1 - 2.0 ** torch.tensor([-5.0, -6.0, -7.0, -8.0], dtype=torch.float64))
+
+
+@pytest.mark.parametrize("variant", ["retnet", "vir"])
+def test_parallel_recurrent_and_chunkwise_forms_agree(variant):
+    torch.manual_seed(0)
+    layer = build_layer("retention", d_model=16, num_heads=4, variant=variant, chunk_size=8).double()
+    x = torch.randn(2, 37, 16, dtype=torch.float64)
+    y_chunk, _ = layer(x)
+    positions = torch.arange(37).expand(2, -1)
+    q, k, v = layer._heads(x, positions)
+    o, _ = parallel_linear_attn(q, k, v, layer.log_gamma.double().expand(2, 37, 4))
+    torch.testing.assert_close(layer._output(o, x), y_chunk)
+    state, steps = None, []
+    for t in range(37):
+        y_t, state = layer.step(x[:, t], state)
+        steps.append(y_t)
+    torch.testing.assert_close(torch.stack(steps, 1), y_chunk)
+
+
+def test_vir_is_plain_retention_with_no_normalisation():
+    # (QKᵀ ⊙ D)V with linear q, k, v and no softmax or norm: cubic in the input
+    layer = build_layer("retention", d_model=16, variant="vir").double()
+    x = torch.randn(2, 10, 16, dtype=torch.float64)
+    torch.testing.assert_close(layer(3 * x)[0], 27 * layer(x)[0])
+    assert layer.norm is None and layer.gate is None
+
+
+def test_position_counter_follows_valid_steps():
+    layer = build_layer("retention", d_model=8, num_heads=2)
+    _, (_, position) = layer(torch.randn(3, 6, 8), lengths=torch.tensor([6, 2, 4]))
+    assert position.tolist() == [6, 2, 4]
+    _, (_, position) = layer.step(torch.randn(3, 8), (layer.init_state(3)[0], position))
+    assert position.tolist() == [7, 3, 5]
+
+
+def test_rejects_unknown_variant():
+    with pytest.raises(ValueError, match="variant"):
+        build_layer("retention", d_model=8, variant="softmax")
