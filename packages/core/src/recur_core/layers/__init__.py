@@ -9,12 +9,14 @@ from recur_core.layers.leaky_rnn import LeakyRNN
 from recur_core.layers.lightnet import LightNet
 from recur_core.layers.linear_attention import LinearAttention
 from recur_core.layers.mamba2 import Mamba2
+from recur_core.layers.plrnn import PLRNN
 from recur_core.layers.retention import Retention
 
 __all__ = [
     "GLA",
     "GRU",
     "LSTM",
+    "PLRNN",
     "Bidirectional",
     "CausalAttention",
     "Elman",
@@ -29,4 +31,3 @@ __all__ = [
     "map_state",
     "reverse_padded",
     "valid_mask",
-]
