@@ -1,0 +1,1 @@
+"""Shipped recipes: <model>/<dataset>_<task>.yaml, each opening with the command that runs it."""

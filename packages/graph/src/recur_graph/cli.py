@@ -1,0 +1,13 @@
+"""``recur-graph``: train and evaluate EvolveGCN and its baselines.
+
+.. code-block:: bash
+
+    recur-graph fit --config evolvegcn/sbm_link_pred
+    recur-graph fit --config evolvegcn/bitcoin_otc_link_pred --model.model evolvegcn_h
+"""
+
+from recur_core.engine import run_cli
+
+
+def main() -> None:
+    run_cli("graph")
