@@ -32,7 +32,7 @@ def sparsity_penalty(weights: Tensor, c1: float = 3.0, c2: float = 3.0) -> Tenso
         R(\theta) = \frac{1}{p} \sum_{i=1}^{p} \left[\frac{2}{1 + \exp(-c_1 |\theta_i|^{1/c_2})} - 1\right]
 
     Each term is 0 at θ_i = 0 and tends to 1 as |θ_i| grows, so large coefficients cost about
-    the same while small ones are pushed to exactly zero (the slope is unbounded at 0).
+    the same while small ones are pulled toward zero (the slope is unbounded at 0).
 
     Args:
         weights: the AR coefficients, any shape; the mean runs over every entry, which is
