@@ -31,3 +31,4 @@ __all__ = [
     "map_state",
     "reverse_padded",
     "valid_mask",
+]
