@@ -11,12 +11,14 @@ from recur_core.layers.linear_attention import LinearAttention
 from recur_core.layers.mamba2 import Mamba2
 from recur_core.layers.plrnn import PLRNN
 from recur_core.layers.retention import Retention
+from recur_core.layers.slstm import SLSTM
 
 __all__ = [
     "GLA",
     "GRU",
     "LSTM",
     "PLRNN",
+    "SLSTM",
     "Bidirectional",
     "CausalAttention",
     "Elman",
