@@ -3,6 +3,7 @@
 - :class:`RecurModule`: base LightningModule (AdamW, warmup/cosine, ``monitor``, ``on_fit_plots``);
   it wraps a plain ``nn.Module`` in ``self.net``.
 - :class:`SequenceTask`: :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
+- :class:`SequenceRegressionTask`: the same model on real-valued sequences with float targets (adding).
 - :func:`run_cli`: ``recur-<member>`` = ``run_cli("<member>")``; recipes, run folders, resume, DDP.
 
 A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {class_path, init_args}``,
@@ -11,7 +12,7 @@ A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {
 
 from recur_core.engine.callbacks import AtomicCheckpointIO, MetricPlots, PlainProgress, ResumableCSVLogger
 from recur_core.engine.cli import RecurCLI, run_cli
-from recur_core.engine.module import RecurModule, SequenceTask
+from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask
 
 __all__ = [
     "AtomicCheckpointIO",
@@ -20,6 +21,7 @@ __all__ = [
     "RecurCLI",
     "RecurModule",
     "ResumableCSVLogger",
+    "SequenceRegressionTask",
     "SequenceTask",
     "run_cli",
 ]

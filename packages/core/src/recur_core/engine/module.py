@@ -14,7 +14,7 @@ from torch import Tensor
 
 from recur_core.models.sequence_model import SequenceModel
 
-__all__ = ["RecurModule", "SequenceTask"]
+__all__ = ["RecurModule", "SequenceRegressionTask", "SequenceTask"]
 
 
 class RecurModule(L.LightningModule):
@@ -70,6 +70,18 @@ class RecurModule(L.LightningModule):
         """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
 
 
+def _check_data_matches(module: RecurModule, names: tuple[str, ...]) -> None:
+    """Raise if the trainer's DataModule states one of ``names`` differently from the module's hparams."""
+    data = getattr(module.trainer, "datamodule", None)
+    for name in names:
+        mine, theirs = module.hparams[name], getattr(data, name, None)
+        if theirs is not None and theirs != mine:
+            raise ValueError(
+                f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; "
+                f"set --model.{name} {theirs} (or change the data options)"
+            )
+
+
 class SequenceTask(RecurModule):
     """Classification with :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
 
@@ -120,18 +132,7 @@ class SequenceTask(RecurModule):
         )
 
     def setup(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        for name, mine in (
-            ("vocab_size", self.hparams.vocab_size),
-            ("num_classes", self.hparams.num_classes),
-            ("readout", self.hparams.readout),
-        ):
-            theirs = getattr(data, name, None)
-            if theirs is not None and theirs != mine:
-                raise ValueError(
-                    f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; "
-                    f"set --model.{name} {theirs} (or change the data options)"
-                )
+        _check_data_matches(self, ("vocab_size", "num_classes", "readout"))
 
     def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
         return self.net(inputs, lengths=lengths)
@@ -159,3 +160,79 @@ class SequenceTask(RecurModule):
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self(batch["inputs"], batch.get("lengths")).argmax(-1)
+
+
+class SequenceRegressionTask(RecurModule):
+    """Regression with :class:`~recur_core.models.SequenceModel` on real-valued feature sequences.
+
+    Consumes batches ``{"inputs": [B, T, input_dim] float, "targets": [B] or [B, num_outputs]
+    float, "lengths": [B]}`` (e.g. :class:`~recur_core.tasks.AddingData`); the model has a linear
+    stem and reads one vector per sequence out. Loss and logged metric: mean squared error
+    (``train/loss``, ``val/loss``; the best checkpoint has the lowest ``val/loss``).
+
+    Args:
+        layer: registered layer name.
+        d_model, n_layers, mlp_ratio, dropout, layer_kwargs: see :class:`SequenceModelConfig`.
+        input_dim: features per step.
+        num_outputs: regression targets per sequence.
+        readout: ``"last"`` (the last valid step) or ``"mean"`` (the mean over valid steps).
+        lr, weight_decay, warmup_steps, scheduler: see :class:`RecurModule`.
+    """
+
+    def __init__(
+        self,
+        layer: str = "lstm",
+        d_model: int = 64,
+        n_layers: int = 2,
+        input_dim: int = 2,
+        num_outputs: int = 1,
+        readout: Literal["last", "mean"] = "last",
+        mlp_ratio: float = 2.0,
+        dropout: float = 0.0,
+        layer_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
+        self.save_hyperparameters()
+        if readout not in ("last", "mean"):
+            raise ValueError(f"readout must be 'last' or 'mean' (one prediction per sequence), got {readout!r}")
+        self.net = SequenceModel(
+            layer=layer,
+            d_model=d_model,
+            n_layers=n_layers,
+            input_dim=input_dim,
+            output_dim=num_outputs,
+            readout=readout,
+            mlp_ratio=mlp_ratio,
+            dropout=dropout,
+            layer_kwargs=layer_kwargs or {},
+        )
+
+    def setup(self, stage: str) -> None:
+        _check_data_matches(self, ("input_dim", "num_outputs", "readout"))
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.net(inputs, lengths=lengths)
+
+    def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
+        targets = batch["targets"]
+        predictions = self(batch["inputs"], batch.get("lengths")).reshape(targets.shape)
+        loss = F.mse_loss(predictions, targets)
+        logged = {"on_step": stage == "train", "on_epoch": True, "batch_size": targets.shape[0], "sync_dist": True}
+        self.log(f"{stage}/loss", loss, prog_bar=True, **logged)
+        return loss
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self(batch["inputs"], batch.get("lengths"))

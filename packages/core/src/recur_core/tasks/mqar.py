@@ -32,7 +32,7 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from recur_core.tasks.base import IGNORE_INDEX, SequenceDataset, Split, TaskDataModule
+from recur_core.tasks.base import IGNORE_INDEX, SequenceDataset, Split, TaskDataModule, single_threaded
 
 __all__ = ["FILLER_ID", "KEY_OFFSET", "MQARData", "check_mqar_args", "generate_mqar", "mqar_key_count"]
 
@@ -100,6 +100,7 @@ def _distinct_draws(num_rows: int, count: int, high: int, generator: torch.Gener
     return torch.cat(blocks) if blocks else torch.empty(0, count, dtype=torch.long)
 
 
+@single_threaded
 def generate_mqar(
     num_samples: int,
     vocab_size: int,

@@ -17,13 +17,22 @@ from typing import Literal
 
 import torch
 
-from recur_core.tasks.base import IGNORE_INDEX, PAD_ID, SequenceDataset, Split, TaskDataModule, check_length_range
+from recur_core.tasks.base import (
+    IGNORE_INDEX,
+    PAD_ID,
+    SequenceDataset,
+    Split,
+    TaskDataModule,
+    check_length_range,
+    single_threaded,
+)
 
 __all__ = ["ParityData", "generate_parity"]
 
 BIT_OFFSET = 1  # token id of bit b is b + BIT_OFFSET
 
 
+@single_threaded
 def generate_parity(
     num_samples: int,
     lengths: tuple[int, int],
