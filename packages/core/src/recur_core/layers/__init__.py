@@ -9,6 +9,7 @@ from recur_core.layers.leaky_rnn import LeakyRNN
 from recur_core.layers.lightnet import LightNet
 from recur_core.layers.linear_attention import LinearAttention
 from recur_core.layers.mamba2 import Mamba2
+from recur_core.layers.pgn import PGN
 from recur_core.layers.plrnn import PLRNN
 from recur_core.layers.retention import Retention
 from recur_core.layers.slstm import SLSTM
@@ -17,6 +18,7 @@ __all__ = [
     "GLA",
     "GRU",
     "LSTM",
+    "PGN",
     "PLRNN",
     "SLSTM",
     "Bidirectional",
