@@ -2,15 +2,15 @@
 
 ``recur list`` must answer in well under two seconds, so it imports neither torch nor any
 member: it reads the registration decorators (``@register_layer("name")``,
-``@register_model(...)``) from the members' source with :mod:`ast`. A test checks that this
-agrees with the live registries.
+``@register_model(...)``) from the members' source text. A test checks that this agrees with
+the live registries.
 """
 
 from __future__ import annotations
 
 import argparse
-import ast
 import importlib.util
+import re
 import time
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -21,31 +21,28 @@ from recur_core.registry import installed_members
 __all__ = ["main", "scan_registrations"]
 
 
-def _registered_name(decorator: ast.expr, target: ast.ClassDef | ast.FunctionDef) -> tuple[str, str] | None:
-    if not (isinstance(decorator, ast.Call) and isinstance(decorator.func, ast.Name)):
-        return None
-    kind = {"register_layer": "layer", "register_model": "model"}.get(decorator.func.id)
-    if kind is None:
-        return None
-    for arg in [*decorator.args[:1], *(k.value for k in decorator.keywords if k.arg == "name")]:
-        if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-            return kind, arg.value
-    return kind, target.name.lower()
+_DECORATOR = re.compile(
+    r"^[ \t]*@(register_layer|register_model)\((?:\s*(?:name\s*=\s*)?[\"']([\w.-]+)[\"'])?[^)]*\)\s*\n"
+    r"(?:[ \t]*@.*\n)*[ \t]*(?:def|class)\s+(\w+)",
+    re.MULTILINE,
+)
 
 
 def scan_registrations(package: str) -> dict[str, list[str]]:
-    """Layer and model names registered in ``package``'s source, without importing it."""
+    """Layer and model names registered in ``package``'s source, without importing it.
+
+    Matches ``@register_layer("name")`` and ``@register_model("name")`` / ``@register_model()``
+    (the key is then the decorated function's or class's name, lower-cased, as the registry does).
+    """
     spec = importlib.util.find_spec(package)
     found: dict[str, list[str]] = {"layer": [], "model": []}
     for root in (spec.submodule_search_locations or []) if spec else []:
         for path in sorted(Path(root).rglob("*.py")):
-            tree = ast.parse(path.read_text(), filename=str(path))
-            for node in ast.walk(tree):
-                if isinstance(node, (ast.ClassDef, ast.FunctionDef)):
-                    for decorator in node.decorator_list:
-                        hit = _registered_name(decorator, node)
-                        if hit:
-                            found[hit[0]].append(hit[1])
+            text = path.read_text()
+            if "@register_" not in text:
+                continue
+            for decorator, name, target in _DECORATOR.findall(text):
+                found["layer" if decorator == "register_layer" else "model"].append(name or target.lower())
     return {kind: sorted(names) for kind, names in found.items()}
 
 
