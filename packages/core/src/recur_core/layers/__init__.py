@@ -1,5 +1,6 @@
 """Every registered sequence layer. Importing this package registers them all."""
 
+from recur_core.layers.aaren import Aaren
 from recur_core.layers.attention import CausalAttention
 from recur_core.layers.base import SequenceLayer, State, flatten_state, map_state, valid_mask
 from recur_core.layers.bidirectional import Bidirectional, reverse_padded
@@ -8,6 +9,8 @@ from recur_core.layers.gla import GLA
 from recur_core.layers.leaky_rnn import LeakyRNN
 from recur_core.layers.lightnet import LightNet
 from recur_core.layers.linear_attention import LinearAttention
+from recur_core.layers.lssl import LSSL
+from recur_core.layers.mamba import Mamba
 from recur_core.layers.mamba2 import Mamba2
 from recur_core.layers.pgn import PGN
 from recur_core.layers.plrnn import PLRNN
@@ -17,16 +20,19 @@ from recur_core.layers.slstm import SLSTM
 __all__ = [
     "GLA",
     "GRU",
+    "LSSL",
     "LSTM",
     "PGN",
     "PLRNN",
     "SLSTM",
+    "Aaren",
     "Bidirectional",
     "CausalAttention",
     "Elman",
     "LeakyRNN",
     "LightNet",
     "LinearAttention",
+    "Mamba",
     "Mamba2",
     "Retention",
     "SequenceLayer",
