@@ -16,6 +16,7 @@ from recur_core.layers.pgn import PGN
 from recur_core.layers.plrnn import PLRNN
 from recur_core.layers.retention import Retention
 from recur_core.layers.slstm import SLSTM
+from recur_core.layers.tcnca import TCNCA
 
 __all__ = [
     "GLA",
@@ -25,6 +26,7 @@ __all__ = [
     "PGN",
     "PLRNN",
     "SLSTM",
+    "TCNCA",
     "Aaren",
     "Bidirectional",
     "CausalAttention",
