@@ -5,6 +5,7 @@ from recur_core.layers.attention import CausalAttention
 from recur_core.layers.base import SequenceLayer, State, flatten_state, map_state, valid_mask
 from recur_core.layers.bidirectional import Bidirectional, reverse_padded
 from recur_core.layers.classic_rnn import GRU, LSTM, Elman
+from recur_core.layers.deltanet import DeltaNet
 from recur_core.layers.gla import GLA
 from recur_core.layers.leaky_rnn import LeakyRNN
 from recur_core.layers.lightnet import LightNet
@@ -30,6 +31,7 @@ __all__ = [
     "Aaren",
     "Bidirectional",
     "CausalAttention",
+    "DeltaNet",
     "Elman",
     "LeakyRNN",
     "LightNet",
