@@ -17,14 +17,15 @@ stays finite (factors underflow to 0 where the true weights are below float rang
 
 For a scalar decay the intra-chunk weights :math:`e^{b_i - b_j}` form one C × C matrix. For a decay
 per key they are C × C × K, too big to build for a whole chunk; as in GLA's secondary chunking the
-chunk is cut into sub-chunks of c tokens. Between sub-chunks :math:`p > r` the weight factors
-through the log-decay :math:`\rho_p` at the end of sub-chunk p − 1 as
-:math:`e^{b_i - \rho_p} \cdot e^{\rho_p - b_j}`, both factors :math:`\le 1`, and becomes a plain
-matmul; only the c × c × K diagonal blocks are built elementwise.
+chunk is cut into sub-chunks of c tokens. For i in sub-chunk p and j in an earlier sub-chunk the
+weight factors through the log-decay :math:`\rho_p` at the end of sub-chunk p − 1 as
+:math:`e^{b_i - \rho_p} \cdot e^{\rho_p - b_j}`, both factors :math:`\le 1`, and the sum over keys
+becomes a matmul (with one copy of the earlier keys per sub-chunk, C/c · C · K numbers); only the
+c × c × K diagonal blocks are built elementwise, with their backward pass written out.
 
 The state is carried from chunk to chunk by the recurrence above: T / C steps of O(K V) work, the
-one sequential part. Total cost
-O(T C (K + V) + T K V) instead of the token loop's T sequential steps.
+one sequential part. Total cost O(T C (K + V) + T K V) matmul work, plus O(T K (c + C/c))
+elementwise work for a decay per key, instead of the token loop's T sequential steps.
 """
 
 from __future__ import annotations
@@ -37,12 +38,12 @@ __all__ = ["CHUNK_SIZE", "PER_KEY_CHUNK_SIZE", "SUB_CHUNK_SIZE", "chunk_linear_a
 
 # defaults measured with tools/bench/linear_attn.py (--chunk-sizes) on CPU
 CHUNK_SIZE = 64
-PER_KEY_CHUNK_SIZE = 32
-SUB_CHUNK_SIZE = 8
+PER_KEY_CHUNK_SIZE = 16
+SUB_CHUNK_SIZE = 4
 
 
-def _causal(size: int, device, diagonal: int = 0) -> Tensor:
-    return torch.ones(size, size, dtype=torch.bool, device=device).tril(diagonal)
+def _causal(size: int, device) -> Tensor:
+    return torch.ones(size, size, dtype=torch.bool, device=device).tril()
 
 
 def _no_decay(q: Tensor, k: Tensor) -> tuple[Tensor, Tensor, Tensor, None]:
@@ -60,27 +61,67 @@ def _head_decay(q: Tensor, k: Tensor, b: Tensor) -> tuple[Tensor, Tensor, Tensor
     return attn, q_in, k_out, b[..., -1:].exp().to(dtype)
 
 
+class _KeyDecayAttention(torch.autograd.Function):
+    r"""Intra-chunk weights :math:`A_{ij} = \sum_k q_{ik} k_{jk} e^{b_{ik} - b_{jk}}` (j ≤ i) for a decay per key.
+
+    Secondary chunking in the forward pass (see the module docstring). The backward pass is written
+    out, because autograd's would take twice the passes over the C·c·K-sized decay tensors:
+    :math:`dq_i = \sum_j dA_{ij}\, k_j \odot e^{b_i - b_j}`,
+    :math:`dk_j = \sum_i dA_{ij}\, q_i \odot e^{b_i - b_j}` (the same two decayed products) and,
+    since A depends on b only through :math:`b_i - b_j`, :math:`db = q \odot dq - k \odot dk`.
+    """
+
+    @staticmethod
+    def forward(ctx, q: Tensor, k: Tensor, b: Tensor, sub: int) -> Tensor:
+        dtype = q.dtype
+        *lead, size, key_dim = q.shape
+        parts = size // sub
+        q_sub, k_sub, b_sub = (t.reshape(*lead, parts, sub, key_dim) for t in (q, k, b))
+        # rho_p: log-decay at the end of sub-chunk p - 1 (0 at the chunk start)
+        rho = F.pad(b_sub[..., :-1, -1, :], (0, 0, 1, 0))
+        to_end = (b_sub - rho[..., None, :]).exp().to(dtype)
+        # keys of every earlier sub-chunk, decayed to the start of sub-chunk p: [..., P, C, K]
+        earlier = torch.arange(size, device=q.device)[None, :] < sub * torch.arange(parts, device=q.device)[:, None]
+        to_start = torch.where(earlier[..., None], rho[..., :, None, :] - b[..., None, :, :], float("-inf"))
+        to_start = to_start.exp_().to(dtype)
+        q_hat, k_hat = q_sub * to_end, k[..., None, :, :] * to_start
+        attn = (q_hat @ k_hat.transpose(-1, -2)).reshape(*lead, parts, sub, parts, sub)
+        # diagonal blocks: relative log-decays, masked before the exp: [..., P, c, c, K]
+        causal = _causal(sub, q.device)[..., None]
+        rel = torch.where(causal, b_sub[..., :, None, :] - b_sub[..., None, :, :], float("-inf")).exp_().to(dtype)
+        diag = (q_sub[..., :, None, :] * rel).mul_(k_sub[..., None, :, :]).sum(-1)
+        attn.diagonal(dim1=-4, dim2=-2).add_(diag.movedim(-3, -1))
+        ctx.save_for_backward(q, k, to_end, to_start, rel)
+        ctx.sub = sub
+        ctx.b_dtype = b.dtype
+        return attn.reshape(*lead, size, size)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        q, k, to_end, to_start, rel = ctx.saved_tensors
+        sub = ctx.sub
+        *lead, size, key_dim = q.shape
+        parts = size // sub
+        q_sub, k_sub = q.reshape(*lead, parts, sub, key_dim), k.reshape(*lead, parts, sub, key_dim)
+        grad = grad.reshape(*lead, parts, sub, size)
+        # between sub-chunks: attn_off[p] = q_hat[p] @ k_hat[p]^T
+        k_hat = k[..., None, :, :] * to_start
+        dq = (grad @ k_hat) * to_end
+        dk = ((grad.transpose(-1, -2) @ (q_sub * to_end)) * to_start).sum(-3)
+        # diagonal blocks
+        grad_diag = grad.reshape(*lead, parts, sub, parts, sub).diagonal(dim1=-4, dim2=-2).movedim(-1, -3)
+        weighted = grad_diag[..., None] * rel
+        dq = dq + (weighted * k_sub[..., None, :, :]).sum(-2)
+        dk = dk + (weighted * q_sub[..., :, None, :]).sum(-3).reshape(*lead, size, key_dim)
+        dq = dq.reshape(*lead, size, key_dim)
+        db = (q * dq - k * dk).to(ctx.b_dtype)
+        return dq, dk, db, None
+
+
 def _key_decay(q: Tensor, k: Tensor, b: Tensor, sub: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Decay per key: ``b`` [..., C, K] cumulative log-decay inside each chunk; sub-chunks of ``sub``."""
     dtype = q.dtype
-    *lead, size, key_dim = q.shape
-    parts = size // sub
-    q_sub, k_sub, b_sub = (t.reshape(*lead, parts, sub, key_dim) for t in (q, k, b))
-    # rho_p: log-decay at the end of sub-chunk p - 1 (0 at the chunk start)
-    rho = F.pad(b_sub[..., :-1, -1, :], (0, 0, 1, 0))
-    q_hat = q_sub * (b_sub - rho[..., None, :]).exp().to(dtype)
-    # keys of every earlier sub-chunk, decayed to the start of sub-chunk p: [..., P, C, K]
-    earlier = torch.arange(size, device=q.device)[None, :] < sub * torch.arange(parts, device=q.device)[:, None]
-    to_start = (rho[..., :, None, :] - b[..., None, :, :]).masked_fill(~earlier[..., None], float("-inf"))
-    k_hat = k[..., None, :, :] * to_start.exp().to(dtype)
-    attn = (q_hat @ k_hat.transpose(-1, -2)).reshape(*lead, parts, sub, parts, sub)
-    # diagonal blocks: relative log-decays, masked before the exp
-    rel = (b_sub[..., :, None, :] - b_sub[..., None, :, :]).masked_fill(
-        ~_causal(sub, q.device)[..., None], float("-inf")
-    )
-    diag = (q_sub[..., :, None, :] * k_sub[..., None, :, :] * rel.exp().to(dtype)).sum(-1)
-    eye = torch.eye(parts, dtype=dtype, device=q.device)
-    attn = (attn + diag[..., :, :, None, :] * eye[:, None, :, None]).reshape(*lead, size, size)
+    attn = _KeyDecayAttention.apply(q, k, b, sub)
     q_in = q * b.exp().to(dtype)
     k_out = k * (b[..., -1:, :] - b).exp().to(dtype)
     return attn, q_in, k_out, b[..., -1, :].exp().to(dtype)
@@ -119,8 +160,8 @@ def chunk_linear_attn(
             more value column of ones, so z rides along in the state.
         eps: added to the denominator when ``normalize`` (default 1e-6).
         chunk_size: C, tokens per chunk (default 64 without decay or with a decay per head,
-            32 with a decay per key: the fastest on CPU for K, V ≈ 32–128, see tools/bench/linear_attn.py).
-        sub_chunk_size: c, tokens per sub-chunk for a decay per key (default 8); must divide C.
+            16 with a decay per key: the fastest on CPU for K, V ≈ 32–128, see tools/bench/linear_attn.py).
+        sub_chunk_size: c, tokens per sub-chunk, used with a decay per key (default 4); must divide C.
 
     Shapes:
         q, k [B, T, H, K]; v [B, T, H, V]; g [B, T, H] or [B, T, H, K]
@@ -130,7 +171,7 @@ def chunk_linear_attn(
     per_key = g is not None and g.dim() == 4
     chunk_size = chunk_size or (PER_KEY_CHUNK_SIZE if per_key else CHUNK_SIZE)
     sub_chunk_size = min(sub_chunk_size or SUB_CHUNK_SIZE, chunk_size)
-    if chunk_size % sub_chunk_size:
+    if per_key and chunk_size % sub_chunk_size:
         raise ValueError(f"sub_chunk_size = {sub_chunk_size} must divide chunk_size = {chunk_size}")
     batch, seq_len, heads, key_dim = q.shape
     value_dim = v.shape[-1]
