@@ -154,10 +154,9 @@ class TemporalGraphTask(RecurModule):
             nodes = h.shape[0]
             rows = max(1, self.hparams.eval_chunk_elements // (nodes * self.hparams.head_hidden))
 
-            def score_rows(sources: Tensor) -> Tensor:
-                return torch.softmax(self.head.score_rows(h, sources), -1)[..., 1]
-
-            ap, mrr = rank_all_pairs(score_rows, nodes, batch["positives"], rows)
+            ap, mrr = rank_all_pairs(
+                lambda sources: self.head.class_probability_rows(h, sources), nodes, batch["positives"], rows
+            )
             self.snapshot_scores.setdefault(stage, {})[snapshot] = ap
             kwargs = {"on_step": False, "on_epoch": True, "batch_size": nodes * nodes, "sync_dist": True}
             self.log(f"{stage}/map", ap, prog_bar=True, **kwargs)
@@ -244,6 +243,8 @@ class TemporalGraphData(LightningDataModule, abc.ABC):
         shuffle: shuffle the training windows each epoch.
         num_workers: DataLoader worker processes.
         seed: seeds negative sampling and shuffling.
+        eval_windows: validate and test on only the first this many windows of each split
+            (None: all). Scoring all N² pairs per snapshot is what costs on a CPU.
     """
 
     supported_tasks: tuple[str, ...] = TASKS
@@ -259,6 +260,7 @@ class TemporalGraphData(LightningDataModule, abc.ABC):
         shuffle: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        eval_windows: int | None = None,
     ) -> None:
         super().__init__()
         if task not in self.supported_tasks:
@@ -273,6 +275,7 @@ class TemporalGraphData(LightningDataModule, abc.ABC):
         self.shuffle = shuffle
         self.num_workers = num_workers
         self.seed = seed
+        self.eval_windows = eval_windows
         self.graph: TemporalGraph | None = None
         self.datasets: dict[str, WindowDataset] = {}
 
@@ -289,6 +292,8 @@ class TemporalGraphData(LightningDataModule, abc.ABC):
         )
         max_degree = int(self.graph.out_degrees().max()) if self.graph.num_snapshots else 0
         for split, targets in splits.items():
+            if split != "train" and self.eval_windows is not None:
+                targets = targets[: self.eval_windows]
             negatives = self.negatives if split == "train" and self.task == "link_pred" else None
             self.datasets[split] = WindowDataset(
                 self.graph, targets, self.history, self.task, self.features, max_degree, negatives, self.seed
@@ -337,8 +342,8 @@ class SBMData(TemporalGraphData):
         path: an SBM CSV (``source,target,weight,time``); None generates one with the options below.
         num_nodes, num_snapshots, num_communities, p_in, p_out, migrations, generator_seed:
             see :class:`~recur_graph.data.DynamicSBM`.
-        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed:
-            see :class:`TemporalGraphData` (link prediction only).
+        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed,
+        eval_windows: see :class:`TemporalGraphData` (link prediction only).
     """
 
     supported_tasks = ("link_pred",)
@@ -362,8 +367,11 @@ class SBMData(TemporalGraphData):
         shuffle: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        eval_windows: int | None = None,
     ) -> None:
-        super().__init__(task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed)
+        super().__init__(
+            task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed, eval_windows
+        )
         self.path = path
         self.params = DynamicSBM(num_nodes, num_snapshots, num_communities, p_in, p_out, migrations, generator_seed)
 
@@ -378,8 +386,8 @@ class BitcoinData(TemporalGraphData):
         network: ``"otc"`` or ``"alpha"``.
         path: the CSV (plain or gzipped); None reads the shared data folder's copy.
         snapshot_seconds: snapshot width (official 1.2e6 s).
-        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed:
-            see :class:`TemporalGraphData`.
+        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed,
+        eval_windows: see :class:`TemporalGraphData`.
     """
 
     supported_tasks = ("link_pred", "edge_cls")
@@ -398,8 +406,11 @@ class BitcoinData(TemporalGraphData):
         shuffle: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        eval_windows: int | None = None,
     ) -> None:
-        super().__init__(task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed)
+        super().__init__(
+            task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed, eval_windows
+        )
         self.network = network
         self.path = path
         self.snapshot_seconds = snapshot_seconds
@@ -414,8 +425,8 @@ class UCIData(TemporalGraphData):
     Args:
         path: the edge list; None reads the shared data folder's CollegeMsg.txt.
         snapshot_seconds: snapshot width (official 190,080 s).
-        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed:
-            see :class:`TemporalGraphData`.
+        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed,
+        eval_windows: see :class:`TemporalGraphData`.
     """
 
     supported_tasks = ("link_pred",)
@@ -433,8 +444,11 @@ class UCIData(TemporalGraphData):
         shuffle: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        eval_windows: int | None = None,
     ) -> None:
-        super().__init__(task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed)
+        super().__init__(
+            task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed, eval_windows
+        )
         self.path = path
         self.snapshot_seconds = snapshot_seconds
 
@@ -448,8 +462,8 @@ class EllipticData(TemporalGraphData):
     Args:
         path: the folder holding ``elliptic_txs_{features,classes,edgelist}.csv``; None reads
             ``elliptic_bitcoin_dataset/`` under the shared data folder.
-        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed:
-            see :class:`TemporalGraphData` (official: history 6, fractions 0.65 / 0.1, given features).
+        task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed,
+        eval_windows: see :class:`TemporalGraphData` (official: history 6, fractions 0.65 / 0.1, given features).
     """
 
     supported_tasks = ("node_cls",)
@@ -466,8 +480,11 @@ class EllipticData(TemporalGraphData):
         shuffle: bool = False,
         num_workers: int = 0,
         seed: int = 0,
+        eval_windows: int | None = None,
     ) -> None:
-        super().__init__(task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed)
+        super().__init__(
+            task, history, train_fraction, val_fraction, negatives, features, shuffle, num_workers, seed, eval_windows
+        )
         self.path = path
 
     def load(self) -> TemporalGraph:

@@ -34,3 +34,12 @@ def test_node_classifier_picks_the_requested_nodes():
     head = NodeClassifier(3, hidden=4)
     h = torch.randn(5, 3)
     torch.testing.assert_close(head(h, torch.tensor([4, 1])), head.mlp(h[[4, 1]]))
+
+
+def test_class_probability_rows_is_the_softmax_of_the_logits():
+    head = EdgeClassifier(3, hidden=5)
+    h = torch.randn(4, 3)
+    rows = torch.tensor([1, 3])
+    probabilities = torch.softmax(head.score_rows(h, rows), -1)
+    torch.testing.assert_close(head.class_probability_rows(h, rows), probabilities[..., 1])
+    torch.testing.assert_close(head.class_probability_rows(h, rows, cls=0), probabilities[..., 0])

@@ -65,6 +65,21 @@ class EdgeClassifier(nn.Module):
         """Logits of every pair ``(u, v)`` with ``u`` in ``rows`` [R] and ``v`` any node: [R, N, C]."""
         return self.readout(self.source(h[rows])[:, None] + self.target(h)[None])
 
+    def class_probability_rows(self, h: Tensor, rows: Tensor, cls: int = 1) -> Tensor:
+        """softmax(logits)[cls] of every pair ``(u, v)``, ``u`` in ``rows`` [R]: [R, N].
+
+        For two classes this is the sigmoid of the logit difference, computed with one hidden-to-scalar
+        product instead of the full output layer and softmax.
+        """
+        # in place: a fresh [R, N, hidden] buffer is the costly part of scoring all pairs
+        hidden = (self.source(h[rows])[:, None] + self.target(h)[None]).relu_()
+        if self.out.out_features != 2:
+            return torch.softmax(self.out(hidden), -1)[..., cls]
+        sign = 1.0 if cls == 1 else -1.0
+        weight = sign * (self.out.weight[1] - self.out.weight[0])
+        bias = sign * (self.out.bias[1] - self.out.bias[0])
+        return torch.sigmoid(hidden @ weight + bias)
+
 
 class NodeClassifier(nn.Module):
     r"""Classifies nodes from their embeddings: :math:`W_2\,\mathrm{ReLU}(W_1 h + b_1) + b_2`.
