@@ -59,8 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seq-len", type=int, default=1024)
     parser.add_argument("--d-model", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a wrapper exceeds its bare module by >5%")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     names = args.layers or list_layers()
     torch.manual_seed(0)
