@@ -82,7 +82,24 @@ def _check_data_matches(module: RecurModule, names: tuple[str, ...]) -> None:
             )
 
 
-class SequenceTask(RecurModule):
+class _SequenceModelTask(RecurModule):
+    """Shared by the tasks that train a :class:`SequenceModel` (``self.net``) on padded batches:
+    ``forward`` and the train/val/test steps, each delegating to the subclass's ``_step(batch, stage)``."""
+
+    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
+        return self.net(inputs, lengths=lengths)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._step(batch, "test")
+
+
+class SequenceTask(_SequenceModelTask):
     """Classification with :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
 
     Consumes batches ``{"inputs": [B, T] ids, "targets": [B] or [B, T] (-100 = no loss),
@@ -134,9 +151,6 @@ class SequenceTask(RecurModule):
     def setup(self, stage: str) -> None:
         _check_data_matches(self, ("vocab_size", "num_classes", "readout"))
 
-    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.net(inputs, lengths=lengths)
-
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         logits = self(batch["inputs"], batch.get("lengths"))
         targets = batch["targets"]
@@ -149,20 +163,11 @@ class SequenceTask(RecurModule):
         self.log(f"{stage}/acc", accuracy, prog_bar=True, **logged)
         return loss
 
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
-
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self(batch["inputs"], batch.get("lengths")).argmax(-1)
 
 
-class SequenceRegressionTask(RecurModule):
+class SequenceRegressionTask(_SequenceModelTask):
     """Regression with :class:`~recur_core.models.SequenceModel` on real-valued feature sequences.
 
     Consumes batches ``{"inputs": [B, T, input_dim] float, "targets": [B] or [B, num_outputs]
@@ -214,9 +219,6 @@ class SequenceRegressionTask(RecurModule):
     def setup(self, stage: str) -> None:
         _check_data_matches(self, ("input_dim", "num_outputs", "readout"))
 
-    def forward(self, inputs: Tensor, lengths: Tensor | None = None) -> Tensor:
-        return self.net(inputs, lengths=lengths)
-
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         targets = batch["targets"]
         predictions = self(batch["inputs"], batch.get("lengths")).reshape(targets.shape)
@@ -224,15 +226,6 @@ class SequenceRegressionTask(RecurModule):
         logged = {"on_step": stage == "train", "on_epoch": True, "batch_size": targets.shape[0], "sync_dist": True}
         self.log(f"{stage}/loss", loss, prog_bar=True, **logged)
         return loss
-
-    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
-
-    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "val")
-
-    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._step(batch, "test")
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
         return self(batch["inputs"], batch.get("lengths"))
