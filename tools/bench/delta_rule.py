@@ -127,15 +127,16 @@ def _solve_inputs(batch: int, seq_len: int, heads: int, head_dim: int, chunk: in
     return [(k_beta @ k.mT).tril(-1), torch.randn(n, chunk, 2 * head_dim, generator=g)]
 
 
-def _step_us_per_token(layer, prefix: torch.Tensor, steps: int) -> float:
-    with torch.no_grad():
-        _, state = layer(prefix)
-        x_t = torch.randn(prefix.shape[0], prefix.shape[-1])
-        layer.step(x_t, state)
-        start = time.perf_counter()
-        for _ in range(steps):
-            _, state = layer.step(x_t, state)
-    return (time.perf_counter() - start) / steps * 1e6
+def _steps(layer, state, x_t: torch.Tensor, count: int) -> Callable[[], None]:
+    """``count`` tokens of ``step`` from ``state`` (the same start each call), no grad."""
+
+    def run() -> None:
+        with torch.no_grad():
+            s = state
+            for _ in range(count):
+                _, s = layer.step(x_t, s)
+
+    return run
 
 
 def _finite_at(layer, batch: int, seq_len: int, d_model: int, autocast: bool) -> tuple[bool, float]:
@@ -229,11 +230,16 @@ def main(argv: list[str] | None = None) -> int:
         for name, (wall, cpu) in times.items():
             print(f"  C={chunk:<4}{name:<18}{wall * 1e3:8.1f} ms wall {cpu * 1e3:8.1f} ms cpu  ({wall / base:.2f}x)")
 
-    print("\n4. step time per token after a prefix (forward over the prefix, then 200 steps), no grad")
-    prefixes = [256, seq_len, long_len]
-    step_us = [_step_us_per_token(layer, torch.randn(batch, n, d_model), 200) for n in prefixes]
-    for n, us in zip(prefixes, step_us):
-        print(f"  after T={n:<7} {us:8.1f} us/token  ({us / step_us[0]:.2f}x T={prefixes[0]})")
+    print("\n4. step time per token after a prefix (the prefix's state from forward), no grad")
+    prefixes, count = [256, seq_len, long_len], 50
+    x_t = torch.randn(batch, d_model)
+    with torch.no_grad():
+        states = {n: layer(torch.randn(batch, n, d_model))[1] for n in prefixes}
+    times = _interleaved({f"T={n}": (_steps(layer, states[n], x_t, count), 2) for n in prefixes}, rounds=2 * rounds)
+    first = times[f"T={prefixes[0]}"][0]
+    for n in prefixes:
+        seconds = times[f"T={n}"][0]
+        print(f"  after T={n:<7} {seconds / count * 1e6:8.1f} us/token  ({seconds / first:.2f}x T={prefixes[0]})")
 
     print(f"\n5. finite outputs and gradients at T={long_len}, B=1")
     for autocast in (False, True):

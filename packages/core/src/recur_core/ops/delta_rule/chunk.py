@@ -24,10 +24,11 @@ sequential but cheap, one step per chunk:
     U_n = \tilde U_n - W_n S_n, \qquad S_{n+1} = S_n + K_n^\top U_n,
 
 after which every output comes from batched matmuls,
-:math:`O_n = Q_n S_n + \mathrm{tril}(Q_n K_n^\top)\, U_n`.
+:math:`O_n = Q_n S_n + \mathrm{tril}(Q_n K_n^\top)\, U_n` (the queries already scaled by s).
 
 The solve is ``torch.linalg.solve_triangular`` (unit diagonal) and the backward is autograd's;
-``tools/bench/delta_rule.py`` measures both choices against a blocked inversion and the token loop.
+``tools/bench/delta_rule.py`` times the solve against a blocked inversion, the backward against
+the forward, and the whole against the token loop.
 Tokens with β = 0 (the padding to a whole number of chunks, or a caller's padded steps) give zero
 rows in W and Ũ and leave the state unchanged.
 """
@@ -86,9 +87,10 @@ def chunk_delta_rule(
 
     with torch.autocast(q.device.type, enabled=False):
         q, k = chunked(q) * scale, chunked(k)
+        beta = chunked(beta[..., None])
         # [diag(β) K, diag(β) V] in one tensor: the right-hand side of the UT solve
-        rhs = torch.cat([k, chunked(v)], -1) * chunked(beta[..., None])
-        lower = (rhs[..., :key_dim] @ k.mT).tril(-1)
+        rhs = torch.cat([k, chunked(v)], -1) * beta
+        lower = ((k @ k.mT) * beta).tril(-1)
         # unitriangular: the solve reads only the strict lower triangle and takes the diagonal as 1
         w_u = torch.linalg.solve_triangular(lower, rhs, upper=False, unitriangular=True)
         w, u = w_u.view(num_chunks, batch * heads, size, -1).split([key_dim, value_dim], -1)
