@@ -20,6 +20,16 @@ def _poison_empty(monkeypatch):
 
 
 @pytest.fixture
+def one_thread():
+    """Run with one intra-op thread: for timing and small-model tests, two OpenMP threads on a
+    shared 2-core machine mostly stall on each other."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def runs_dir(tmp_path, monkeypatch) -> Path:
     """Run folders go to a temporary directory; the DDP folder hand-over variable starts unset."""
     monkeypatch.setenv("RECUR_RUNS", str(tmp_path / "runs"))

@@ -86,15 +86,6 @@ def test_rejects_bad_options():
         build_layer("aaren", d_model=8, mode="chunk")
 
 
-@pytest.fixture
-def one_thread():
-    """Time on one thread: on a busy machine, two OpenMP threads stall on each other for milliseconds per op."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_scan_is_faster_than_the_token_loop(one_thread):
     torch.manual_seed(0)
     scan = build_layer("aaren", d_model=16)

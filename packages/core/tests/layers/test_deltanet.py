@@ -76,7 +76,7 @@ def _fwd_bwd_seconds(op, inputs, repeats=3):
     return min(times)
 
 
-def test_chunked_form_is_much_faster_than_the_token_loop():
+def test_chunked_form_is_much_faster_than_the_token_loop(one_thread):
     # sanity only: tools/bench/delta_rule.py measures the B=4, T=4096, D=256 setting
     g = torch.Generator().manual_seed(0)
     q, k, v = (torch.randn(2, 128, 2, 32, generator=g) for _ in range(3))

@@ -89,15 +89,6 @@ def test_bf16_autocast_is_finite():
     assert torch.isfinite(x.grad).all() and all(torch.isfinite(p.grad).all() for p in layer.parameters())
 
 
-@pytest.fixture
-def one_thread():
-    """Time on one thread: on a busy machine, two OpenMP threads stall on each other for milliseconds per op."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_chunked_scan_is_faster_than_the_token_loop(one_thread):
     torch.manual_seed(0)
     fast = build_layer("mamba", d_model=16)
