@@ -48,7 +48,7 @@ def test_rejects_bad_options():
         build_layer("slstm", d_model=10, num_heads=4)
 
 
-def test_fused_backend_is_faster_than_the_plain_cell():
+def test_fused_backend_is_faster_than_the_plain_cell(one_thread):
     # the bench (tools/bench/slstm.py) measures >= 3x at B=4, T=1024, D=256; here a loose, quick check
     torch.manual_seed(0)
     fused = build_layer("slstm", d_model=32)

@@ -14,6 +14,7 @@ TensorBoard events under ``tensorboard/``, ``checkpoints/last.ckpt`` and ``check
 
 from __future__ import annotations
 
+import csv
 import os
 import sys
 from datetime import datetime
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
+import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
@@ -62,6 +64,21 @@ def _latest_checkpoint(runs: Path, recipe: str) -> Path:
     return candidates[-1]
 
 
+def _forget_metrics_after(metrics_file: Path, checkpoint: Path) -> None:
+    """Drop ``metrics.csv`` rows logged after ``checkpoint`` was written: the killed run's lost
+    partial epoch, which the resumed run trains and logs again."""
+    if not metrics_file.is_file():
+        return
+    resumed_step = torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
+    with metrics_file.open(newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = reader.fieldnames or [], [r for r in reader if int(float(r["step"])) < resumed_step]
+    with metrics_file.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
 def _new_run_dir(runs: Path, recipe: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir, n = runs / recipe / stamp, 1
@@ -92,6 +109,7 @@ def _prepare(member: str, args: list[str]) -> tuple[list[str], Path]:
         last = _latest_checkpoint(runs, recipe)
         _set_option(args, ckpt[0], "--ckpt_path", str(last))
         run_dir = last.parent.parent
+        _forget_metrics_after(run_dir / "metrics.csv", last)
     else:
         run_dir = _new_run_dir(runs, recipe)
     os.environ[_RUN_DIR_ENV] = str(run_dir)
