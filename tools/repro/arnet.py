@@ -23,7 +23,7 @@ it (the paper's Classic-AR was a slower solver that it did not run beyond p = 25
 few thousand rows is fast). Times are this machine's, one thread, without data loading.
 
 Outputs under ``--out`` (default ``runs/repro/arnet``): ``recovery.csv``, ``fit_time.csv``,
-``arnet.png``; the tables and verdicts are printed.
+``arnet.png``, ``claims.csv``; the tables and verdicts are printed.
 
 .. code-block:: bash
 
@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recur_core.repro import Claim, invoked_command, write_claims
 from recur_timeseries.baselines import ClassicAR
 from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset
 from recur_timeseries.fitting import fit_arnet
@@ -56,6 +57,7 @@ from recur_timeseries.metrics import stpe
 from recur_timeseries.models import estimated_sparsity
 
 PAPER_P20 = {"AR-Net": 3.2, "Classic-AR": 18.3}
+PAPER = "Triebe et al. 2019, AR-Net"
 
 
 def _timed(fn, *args, **kwargs):
@@ -217,17 +219,19 @@ def main() -> None:
     print("\nverdicts")
     known = {label: means[(1000, 3, label)] for label in labels}
     gap = max(abs(v - known["Classic-AR"]) for v in known.values())
-    print(
-        f"1. p = 3 (order known): sTPE {', '.join(f'{k} {v:.2f}' for k, v in known.items())}; "
-        f"{'held' if gap < 1.0 else 'NOT held'} (largest gap {gap:.2f} points, threshold 1)"
-    )
+    measured = [f"p = 3: sTPE {', '.join(f'{k} {v:.2f}' for k, v in known.items())} (largest gap {gap:.2f})"]
+    held = [gap < 1.0]
+    print(f"1. {measured[0]}; {'held' if held[0] else 'NOT held'} (threshold 1 point)")
     larger = [(n, p) for n in sizes for p in orders if p > 3]
     wins = [(n, p) for n, p in larger if means[(n, p, best)] < means[(n, p, "Classic-AR")]]
     p20 = {"AR-Net": means[(1000, 20, best)], "Classic-AR": means[(1000, 20, "Classic-AR")]}
+    measured.append(
+        f"{best} beats Classic-AR in {len(wins)} of {len(larger)} sparse fits (p > 3); at 1000 samples, "
+        f"p = 20: sTPE {p20['AR-Net']:.1f} vs {p20['Classic-AR']:.1f}"
+    )
+    held.append(len(wins) == len(larger))
     print(
-        f"2. sparse fits, p > 3: {best} beats Classic-AR in {len(wins)} of {len(larger)} settings; "
-        f"{'held' if len(wins) == len(larger) else 'NOT held'}. At 1000 samples, p = 20: AR-Net "
-        f"{p20['AR-Net']:.1f} vs Classic-AR {p20['Classic-AR']:.1f} (paper: {PAPER_P20['AR-Net']} vs "
+        f"2. {measured[1]}; {'held' if held[1] else 'NOT held'} (paper: {PAPER_P20['AR-Net']} vs "
         f"{PAPER_P20['Classic-AR']})"
     )
     top = min(3, len(timing_orders))
@@ -235,14 +239,24 @@ def main() -> None:
     largest = {r["method"]: r["seconds"] for r in timing if r["p"] == timing_orders[-1]}
     faster = min(largest, key=largest.get)
     ratio = max(largest.values()) / min(largest.values())
-    print(
-        f"3. fit-time log-log slope over p = {timing_orders[-top:]}: Classic-AR {slopes['Classic-AR']:.2f}, "
-        f"AR-Net {slopes['AR-Net']:.2f} (1 = linear, 2 = quadratic); as scaling "
-        f"{'held' if slopes['Classic-AR'] > slopes['AR-Net'] else 'NOT held'}. In absolute time at "
-        f"p = {timing_orders[-1]}, {faster} is {ratio:.1f}x faster (Classic-AR {largest['Classic-AR']:.3f} s, "
-        f"AR-Net {largest['AR-Net']:.3f} s)."
+    measured.append(
+        f"fit-time log-log slope over p = {timing_orders[-top:]}: Classic-AR {slopes['Classic-AR']:.2f}, "
+        f"AR-Net {slopes['AR-Net']:.2f}; in absolute time at p = {timing_orders[-1]} {faster} is {ratio:.1f}x faster"
     )
-    print(f"\nwrote {args.out / 'recovery.csv'}, {args.out / 'fit_time.csv'}, {args.out / 'arnet.png'}")
+    held.append(slopes["Classic-AR"] > slopes["AR-Net"])
+    print(f"3. {measured[2]}; as scaling {'held' if held[2] else 'NOT held'} (1 = linear, 2 = quadratic)")
+    claims = [
+        "with the order known, AR-Net and Classic-AR estimate the same coefficients",
+        "fitted with a larger order, sparse AR-Net keeps the AR(3) coefficients accurate while Classic-AR "
+        "degrades (p = 20, 1000 samples: sTPE 3.2 vs 18.3)",
+        "AR-Net's fit time grows linearly in the order p, Classic-AR's quadratically",
+    ]
+    command = invoked_command()
+    write_claims(
+        args.out,
+        [Claim(PAPER, c, m, "yes" if h else "no", command) for c, m, h in zip(claims, measured, held)],
+    )
+    print(f"\nwrote recovery.csv, fit_time.csv, arnet.png and claims.csv to {args.out}")
 
 
 if __name__ == "__main__":

@@ -25,3 +25,13 @@ def test_claim_rejects_unknown_outcome_and_empty_fields():
 def test_read_claims_names_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no claims file"):
         read_claims(tmp_path / "claims.csv")
+
+
+def test_outcome_and_invoked_command(monkeypatch):
+    from recur_core.repro import invoked_command, outcome
+
+    assert [outcome(3, 3), outcome(1, 3), outcome(0, 3)] == ["yes", "partly", "no"]
+    with pytest.raises(ValueError, match="at least one check"):
+        outcome(0, 0)
+    monkeypatch.setattr("sys.argv", ["tools/repro/x.py", "--quick", "--out", "a b"])
+    assert invoked_command() == "python tools/repro/x.py --quick --out 'a b'"

@@ -24,10 +24,12 @@ measured.
 from __future__ import annotations
 
 import csv
+import shlex
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["CLAIMS_FILE", "OUTCOMES", "Claim", "read_claims", "write_claims"]
+__all__ = ["CLAIMS_FILE", "OUTCOMES", "Claim", "invoked_command", "outcome", "read_claims", "write_claims"]
 
 CLAIMS_FILE = "claims.csv"
 OUTCOMES = ("yes", "partly", "no")
@@ -57,6 +59,21 @@ class Claim:
         for field in fields(self):
             if not getattr(self, field.name).strip():
                 raise ValueError(f"Claim.{field.name} is empty; every field is shown on the results page")
+
+
+def invoked_command() -> str:
+    """The command line that started this script, as a user would type it from the repository root."""
+    script = Path(sys.argv[0])
+    if script.is_absolute() and script.is_relative_to(Path.cwd()):
+        script = script.relative_to(Path.cwd())
+    return shlex.join(["python", str(script), *sys.argv[1:]])
+
+
+def outcome(held: int, total: int) -> str:
+    """``"yes"`` when all ``total`` checks held, ``"no"`` when none did, else ``"partly"``."""
+    if total <= 0:
+        raise ValueError(f"outcome needs at least one check, got total={total}")
+    return "yes" if held == total else "no" if held == 0 else "partly"
 
 
 def write_claims(out_dir: str | Path, claims: list[Claim]) -> Path:

@@ -1,0 +1,45 @@
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _run_all():
+    spec = importlib.util.spec_from_file_location("run_all", ROOT / "tools" / "repro" / "run_all.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+GOOD = """
+import argparse
+from pathlib import Path
+from recur_core.repro import Claim, write_claims
+parser = argparse.ArgumentParser()
+parser.add_argument("--out", type=Path)
+parser.add_argument("--quick", action="store_true")
+args = parser.parse_args()
+mode = "quick" if args.quick else "full"
+write_claims(args.out, [Claim("Paper A", "x | y", f"measured {mode}", "partly", "python good.py")])
+"""
+
+
+def test_run_all_runs_scripts_and_writes_page_from_claims(tmp_path):
+    run_all = _run_all()
+    repro = tmp_path / "repro"
+    repro.mkdir()
+    (repro / "good.py").write_text(GOOD)
+    (repro / "broken.py").write_text("raise SystemExit(3)\n")
+    (repro / "_shared.py").write_text("")
+    (repro / "later.py").write_text("")
+    assert run_all.scripts(repro) == ["broken", "good", "later"]
+
+    out = tmp_path / "runs"
+    assert run_all.run_script("good", out / "good", quick=True, timeout=60, folder=repro)["returncode"] == 0
+    assert run_all.run_script("broken", out / "broken", quick=False, timeout=60, folder=repro)["returncode"] == 3
+
+    page = run_all.results_page(out, folder=repro)
+    assert "| Paper A | x \\| y | measured quick | **partly** | `python good.py` |" in page
+    assert "no result: failed (exit 3)" in page
+    assert "`later.py` | — | no result: not run yet" in page
+    assert "| `good.py` | quick |" in page
