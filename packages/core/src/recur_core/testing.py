@@ -52,19 +52,28 @@ def _check_shapes(layer: SequenceLayer, x: Tensor) -> tuple[Tensor, State]:
     return y, state
 
 
+def _has_step(layer: SequenceLayer) -> bool:
+    return layer.causal or layer.noncausal_prefix > 0
+
+
 def _check_step(layer: SequenceLayer, x: Tensor, y: Tensor, state: State) -> None:
-    s = None
+    # a layer with a non-causal prefix steps from the state forward() leaves after the prefix
+    start = min(layer.noncausal_prefix, x.shape[1])
+    s = layer(x[:, :start])[1] if start else None
     outputs = []
-    for t in range(x.shape[1]):
+    for t in range(start, x.shape[1]):
         y_t, s = layer.step(x[:, t], s)
         assert y_t.shape == x[:, t].shape, f"step output shape {tuple(y_t.shape)}, expected {tuple(x[:, t].shape)}"
         outputs.append(y_t)
-    _close(torch.stack(outputs, 1), y, "step() outputs vs forward()", x.dtype)
+    if outputs:
+        _close(torch.stack(outputs, 1), y[:, start:], f"step() outputs from t={start} vs forward()", x.dtype)
     assert_states_close(s, state, "step() final state vs forward()", x.dtype)
 
 
 def _check_split(layer: SequenceLayer, x: Tensor, y: Tensor, state: State) -> None:
-    cut = x.shape[1] // 3
+    cut = max(x.shape[1] // 3, layer.noncausal_prefix)
+    if cut >= x.shape[1]:
+        return
     y1, s1 = layer(x[:, :cut])
     y2, s2 = layer(x[:, cut:], state=s1)
     _close(torch.cat([y1, y2], 1), y, "split run (with state passing) vs whole run", x.dtype)
@@ -72,8 +81,10 @@ def _check_split(layer: SequenceLayer, x: Tensor, y: Tensor, state: State) -> No
 
 
 def _check_causality(layer: SequenceLayer, x: Tensor) -> None:
+    t0 = max(x.shape[1] // 2, layer.noncausal_prefix)
+    if t0 >= x.shape[1]:
+        return
     x = x.detach().clone().requires_grad_(True)
-    t0 = x.shape[1] // 2
     y, _ = layer(x)
     (grad,) = torch.autograd.grad(y[:, t0].sum(), x)
     future = grad[:, t0 + 1 :].abs().max().item()
@@ -81,20 +92,20 @@ def _check_causality(layer: SequenceLayer, x: Tensor) -> None:
     assert grad[:, : t0 + 1].abs().max().item() > 0, f"output at t={t0} does not depend on inputs up to t={t0}"
 
 
-def _check_lengths(layer: SequenceLayer, x: Tensor, generator: torch.Generator) -> None:
+def _check_lengths(layer: SequenceLayer, x: Tensor, generator: torch.Generator, draw) -> None:
     batch, seq_len, _ = x.shape
     lengths = torch.randint(1, seq_len + 1, (batch,), generator=generator)
     lengths[0], lengths[-1] = seq_len, max(1, seq_len // 2)
     pad = torch.arange(seq_len)[None, :, None] >= lengths[:, None, None]
     garbage = 100 * torch.randn(x.shape, generator=generator, dtype=x.dtype)
     y, state = layer(torch.where(pad, garbage, x), lengths=lengths)
-    x_next = torch.randn(batch, 4, x.shape[-1], generator=generator, dtype=x.dtype)
-    y_next = layer(x_next, state=state)[0] if layer.causal else None
+    x_next = draw(batch, 4)
+    y_next = layer(x_next, state=state)[0] if _has_step(layer) else None
     for b in range(batch):
         n = int(lengths[b])
         y_b, s_b = layer(x[b : b + 1, :n])
         _close(y[b : b + 1, :n], y_b, f"lengths: row {b} (length {n}) vs its unpadded run", x.dtype)
-        if not layer.causal:
+        if not _has_step(layer):
             continue
         row_state = _select_row(state, b)
         if _same_shapes(row_state, s_b):
@@ -132,7 +143,7 @@ def _check_errors(layer: SequenceLayer, x: Tensor) -> None:
         "lengths above T": lambda: layer(x, lengths=torch.full((batch,), seq_len + 1)),
         "state for another batch size": lambda: layer(x, state=layer.init_state(batch + 1, dtype=x.dtype)),
     }
-    if layer.causal:
+    if _has_step(layer):
         cases["3-D input to step"] = lambda: layer.step(x)
     for what, call in cases.items():
         try:
@@ -156,19 +167,32 @@ def check_layer_contract(
     ``step`` ≡ ``forward``, split-with-state ≡ whole, and causality by gradient; right padding
     via ``lengths`` (valid outputs and final states equal the unpadded runs, and continuing
     from them agrees); gradients reach every trainable parameter; bad inputs raise ValueError.
+    A layer with ``noncausal_prefix = M`` gets the causal checks from t = M on (``step`` from the
+    state ``forward`` leaves after M tokens, the split at t ≥ M, causality at t ≥ M). A layer with
+    ``token_inputs`` gets rows of a random 3-token embedding table as inputs, so tokens repeat.
     """
     if dtype not in _TOLERANCES:
         raise ValueError(f"dtype must be one of {list(_TOLERANCES)}, got {dtype}")
     layer = copy.deepcopy(layer).to(dtype).eval()
     generator = torch.Generator().manual_seed(seed)
-    x = torch.randn(batch_size, seq_len, layer.d_model, generator=generator, dtype=dtype)
+    if layer.token_inputs:
+        table = torch.randn(3, layer.d_model, generator=generator, dtype=dtype)
+
+        def draw(batch: int, steps: int) -> Tensor:
+            return table[torch.randint(len(table), (batch, steps), generator=generator)]
+    else:
+
+        def draw(batch: int, steps: int) -> Tensor:
+            return torch.randn(batch, steps, layer.d_model, generator=generator, dtype=dtype)
+
+    x = draw(batch_size, seq_len)
     with torch.no_grad():
         y, state = _check_shapes(layer, x)
-        if layer.causal:
+        if _has_step(layer):
             _check_step(layer, x, y, state)
             _check_split(layer, x, y, state)
-        _check_lengths(layer, x, generator)
-    if layer.causal:
+        _check_lengths(layer, x, generator, draw)
+    if _has_step(layer):
         _check_causality(layer, x)
     _check_gradients(layer, x)
     _check_errors(layer, x)

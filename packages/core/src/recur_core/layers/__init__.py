@@ -13,8 +13,10 @@ from recur_core.layers.linear_attention import LinearAttention
 from recur_core.layers.lssl import LSSL
 from recur_core.layers.mamba import Mamba
 from recur_core.layers.mamba2 import Mamba2
+from recur_core.layers.ngram_head import NGramHead
 from recur_core.layers.pgn import PGN
 from recur_core.layers.plrnn import PLRNN
+from recur_core.layers.prefix_linear_attention import PrefixLinearAttention
 from recur_core.layers.retention import Retention
 from recur_core.layers.slstm import SLSTM
 from recur_core.layers.tcnca import TCNCA
@@ -38,6 +40,8 @@ __all__ = [
     "LinearAttention",
     "Mamba",
     "Mamba2",
+    "NGramHead",
+    "PrefixLinearAttention",
     "Retention",
     "SequenceLayer",
     "State",

@@ -52,11 +52,20 @@ class SequenceLayer(nn.Module, abc.ABC):
         d_model: width D of the input and the output.
 
     Attributes:
-        causal: whether output t depends only on inputs 0..t. Non-causal layers have no ``step``.
+        causal: whether output t depends only on inputs 0..t. Non-causal layers have no ``step``,
+            unless they have a non-causal prefix.
+        noncausal_prefix: how many leading tokens of a sequence the layer reads non-causally (0 for
+            most layers). Such a layer sets ``causal = False`` (outputs before the end of the prefix
+            see later prefix tokens), is causal from the end of the prefix on, and has ``step`` and
+            state passing, which reproduce ``forward`` once the prefix has been read.
+        token_inputs: the layer reads token identity from exact repeats of input vectors (rows of an
+            embedding table), so it is checked on such inputs rather than on Gaussian noise.
         layer_name: the registry key (set by :func:`recur_core.register_layer`).
     """
 
     causal: bool = True
+    noncausal_prefix: int = 0
+    token_inputs: bool = False
     layer_name: str = ""
 
     def __init__(self, d_model: int) -> None:
@@ -91,7 +100,7 @@ class SequenceLayer(nn.Module, abc.ABC):
 
     def step(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Advance by one token ``x_t`` [B, D]; returns ``y_t`` [B, D] and the new state."""
-        if not self.causal:
+        if not (self.causal or self.noncausal_prefix):
             raise TypeError(f"{type(self).__name__} is not causal and has no step(); run it over whole sequences")
         self._check_input(x_t, ndim=2, what="x_t [B, D]")
         if state is None:
