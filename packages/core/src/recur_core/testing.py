@@ -169,7 +169,8 @@ def check_layer_contract(
     from them agrees); gradients reach every trainable parameter; bad inputs raise ValueError.
     A layer with ``noncausal_prefix = M`` gets the causal checks from t = M on (``step`` from the
     state ``forward`` leaves after M tokens, the split at t ≥ M, causality at t ≥ M). A layer with
-    ``token_inputs`` gets rows of a random 3-token embedding table as inputs, so tokens repeat.
+    ``token_inputs`` gets rows of a random 3-token embedding table as inputs, a random 3-token
+    word per row repeated, so its n-grams recur.
     """
     if dtype not in _TOLERANCES:
         raise ValueError(f"dtype must be one of {list(_TOLERANCES)}, got {dtype}")
@@ -179,7 +180,9 @@ def check_layer_contract(
         table = torch.randn(3, layer.d_model, generator=generator, dtype=dtype)
 
         def draw(batch: int, steps: int) -> Tensor:
-            return table[torch.randint(len(table), (batch, steps), generator=generator)]
+            # random 3-token words, repeated: every n-gram with n <= 3 recurs from t = n + 2 on
+            word = torch.randint(len(table), (batch, 3), generator=generator)
+            return table[word.repeat(1, steps // 3 + 1)[:, :steps]]
     else:
 
         def draw(batch: int, steps: int) -> Tensor:

@@ -49,7 +49,8 @@ class PrefixLinearAttention(SequenceLayer):
         d_model: width D.
         prefix_len: M, the number of leading tokens read non-causally (default 4; in JRT-RNN the
             prompt, 1024 of 2048 tokens). ``forward(..., prefix_len=...)`` or
-            ``init_state(..., prefix_len=...)`` set it per call or per row.
+            ``init_state(..., prefix_len=...)`` set it per call or per row. With M = 0 the layer is
+            causal linear attention and the encoder projections get no gradient.
         num_heads: number of heads H; D must be divisible by H (default 4).
         feature_map: ``"taylor"`` (φ(x) = [1, x/d^¼, vec(xxᵀ)/(√2·√d)], default) or ``"elu"`` (elu + 1).
         feature_dim: d, the per-head width of queries and keys before φ (default 16 for ``"taylor"``,
