@@ -20,6 +20,7 @@ from recur_core.layers.prefix_linear_attention import PrefixLinearAttention
 from recur_core.layers.retention import Retention
 from recur_core.layers.slstm import SLSTM
 from recur_core.layers.tcnca import TCNCA
+from recur_core.layers.titans import Titans
 
 __all__ = [
     "GLA",
@@ -45,6 +46,7 @@ __all__ = [
     "Retention",
     "SequenceLayer",
     "State",
+    "Titans",
     "flatten_state",
     "map_state",
     "reverse_padded",
