@@ -31,13 +31,12 @@ import contextlib
 import csv
 import importlib
 import inspect
-import statistics
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from _timing import finite_fwd_bwd, median_times, step_times
 
 from recur_core import build_layer, get_layer_class
 from recur_core.ops.delta_rule import naive_delta_rule
@@ -175,44 +174,6 @@ def layer_timers(layer, x: torch.Tensor) -> dict:
             run()
 
     return {"layer": run, "layer loop": run_loop}
-
-
-def median_times(candidates: dict, repeats: int) -> dict[str, float]:
-    times = {name: [] for name in candidates}
-    for fn in candidates.values():
-        fn()
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def step_times(layer, d_model: int, contexts: tuple[int, int], rounds: int = 15, steps: int = 10) -> list[float]:
-    """Median seconds per ``step()`` after each context length, timed in interleaved rounds."""
-    x_t = torch.randn(1, d_model)
-    with torch.no_grad():
-        states = [layer(torch.randn(1, n, d_model))[1] for n in contexts]
-        times = [[] for _ in contexts]
-        for _ in range(rounds):
-            for i, state in enumerate(states):
-                start = time.perf_counter()
-                for _ in range(steps):
-                    layer.step(x_t, state)
-                times[i].append((time.perf_counter() - start) / steps)
-    return [statistics.median(t) for t in times]
-
-
-def finite_fwd_bwd(layer, x: torch.Tensor, autocast: bool) -> bool:
-    x = x.clone().requires_grad_(True)
-    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-        y, _ = layer(x)
-    y.float().square().mean().backward()
-    grads = [x.grad] + [p.grad for p in layer.parameters() if p.requires_grad]
-    ok = bool(torch.isfinite(y).all()) and all(g is not None and bool(torch.isfinite(g).all()) for g in grads)
-    layer.zero_grad(set_to_none=True)
-    return ok
 
 
 def build(name: str, d_model: int, heads: int):

@@ -152,7 +152,7 @@ def test_unit_decay_and_zero_keys_leave_the_state_unchanged(decay):
 
 
 def test_chunk_is_faster_than_the_token_loop():
-    # a sanity check at a modest size: the full speed table is tools/bench/linear_attn.py
+    # a sanity check at a modest size: the full speed table is tools/bench/linear_family.py
     inputs = make_inputs(1024, "head", state=False, batch=2, heads=2, key_dim=32, value_dim=32, dtype=torch.float32)
 
     def seconds(fn):
