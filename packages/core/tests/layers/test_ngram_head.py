@@ -96,7 +96,8 @@ def test_padding_is_skipped_when_continuing():
     x = one_hot("abab")
     batch = torch.cat([x, one_hot("abcc")])
     padded, state = layer(batch, lengths=torch.tensor([4, 2]))
-    assert state[1].tolist() == [[True] * 4, [False, False, True, True]]
+    # token ids: the slot of the first occurrence; the padding of row 1 moved to the front (-1)
+    assert state[1].tolist() == [[0, 1, 0, 1], [-1, -1, 2, 3]]
     cont = one_hot("ab")
     y = layer(torch.cat([cont, cont]), state=state)[0]
     # row 1 is 'ab' + 'ab': at the final 'b', the bigram (a, b) occurred at 0..1, followed by 'a' at 2
@@ -130,6 +131,6 @@ def test_bad_arguments_are_explained():
     layer = build_layer("ngram_head", d_model=4)
     history = torch.zeros(1, 3, 4)
     with pytest.raises(ValueError, match="same number of slots"):
-        layer(torch.zeros(1, 2, 4), state=(history, torch.ones(1, 2, dtype=torch.bool)))
+        layer(torch.zeros(1, 2, 4), state=(history, torch.zeros(1, 2, dtype=torch.long)))
     with pytest.raises(ValueError, match="D = d_model = 4"):
         layer.attention_pattern(torch.zeros(1, 2, 5))

@@ -53,17 +53,18 @@ class NGramHead(SequenceLayer):
     Add the output residually; matching is not differentiable, so gradients reach the copied
     inputs and the projections only.
 
-    The state is the history, like attention's KV cache: the past inputs and a validity mask,
-    left-aligned padding first, so every row's valid tokens end at the last slot and the n-gram
-    windows of the next call run on. ``step`` compares the current n-gram with every past one,
-    O(S n D) for S cached slots.
+    The state is the history, like attention's KV cache: the past inputs and their token ids
+    (the slot of the token's first occurrence in the row; -1 marks an empty slot), padding first,
+    so every row's valid tokens end at the last slot and the n-gram windows of the next call run on.
+    ``step`` compares the new input with the S cached ones once (O(S D)) and then n-grams of ids
+    (O(S n)).
 
     Args:
         d_model: width D.
         n: the n-gram length matched before each position (default 2).
 
     Shapes:
-        x [B, T, D] -> y [B, T, D]; state (inputs [B, S, D], valid [B, S] bool) with S cached slots.
+        x [B, T, D] -> y [B, T, D]; state (inputs [B, S, D], ids [B, S] long) with S cached slots.
     """
 
     token_inputs = True
@@ -79,7 +80,7 @@ class NGramHead(SequenceLayer):
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
         dtype = dtype or self.value.weight.dtype
         history = torch.zeros(batch_size, 0, self.d_model, device=device, dtype=dtype)
-        return history, torch.zeros(batch_size, 0, dtype=torch.bool, device=device)
+        return history, torch.zeros(batch_size, 0, dtype=torch.long, device=device)
 
     def state_shapes(self, batch_size: int) -> list[tuple[int | None, ...]]:
         return [(batch_size, None, self.d_model), (batch_size, None)]
@@ -87,7 +88,7 @@ class NGramHead(SequenceLayer):
     def _check_state(self, state: State, batch: int) -> None:
         super()._check_state(state, batch)
         if state[0].shape[1] != state[1].shape[1]:
-            raise ValueError("ngram_head state: inputs and valid mask must cover the same number of slots")
+            raise ValueError("ngram_head state: inputs and token ids must cover the same number of slots")
 
     def attention_pattern(self, x: Tensor, lengths: Tensor | None = None) -> Tensor:
         """The weights the head puts on each position of ``x`` (a fresh sequence): uniform over the
@@ -100,39 +101,40 @@ class NGramHead(SequenceLayer):
         valid = torch.ones_like(x[..., 0], dtype=torch.bool)
         if lengths is not None:
             valid = valid_mask(self._check_lengths(lengths, x.shape[0], x.shape[1], x.device), x.shape[1])
-        match = self._matches(x, valid, x.shape[1]).to(x.dtype)
+        match = self._matches(_token_ids(x, valid), x.shape[1]).to(x.dtype)
         return match / match.sum(-1, keepdim=True).clamp(min=1)
 
-    def _matches(self, seq: Tensor, valid: Tensor, queries: int) -> Tensor:
+    def _matches(self, ids: Tensor, queries: int) -> Tensor:
         """match[b, i, j]: position j follows an earlier occurrence of the n-gram ending at query i, j <= i.
 
         Shapes:
-            seq [B, S, D], valid [B, S] -> [B, queries, S] bool, for the last ``queries`` positions.
+            ids [B, S] -> [B, queries, S] bool, for the last ``queries`` positions.
         """
-        batch, span, width = seq.shape
-        _, tokens = torch.unique(seq.detach().reshape(-1, width), dim=0, return_inverse=True)
-        grams = ngram_ids(torch.where(valid, tokens.view(batch, span), -1), self.n)
+        span = ids.shape[1]
+        grams = ngram_ids(ids, self.n)
         # query i: the n-gram ending at i; key j: the n-gram ending at j - 1
         query = grams[:, span - queries :]
         key = F.pad(grams[:, :-1], (1, 0), value=-1)
-        positions = torch.arange(span, device=seq.device)
+        positions = torch.arange(span, device=ids.device)
         earlier = positions <= positions[span - queries :, None]
         return (query[..., None] == key[:, None, :]) & (query >= 0)[..., None] & earlier
 
     def _forward(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         seq_len, width = x.shape[1:]
-        history, history_valid = state
+        history, history_ids = state
         new_valid = torch.ones_like(x[..., 0], dtype=torch.bool) if lengths is None else valid_mask(lengths, seq_len)
-        valid = torch.cat([history_valid, new_valid], 1)
+        valid = torch.cat([history_ids >= 0, new_valid], 1)
         seq = torch.where(valid[..., None], torch.cat([history, x], 1), 0.0)
-        y = self._copy(self._matches(seq, valid, seq_len).to(x.dtype), seq)
+        ids = _token_ids(seq, valid)
+        y = self._copy(self._matches(ids, seq_len).to(x.dtype), seq)
         if lengths is not None:
-            # left-align: move each row's right padding to the front, so its valid slots end at the last one
+            # move each row's right padding to the front, so its valid slots end at the last one
             span = seq.shape[1]
-            index = (torch.arange(span, device=x.device) - (seq_len - lengths)[:, None]) % span
+            shift = (seq_len - lengths)[:, None]
+            index = (torch.arange(span, device=x.device) - shift) % span
             seq = seq.gather(1, index[..., None].expand(-1, -1, width))
-            valid = valid.gather(1, index)
-        return y, (seq, valid)
+            ids = torch.where(ids >= 0, ids + shift, -1).gather(1, index)
+        return y, (seq, ids)
 
     def _copy(self, match: Tensor, seq: Tensor) -> Tensor:
         """The projected mean of the matched inputs: match [B, T, S], seq [B, S, D] -> [B, T, D]."""
@@ -140,16 +142,32 @@ class NGramHead(SequenceLayer):
         return self.out(self.value(mean))
 
     def _step(self, x_t: Tensor, state: State) -> tuple[Tensor, State]:
-        history, history_valid = state
-        n = self.n
+        history, ids = state
+        n, cached = self.n, history.shape[1]
         seq = torch.cat([history, x_t[:, None]], 1)
-        valid = torch.cat([history_valid, history_valid.new_ones(x_t.shape[0], 1)], 1)
-        span = seq.shape[1]
-        if span <= n:
-            return torch.zeros_like(x_t), (seq, valid)
-        # key windows: slots j - n .. j - 1 for j = n .. span - 1; the query window: the last n slots
-        keys = seq[:, :-1].unfold(1, n, 1)
-        same = (keys == seq[:, -n:].transpose(1, 2)[:, None]).all(-1).all(-1)
-        complete = valid[:, :-1].unfold(1, n, 1).all(-1) & valid[:, -n:].all(-1, keepdim=True)
-        y = self._copy((same & complete).to(x_t.dtype)[:, None], seq[:, n:])
-        return y[:, 0], (seq, valid)
+        # the new token's id: the first slot holding the same input (its own slot, the last, if none)
+        same = ~(seq != x_t[:, None]).any(-1) & (F.pad(ids, (0, 1), value=cached) >= 0)
+        ids = torch.cat([ids, same.to(torch.uint8).argmax(-1, keepdim=True)], 1)
+        if cached < n:
+            return torch.zeros_like(x_t), (seq, ids)
+        # key windows: slots j - n .. j - 1 for j = n .. cached; the query window: the last n slots
+        keys = ids[:, :-1].unfold(1, n, 1)
+        query = ids[:, -n:, None].transpose(1, 2)
+        match = (keys == query).all(-1) & (keys >= 0).all(-1) & (query >= 0).all(-1)
+        y = self._copy(match.to(x_t.dtype)[:, None], seq[:, n:])
+        return y[:, 0], (seq, ids)
+
+
+def _token_ids(seq: Tensor, valid: Tensor) -> Tensor:
+    """Each slot's token id: the slot of the first equal input in its row, -1 where not ``valid``.
+
+    Shapes:
+        seq [B, S, D], valid [B, S] bool -> [B, S] long.
+    """
+    batch, span, width = seq.shape
+    _, tokens = torch.unique(seq.detach().reshape(-1, width), dim=0, return_inverse=True)
+    distinct = int(tokens.max()) + 1
+    tokens = torch.where(valid, tokens.view(batch, span), distinct)
+    positions = torch.arange(span, device=seq.device).expand(batch, span)
+    first = positions.new_full((batch, distinct + 1), span).scatter_reduce(1, tokens, positions, "amin")
+    return torch.where(valid, first.gather(1, tokens), -1)
