@@ -179,35 +179,44 @@ def chunk_titans(
         g_mat = decay_mat @ n_mat
 
         last_chunk, last_slot = last // size, last % size
+        # Python-side bookkeeping, so that the common case (every row runs through whole chunks) takes no masks
+        ends = last_chunk.tolist()
         outputs = []
-        for n in range(num_chunks):
-            deltas, inputs = memory_grads(tuple(grad_weights), k_c[:, :, n], v_c[:, :, n])
-            b_n, f_n, g_n = b_coef[:, :, n, :, None], f_coef[:, :, n, :, None], g_mat[:, :, n]
-            u = q_c[:, :, n]
+        # unbind, not [:, :, n]: indexing's backward would write a full-size gradient for every chunk
+        per_chunk = zip(*(t.unbind(2) for t in (q_c, k_c, v_c, b_coef, m_coef, f_coef, n_mat, g_mat)))
+        for n, (u, k_n, v_n, b_n, m_n, f_n, n_n, g_n) in enumerate(per_chunk):
+            deltas, inputs = memory_grads(tuple(grad_weights), k_n, v_n)
             for i, (w, s, d, x) in enumerate(zip(weights, momentum, deltas, inputs)):
-                u = b_n * (u @ w.transpose(-1, -2)) + f_n * (u @ s.transpose(-1, -2)) - (g_n * (u @ x.mT)) @ d
+                ws = torch.cat([w, s], -2).transpose(-1, -2)
+                read_w, read_s = (u @ ws).split([w.shape[-2], s.shape[-2]], -1)
+                u = b_n[..., None] * read_w + f_n[..., None] * read_s - (g_n * (u @ x.mT)) @ d
                 if i < len(weights) - 1:
                     u = F.silu(u)
             outputs.append(u)
             # the state at the chunk's end, or at the row's last token when that falls in this chunk
-            slot = torch.where(last_chunk == n, last_slot, size - 1)
-            g_row, n_row = _row(g_n, slot), _row(n_mat[:, :, n], slot)
-            b_row, m_row, f_row = (_row(c[:, :, n], slot)[..., None, None] for c in (b_coef, m_coef, f_coef))
+            ending = n in ends
+            slot = torch.where(last_chunk == n, last_slot, size - 1) if ending else None
+            coefs = (g_n, n_n, b_n, m_n, f_n)
+            g_row, n_row, b_row, m_row, f_row = (c[:, :, -1] if slot is None else _row(c, slot) for c in coefs)
+            b_row, m_row, f_row = (c[..., None, None] for c in (b_row, m_row, f_row))
             new_weights = [
-                b_row * w + f_row * s - torch.einsum("bhj,bhjo,bhji->bhoi", g_row, d, x)
+                b_row * w + f_row * s - (d * g_row[..., None]).transpose(-1, -2) @ x
                 for w, s, d, x in zip(weights, momentum, deltas, inputs)
             ]
             new_momentum = [
-                m_row * s - torch.einsum("bhj,bhjo,bhji->bhoi", n_row, d, x)
-                for s, d, x in zip(momentum, deltas, inputs)
+                m_row * s - (d * n_row[..., None]).transpose(-1, -2) @ x for s, d, x in zip(momentum, deltas, inputs)
             ]
-            complete = (slot == size - 1)[:, None, None, None]
-            new_grad_weights = [torch.where(complete, w, g) for w, g in zip(new_weights, grad_weights)]
-            # rows that ended in an earlier chunk keep their final state
-            active = (n <= last_chunk)[:, None, None, None]
-            grad_weights = [torch.where(active, a, b) for a, b in zip(new_grad_weights, grad_weights)]
-            weights = [torch.where(active, a, b) for a, b in zip(new_weights, weights)]
-            momentum = [torch.where(active, a, b) for a, b in zip(new_momentum, momentum)]
+            new_grad_weights = new_weights
+            if ending:
+                complete = (slot == size - 1)[:, None, None, None]
+                new_grad_weights = [torch.where(complete, w, g) for w, g in zip(new_weights, grad_weights)]
+            if n > min(ends):
+                # rows that ended in an earlier chunk keep their final state
+                active = (n <= last_chunk)[:, None, None, None]
+                new_grad_weights = [torch.where(active, a, b) for a, b in zip(new_grad_weights, grad_weights)]
+                new_weights = [torch.where(active, a, b) for a, b in zip(new_weights, weights)]
+                new_momentum = [torch.where(active, a, b) for a, b in zip(new_momentum, momentum)]
+            grad_weights, weights, momentum = new_grad_weights, new_weights, new_momentum
         out = torch.cat(outputs, 2)
         # padded tokens past the grid read its last slot: their outputs are not defined
         back = (position[:, None] + torch.arange(seq_len, device=device)).clamp(max=out.shape[2] - 1)
