@@ -43,7 +43,8 @@ class PrefixLinearAttention(SequenceLayer):
     state passing is exact whatever the cut: a call adds the prefix tokens it is given to the
     encoder sum. Outputs of a call only see the prefix tokens given so far, so ``step`` and a split
     run reproduce ``forward`` from the end of the prefix on (:attr:`noncausal_prefix` = M tells
-    the contract check). Padded steps add nothing to either sum and do not count.
+    the contract check). Padded steps add nothing to either sum and do not count; a row shorter
+    than M is prefix throughout.
 
     Args:
         d_model: width D.
