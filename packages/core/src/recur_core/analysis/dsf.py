@@ -458,8 +458,9 @@ def plot_mixing(
 ):
     """Heatmaps of the first ``maps`` maps (heads or channels) of Φ for batch row ``row``.
 
-    Colours are signed (blue < 0 < red) with limits at the 99th percentile of |Φ| of each map, so a
-    few large diagonal entries do not wash out the rest.
+    Colours are signed (blue < 0 < red) with limits at the 99th percentile of |Φ| below the diagonal
+    of each map, so that large diagonal entries (a skip D, a dominant current token) saturate instead
+    of washing out the rest.
 
     Args:
         phi: mixing matrices ``[B, M, T, T]``.
@@ -485,8 +486,10 @@ def plot_mixing(
     elif len(axes) < count:
         raise ValueError(f"got {len(axes)} axes for {count} maps")
     fig = axes[0].figure
+    below = torch.ones(data.shape[-2:], dtype=torch.bool).tril(-1)
     for index, ax in enumerate(axes[:count]):
-        limit = max(torch.quantile(data[index].abs().flatten(), 0.99).item(), 1e-12)
+        values = data[index][below] if data.shape[-1] > 1 else data[index].flatten()
+        limit = max(torch.quantile(values.abs(), 0.99).item(), 1e-12)
         ax.imshow(data[index].numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
         ax.set_title(f"{title} {index}" if title else f"map {index}", fontsize=8)
         ax.set_xticks([])
