@@ -61,6 +61,16 @@ def test_phi_times_u_is_the_layer_output(case):
     assert mixing.y.abs().max() > 1e-3  # the check is not vacuous
 
 
+@pytest.mark.parametrize("name", supported_layers())
+def test_float32_layers_decompose_to_round_off(name):
+    torch.manual_seed(0)
+    layer = build_layer(name, 16, **SMALL.get(name, {}))
+    mixing = decompose(layer, torch.randn(2, 37, 16))
+    assert mixing.phi.dtype == torch.float32
+    error = (apply_mixing(mixing.phi, mixing.u) - mixing.y).abs().max() / mixing.y.abs().max()
+    assert error < 1e-5
+
+
 @pytest.mark.parametrize("case", CASES, ids=[_id(case) for case in CASES])
 def test_phi_is_causal_and_within_the_state_size(case):
     _, _, mixing = _decompose(*case)

@@ -358,6 +358,9 @@ def supported_layers() -> list[str]:
 def decompose(layer: SequenceLayer, x: Tensor) -> Mixing:
     """Run ``layer(x)`` from its empty state and return its mixing matrix Φ with the u it mixes and the y it gave.
 
+    The op is recorded by swapping it in its module (for attention: ``torch.nn.functional``) while the
+    layer runs, so do not run the same op in another thread meanwhile.
+
     Args:
         layer: one of :func:`supported_layers` (a subclass of one works if it calls the same op).
         x: the layer input ``[B, T, D]``, no padding.
