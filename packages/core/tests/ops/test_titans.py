@@ -1,4 +1,8 @@
-"""Titans' chunked memory against its per-token reference (autograd gradients), and the one-token step."""
+"""Titans' chunked memory against its per-token reference (autograd gradients), and the one-token step.
+
+fla-core's ``fla/ops/titans`` is not a reference here: its memory is a linear map with a LayerNorm and a
+residual inside the loss (TTT-style, target v − k), a different update from the paper's MLP memory.
+"""
 
 import itertools
 

@@ -169,7 +169,8 @@ def chunk_titans(
             return x.unflatten(1, (num_chunks, size)).movedim(3, 1)
 
         q_c, k_c, v_c = shift(q, 0.0), shift(k, 0.0), shift(v, 0.0)
-        decay, eta_c, theta_c = shift(1 - alpha, 1.0), shift(eta, 1.0), shift(theta, 0.0)
+        # 1 − α after the cast: in bfloat16 a small α would round away
+        decay, eta_c, theta_c = 1 - shift(alpha, 0.0), shift(eta, 1.0), shift(theta, 0.0)
         after_start = (source >= 0).to(dtype).view(batch, 1, num_chunks, size)
         # chunk-local coefficients of every chunk at once: b_t, m_t, f_t, N, G (module docstring)
         decay_mat, eta_mat = _decay_matrix(decay), _decay_matrix(eta_c)
