@@ -1,5 +1,12 @@
 """Training techniques from the papers, each usable with any registered layer or model through the engine."""
 
+from recur_core.techniques.jrt import (
+    ReadTwiceData,
+    read_twice,
+    read_twice_batch,
+    read_twice_collate,
+    read_twice_dataset,
+)
 from recur_core.techniques.state_collapse import (
     StateFix,
     StateFixCallback,
@@ -10,10 +17,15 @@ from recur_core.techniques.state_collapse import (
 )
 
 __all__ = [
+    "ReadTwiceData",
     "StateFix",
     "StateFixCallback",
     "StateFixed",
     "apply_state_fix",
     "fixed_linear_attn",
     "fixed_linear_attn_step",
+    "read_twice",
+    "read_twice_batch",
+    "read_twice_collate",
+    "read_twice_dataset",
 ]
