@@ -51,7 +51,8 @@ class Titans(SequenceLayer):
         chunk_size: tokens whose gradients share the chunk-start weights (default 16).
         momentum: data-dependent momentum η (default True; False: η = 0).
         forgetting: data-dependent forgetting α (default True; False: α = 0).
-        max_lr: θ_max, the largest test-time learning rate (default 0.1).
+        max_lr: θ_max, the largest test-time learning rate (default 0.1; the descent can diverge above it:
+            ``mqar/titans`` went NaN within 200 steps at 0.3).
         use_short_conv: depthwise causal convolution on q, k, v before the SiLU (default True).
         conv_size: its kernel size (default 4).
         norm_eps: epsilon of the per-head output RMSNorm (default 1e-5).
