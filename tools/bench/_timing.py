@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import inspect
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 
+from recur_core import build_layer, get_layer_class
 from recur_core.layers.base import flatten_state
+
+
+def build(name: str, d_model: int, heads: int) -> torch.nn.Module:
+    """The registered layer at width ``d_model``, with ``num_heads=heads`` where it takes heads."""
+    takes_heads = "num_heads" in inspect.signature(get_layer_class(name)).parameters
+    return build_layer(name, d_model, **({"num_heads": heads} if takes_heads else {}))
 
 
 def median_times(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:

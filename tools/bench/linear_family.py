@@ -30,15 +30,14 @@ import argparse
 import contextlib
 import csv
 import importlib
-import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from _timing import build as build_layer_with_heads
 from _timing import finite_fwd_bwd, median_times, step_times
 
-from recur_core import build_layer, get_layer_class
 from recur_core.ops.delta_rule import naive_delta_rule
 from recur_core.ops.linear_attn import naive_linear_attn
 from recur_core.ops.lti_ssm import naive_lti_ssm
@@ -177,8 +176,7 @@ def layer_timers(layer, x: torch.Tensor) -> dict:
 
 
 def build(name: str, d_model: int, heads: int):
-    options = {"num_heads": heads} if "num_heads" in inspect.signature(get_layer_class(name)).parameters else {}
-    layer = build_layer(name, d_model, **options)
+    layer = build_layer_with_heads(name, d_model, heads)
     layer.registered_name = name
     return layer
 

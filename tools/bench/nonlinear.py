@@ -1,4 +1,5 @@
-"""The nonlinear and convolutional layers (slstm, plrnn, pgn, tcnca): speed as ratios measured in one process.
+"""The nonlinear, memory and convolutional layers (slstm, plrnn, pgn, tcnca, titans, prefix_linear_attention,
+ngram_head): speed as ratios measured in one process.
 
     .venv/bin/python tools/bench/nonlinear.py            # B=4, T=1024, D=256, 4 heads, float32
     .venv/bin/python tools/bench/nonlinear.py --quick    # smaller contexts and long-run lengths
@@ -7,39 +8,29 @@ Tables:
 1. forward+backward at B, T, D for each layer, with the ratio to ``lstm`` and ``attention``;
 2. fast form vs its own naive loop (forward+backward): the long conv (PGN's HIE) and chunked
    attention (TCNCA) against their token loops, sLSTM fused against the plain cell;
-3. step cost per token after a 1k and a 16k context (4k with --quick): flat means ratio ≈ 1;
+3. step cost per token after a 1k and a 16k context (4k with --quick), B = 1: flat means ratio ≈ 1
+   (``ngram_head`` keeps its history, as ``attention`` keeps its KV cache, so it grows with T);
 4. TCNCA temporal mixing, dilated TCN vs the EMA as an FFT convolution, as T grows;
-5. finite outputs and gradients at T = 65,536 (8,192 with --quick) and under bf16 autocast.
+5. finite outputs and gradients at T = 65,536 (8,192 with --quick) and under bf16 autocast
+   (``ngram_head`` is quadratic in T like attention and runs the long check at 8,192).
 Timings interleave candidates round by round and report medians.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from collections.abc import Callable
 
 import torch
+from _timing import build, finite_fwd_bwd, median_times, step_times
 
 from recur_core import build_layer
 from recur_core.ops.chunked_attention import chunked_attention, chunked_attention_naive
 from recur_core.ops.long_conv import long_conv, long_conv_naive
 
-LAYERS = ("slstm", "plrnn", "pgn", "tcnca")
-
-
-def _median_times(candidates: dict[str, Callable[[], None]], repeats: int) -> dict[str, float]:
-    times: dict[str, list[float]] = {name: [] for name in candidates}
-    for fn in candidates.values():
-        fn()
-    for _ in range(repeats):
-        for name, fn in candidates.items():
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+LAYERS = ("slstm", "plrnn", "pgn", "tcnca", "titans", "prefix_linear_attention", "ngram_head")
+QUADRATIC_LONG_RUN = {"ngram_head": 8192}
 
 
 def _fwd_bwd(layer: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -64,15 +55,13 @@ def layer_table(args) -> None:
     torch.manual_seed(0)
     x = torch.randn(args.batch, args.seq_len, args.d_model)
     names = (*LAYERS, "lstm", "attention")
-    layers = {
-        n: build_layer(n, args.d_model, **({"num_heads": args.heads} if n in ("slstm", "tcnca") else {})) for n in names
-    }
-    medians = _median_times({n: _fwd_bwd(layer, x) for n, layer in layers.items()}, args.repeats)
+    layers = {n: build(n, args.d_model, args.heads) for n in names}
+    medians = median_times({n: _fwd_bwd(layer, x) for n, layer in layers.items()}, args.repeats)
     print(f"\n1. forward+backward, B={args.batch} T={args.seq_len} D={args.d_model}, median of {args.repeats}")
-    print(f"{'layer':<12}{'ms':>10}{'vs lstm':>10}{'vs attention':>14}")
+    print(f"{'layer':<24}{'ms':>10}{'vs lstm':>10}{'vs attention':>14}")
     for name in names:
         print(
-            f"{name:<12}{medians[name] * 1e3:>10.1f}{medians[name] / medians['lstm']:>9.2f}x"
+            f"{name:<24}{medians[name] * 1e3:>10.1f}{medians[name] / medians['lstm']:>9.2f}x"
             f"{medians[name] / medians['attention']:>13.2f}x"
         )
 
@@ -93,7 +82,7 @@ def naive_table(args) -> None:
             _op_fwd_bwd(chunked_attention_naive, **attn),
         ),
     }
-    fused = build_layer("slstm", d, num_heads=h)
+    fused = build("slstm", d, h)
     plain = build_layer("slstm", d, num_heads=h, backend="naive")
     plain.load_state_dict(fused.state_dict())
     x = torch.randn(b, t, d)
@@ -104,32 +93,19 @@ def naive_table(args) -> None:
     print(f"\n2. fast form vs its naive loop, forward+backward, B={b} T={t} D={d}, median of {repeats}")
     print(f"{'op':<36}{'fast ms':>10}{'naive ms':>11}{'speed-up':>10}")
     for name, (fast, slow) in rows.items():
-        m = _median_times({"fast": fast, "naive": slow}, repeats)
+        m = median_times({"fast": fast, "naive": slow}, repeats)
         print(f"{name:<36}{m['fast'] * 1e3:>10.1f}{m['naive'] * 1e3:>11.1f}{m['naive'] / m['fast']:>9.1f}x")
 
 
 def step_table(args) -> None:
     short, long = 1024, args.long_context
-    print(f"\n3. step cost per token after a context of {short} vs {long} tokens (B={args.batch}, D={args.d_model})")
-    print(f"{'layer':<12}{f'ms @ {short}':>12}{f'ms @ {long}':>12}{'ratio':>8}")
+    print(f"\n3. step cost per token after a context of {short} vs {long} tokens (B=1, D={args.d_model})")
+    print(f"{'layer':<24}{f'ms @ {short}':>12}{f'ms @ {long}':>12}{'ratio':>8}")
     for name in (*LAYERS, "attention"):
         torch.manual_seed(0)
-        layer = build_layer(name, args.d_model, **({"num_heads": args.heads} if name in ("slstm", "tcnca") else {}))
-        per_token = {}
-        with torch.no_grad():
-            for context in (short, long):
-                _, state = layer(torch.randn(args.batch, context, args.d_model))
-                x_t = torch.randn(args.batch, args.d_model)
-                s = state
-                for _ in range(5):
-                    _, s = layer.step(x_t, s)
-                start = time.perf_counter()
-                s = state
-                for _ in range(args.steps):
-                    _, s = layer.step(x_t, s)
-                per_token[context] = (time.perf_counter() - start) / args.steps
-        ratio = per_token[long] / per_token[short]
-        print(f"{name:<12}{per_token[short] * 1e3:>12.3f}{per_token[long] * 1e3:>12.3f}{ratio:>7.2f}x")
+        layer = build(name, args.d_model, args.heads)
+        at_short, at_long = step_times(layer, args.d_model, (short, long))
+        print(f"{name:<24}{at_short * 1e3:>12.3f}{at_long * 1e3:>12.3f}{at_long / at_short:>7.2f}x", flush=True)
 
 
 def _temporal_only(layer: torch.nn.Module, x: torch.Tensor) -> Callable[[], None]:
@@ -154,27 +130,24 @@ def temporal_table(args) -> None:
         dilated = build_layer("tcnca", args.d_model, num_heads=args.heads)
         ema = build_layer("tcnca", args.d_model, num_heads=args.heads, temporal="ema_fft")
 
-        m = _median_times({"dilated": _temporal_only(dilated, x), "ema": _temporal_only(ema, x)}, 3)
+        m = median_times({"dilated": _temporal_only(dilated, x), "ema": _temporal_only(ema, x)}, 3)
         print(f"{seq_len:>8}{m['dilated'] * 1e3:>12.1f}{m['ema'] * 1e3:>12.1f}{m['ema'] / m['dilated']:>12.2f}x")
 
 
 def finite_table(args) -> None:
-    print(f"\n5. finite outputs and gradients, B=1 D={args.d_model}")
-    print(f"{'layer':<12}{f'T={args.long_run} fp32':>16}{'bf16 autocast T=1024':>24}")
+    print(f"\n5. finite outputs, final state and gradients, B=1 D={args.d_model}")
+    print(f"{'layer':<24}{'T':>8}{'fp32':>8}{'bf16 autocast T=1024':>24}")
     for name in LAYERS:
         torch.manual_seed(0)
-        layer = build_layer(name, args.d_model, **({"num_heads": args.heads} if name in ("slstm", "tcnca") else {}))
-        results = []
-        for seq_len, autocast in ((args.long_run, False), (1024, True)):
-            x = torch.randn(1, seq_len, args.d_model, requires_grad=True)
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                y, _ = layer(x)
-            y.float().pow(2).mean().backward()
-            grads = [x.grad, *(p.grad for p in layer.parameters())]
-            ok = bool(torch.isfinite(y).all()) and all(bool(torch.isfinite(g).all()) for g in grads)
-            results.append("finite" if ok else "NON-FINITE")
-            layer.zero_grad(set_to_none=True)
-        print(f"{name:<12}{results[0]:>16}{results[1]:>24}")
+        layer = build(name, args.d_model, args.heads)
+        seq_len = min(args.long_run, QUADRATIC_LONG_RUN.get(name, args.long_run))
+        long_ok = finite_fwd_bwd(layer, torch.randn(1, seq_len, args.d_model), autocast=False)
+        bf16_ok = finite_fwd_bwd(layer, torch.randn(1, 1024, args.d_model), autocast=True)
+        print(f"{name:<24}{seq_len:>8}{_finite(long_ok):>8}{_finite(bf16_ok):>24}", flush=True)
+
+
+def _finite(ok: bool) -> str:
+    return "finite" if ok else "NON-FINITE"
 
 
 def main(argv: list[str] | None = None) -> int:
