@@ -15,8 +15,9 @@ from recur_core import build_layer, check_layer_contract
         {"memory_depth": 1, "chunk_size": 1},
         {"memory_depth": 3, "memory_expansion": 1, "chunk_size": 4},
         {"use_short_conv": False, "num_heads": 2, "chunk_size": 5},
+        {"max_grad_norm": None, "max_lr": 0.05},
     ],
-    ids=["no_momentum", "no_forgetting", "neither", "linear_c1", "deep_c4", "noconv_c5"],
+    ids=["no_momentum", "no_forgetting", "neither", "linear_c1", "deep_c4", "noconv_c5", "no_clipping"],
 )
 def test_options_keep_the_contract(kwargs):
     torch.manual_seed(0)
@@ -81,6 +82,7 @@ def test_gate_ranges():
         ({"memory_depth": 0}, "memory_depth"),
         ({"chunk_size": 0}, "chunk_size"),
         ({"max_lr": 2.0}, "max_lr"),
+        ({"max_grad_norm": 0.0}, "max_grad_norm"),
         ({"conv_size": 1}, "conv_size"),
     ],
 )

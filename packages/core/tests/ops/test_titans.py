@@ -57,8 +57,9 @@ def state_of(inputs):
     return (*groups, inputs["position"])
 
 
-def run(op, chunk_size, lengths=None, **inputs):
-    out, final = op(*(inputs[n] for n in NAMES), state_of(inputs), chunk_size=chunk_size, lengths=lengths)
+def run(op, chunk_size, lengths=None, max_grad_norm=None, **inputs):
+    args = (inputs[n] for n in NAMES)
+    out, final = op(*args, state_of(inputs), chunk_size=chunk_size, lengths=lengths, max_grad_norm=max_grad_norm)
     return out, final[:3], final[3]
 
 
@@ -86,6 +87,29 @@ def test_memory_depth(depth):
     )
 
 
+@pytest.mark.parametrize("chunk_size", [1, 8])
+def test_gradient_clipping_matches_naive(chunk_size):
+    # large values make most gradients exceed the norm, a few stay below it
+    inputs = make_inputs(33, chunk_size=chunk_size)
+    inputs["v"] = inputs["v"] * torch.linspace(0.01, 3.0, 33, dtype=torch.float64)[None, :, None, None]
+    assert_op_matches_reference(
+        lambda **kw: run(chunk_titans, chunk_size, max_grad_norm=0.5, **kw)[:2],
+        lambda **kw: run(naive_titans, chunk_size, max_grad_norm=0.5, **kw)[:2],
+        inputs,
+        what=f"chunk_titans with clipping (C={chunk_size})",
+    )
+
+
+def test_clipping_bounds_each_update():
+    inputs = make_inputs(1, chunk_size=1, depth=1)
+    inputs["v"] = 100 * inputs["v"]
+    inputs["eta"] = torch.zeros_like(inputs["eta"])
+    _, (_, _, momentum), _ = run(chunk_titans, 1, max_grad_norm=0.5, **inputs)
+    # S_1 = −θ ∇ with ‖∇‖ clipped to 0.5
+    norms = momentum[0].flatten(-2).norm(dim=-1)
+    torch.testing.assert_close(norms, 0.5 * inputs["theta"][:, 0])
+
+
 def test_closed_form_gradient_is_autograd():
     inputs = make_inputs(5, depth=3)
     weights = [inputs[f"weights{i}"].requires_grad_() for i in range(3)]
@@ -98,13 +122,13 @@ def test_closed_form_gradient_is_autograd():
 
 
 @pytest.mark.parametrize("chunk_size", [1, 3, 16])
-def test_step_matches_chunk_form(chunk_size):
+@pytest.mark.parametrize("max_grad_norm", [None, 0.3], ids=["plain", "clipped"])
+def test_step_matches_chunk_form(chunk_size, max_grad_norm):
     inputs = make_inputs(40, chunk_size=chunk_size)
-    out, weights, position = run(chunk_titans, chunk_size, **inputs)
-    state = state_of(inputs)
-    outputs = []
+    out, weights, position = run(chunk_titans, chunk_size, max_grad_norm=max_grad_norm, **inputs)
+    state, outputs = state_of(inputs), []
     for t in range(40):
-        o_t, state = titans_step(*(inputs[n][:, t] for n in NAMES), state, chunk_size)
+        o_t, state = titans_step(*(inputs[n][:, t] for n in NAMES), state, chunk_size, max_grad_norm=max_grad_norm)
         outputs.append(o_t)
     torch.testing.assert_close(torch.stack(outputs, 1), out)
     assert_states_close(state[:3], weights, "step vs chunk final state")

@@ -37,7 +37,8 @@ class Titans(SequenceLayer):
         y_t = W_o \big(\mathrm{concat}_h \mathrm{RMSNorm}(\mathcal{M}_{W_t}(q_{t,h})) \odot \mathrm{SiLU}(x_t W_g)\big)
 
     where :math:`W'_t` are the weights at the start of the token's chunk of ``chunk_size`` tokens
-    (mini-batch gradient descent as in the paper; ``chunk_size=1`` is the per-token rule). The read
+    (mini-batch gradient descent as in the paper; ``chunk_size=1`` is the per-token rule), each
+    token's gradient clipped per MLP layer to norm ``max_grad_norm``. The read
     uses the weights after the token's own write. ``momentum=False`` fixes η = 0 and
     ``forgetting=False`` fixes α = 0 (the paper's ablations). ``step`` carries the chunk-start
     weights and the position in the chunk, so it reproduces ``forward`` exactly for any chunk size,
@@ -53,6 +54,9 @@ class Titans(SequenceLayer):
         forgetting: data-dependent forgetting α (default True; False: α = 0).
         max_lr: θ_max, the largest test-time learning rate (default 0.1; the descent can diverge above it:
             ``mqar/titans`` went NaN within 200 steps at 0.3).
+        max_grad_norm: clip each token's memory gradient, per MLP layer, to this Frobenius norm (default 1;
+            None: no clipping, the paper's rule). Not in the paper: without it the MLP memory's test-time
+            descent can run away during training (weights to 1e22, then NaN, in a MAL model on MQAR).
         use_short_conv: depthwise causal convolution on q, k, v before the SiLU (default True).
         conv_size: its kernel size (default 4).
         norm_eps: epsilon of the per-head output RMSNorm (default 1e-5).
@@ -74,6 +78,7 @@ class Titans(SequenceLayer):
         momentum: bool = True,
         forgetting: bool = True,
         max_lr: float = 0.1,
+        max_grad_norm: float | None = 1.0,
         use_short_conv: bool = True,
         conv_size: int = 4,
         norm_eps: float = 1e-5,
@@ -89,6 +94,8 @@ class Titans(SequenceLayer):
             raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
         if not 0 < max_lr <= 1:
             raise ValueError(f"max_lr must lie in (0, 1], got {max_lr}")
+        if max_grad_norm is not None and max_grad_norm <= 0:
+            raise ValueError(f"max_grad_norm must be positive or None, got {max_grad_norm}")
         if use_short_conv and conv_size < 2:
             raise ValueError(f"conv_size must be at least 2, got {conv_size}")
         self.num_heads = num_heads
@@ -97,6 +104,7 @@ class Titans(SequenceLayer):
         self.momentum = momentum
         self.forgetting = forgetting
         self.max_lr = max_lr
+        self.max_grad_norm = max_grad_norm
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=False)
         self.conv = CausalConv1d(3 * d_model, conv_size, bias=False) if use_short_conv else None
         # θ, then η and α when enabled
@@ -144,7 +152,9 @@ class Titans(SequenceLayer):
         conv_state = None
         if self.conv is not None:
             qkv, conv_state = self.conv(qkv, state[0], lengths)
-        o, memory = chunk_titans(*self._heads(qkv, x), state[-1], chunk_size=self.chunk_size, lengths=lengths)
+        o, memory = chunk_titans(
+            *self._heads(qkv, x), state[-1], self.chunk_size, lengths=lengths, max_grad_norm=self.max_grad_norm
+        )
         y = self._output(o, x)
         return y, (memory,) if conv_state is None else (conv_state, memory)
 
@@ -153,6 +163,6 @@ class Titans(SequenceLayer):
         conv_state = None
         if self.conv is not None:
             qkv, conv_state = self.conv.step(qkv, state[0])
-        o, memory = titans_step(*self._heads(qkv, x_t), state[-1], chunk_size=self.chunk_size)
+        o, memory = titans_step(*self._heads(qkv, x_t), state[-1], self.chunk_size, max_grad_norm=self.max_grad_norm)
         y = self._output(o, x_t)
         return y, (memory,) if conv_state is None else (conv_state, memory)

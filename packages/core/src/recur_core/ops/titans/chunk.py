@@ -43,13 +43,18 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from recur_core.ops.titans.naive import MemoryState, check_memory_state, memory_mlp
+from recur_core.ops.titans.naive import MemoryState, check_memory_state, clip_scale, memory_mlp
 
 __all__ = ["chunk_titans", "memory_grads", "titans_step"]
 
 
-def memory_grads(weights: tuple[Tensor, ...], k: Tensor, v: Tensor) -> tuple[list[Tensor], list[Tensor]]:
+def memory_grads(
+    weights: tuple[Tensor, ...], k: Tensor, v: Tensor, max_grad_norm: float | None = None
+) -> tuple[list[Tensor], list[Tensor]]:
     """Closed-form gradient factors of ‖M_W(k_j) − v_j‖² for every token j: ∇W_l = δ_{j,l} x_{j,l−1}ᵀ.
+
+    With ``max_grad_norm`` c each δ_{j,l} is scaled by min(1, c / ‖∇W_l‖_F), where the norm of the
+    rank-one gradient is ‖δ_{j,l}‖ ‖x_{j,l−1}‖.
 
     Shapes:
         weights: W_l [B, H, d_l, d_{l-1}]; k [B, H, N, d_0]; v [B, H, N, d_L]
@@ -66,6 +71,9 @@ def memory_grads(weights: tuple[Tensor, ...], k: Tensor, v: Tensor) -> tuple[lis
         gate = torch.sigmoid(pre[i - 1])
         silu_grad = gate * (1 + pre[i - 1] * (1 - gate))
         deltas.insert(0, (deltas[0] @ weights[i]) * silu_grad)
+    if max_grad_norm is not None:
+        sq_norms = (d.pow(2).sum(-1, keepdim=True) * x.pow(2).sum(-1, keepdim=True) for d, x in zip(deltas, inputs))
+        deltas = [d * clip_scale(n, max_grad_norm) for d, n in zip(deltas, sq_norms)]
     return deltas, inputs
 
 
@@ -78,8 +86,11 @@ def titans_step(
     alpha_t: Tensor,
     state: MemoryState,
     chunk_size: int,
+    max_grad_norm: float | None = None,
 ) -> tuple[Tensor, MemoryState]:
     """One token of the memory with the closed-form gradient (float32 or better, autocast off): the layer's ``step``.
+
+    Arguments as in :func:`~recur_core.ops.titans.naive.naive_titans`, for one token.
 
     Shapes:
         q_t, k_t [B, H, d_0]; v_t [B, H, d_L]; eta_t, theta_t, alpha_t [B, H]; state as in
@@ -93,7 +104,7 @@ def titans_step(
         grad_weights, weights, momentum = ([w.to(dtype) for w in group] for group in state[:3])
         q, k, v = (x.to(dtype)[:, :, None] for x in (q_t, k_t, v_t))
         eta, theta, alpha = (g.to(dtype)[..., None, None] for g in (eta_t, theta_t, alpha_t))
-        deltas, inputs = memory_grads(tuple(grad_weights), k, v)
+        deltas, inputs = memory_grads(tuple(grad_weights), k, v, max_grad_norm)
         momentum = [eta * s - theta * d.transpose(-1, -2) @ x for s, d, x in zip(momentum, deltas, inputs)]
         weights = [(1 - alpha) * w + s for w, s in zip(weights, momentum)]
         o = memory_mlp(tuple(weights), q)[:, :, 0]
@@ -130,11 +141,13 @@ def chunk_titans(
     state: MemoryState,
     chunk_size: int = 16,
     lengths: Tensor | None = None,
+    max_grad_norm: float | None = None,
 ) -> tuple[Tensor, MemoryState]:
     """The Titans memory over a whole sequence in chunks (float32 or better, autocast off).
 
     Args:
-        q, k, v, eta, theta, alpha, state, lengths: as in :func:`~recur_core.ops.titans.naive.naive_titans`.
+        q, k, v, eta, theta, alpha, state, lengths, max_grad_norm: as in
+            :func:`~recur_core.ops.titans.naive.naive_titans`.
         chunk_size: C, tokens whose gradients share the chunk-start weights. Unlike the delta rule's
             chunk size it is part of the model: C = 1 is the per-token rule.
 
@@ -186,7 +199,7 @@ def chunk_titans(
         # unbind, not [:, :, n]: indexing's backward would write a full-size gradient for every chunk
         per_chunk = zip(*(t.unbind(2) for t in (q_c, k_c, v_c, b_coef, m_coef, f_coef, n_mat, g_mat)))
         for n, (u, k_n, v_n, b_n, m_n, f_n, n_n, g_n) in enumerate(per_chunk):
-            deltas, inputs = memory_grads(tuple(grad_weights), k_n, v_n)
+            deltas, inputs = memory_grads(tuple(grad_weights), k_n, v_n, max_grad_norm)
             for i, (w, s, d, x) in enumerate(zip(weights, momentum, deltas, inputs)):
                 ws = torch.cat([w, s], -2).transpose(-1, -2)
                 read_w, read_s = (u @ ws).split([w.shape[-2], s.shape[-2]], -1)

@@ -24,6 +24,11 @@ current weights W, the momentum S (tuples with one tensor per MLP layer) and the
 already taken in the current chunk. It is exactly what a token-by-token ``step`` needs, so a sequence
 may stop and resume anywhere, mid-chunk included. This loop takes the gradient with autograd; the
 chunked form and the one-token step use the closed form (:func:`~.chunk.memory_grads`).
+
+``max_grad_norm`` c (not in the paper) clips each token's gradient of each layer,
+:math:`\nabla \leftarrow \nabla \min(1, c / \|\nabla\|_F)`: an MLP memory's test-time descent has a
+curvature that grows with its own weights and can run away (the weights reached 1e22 and then NaN within
+40 training steps of a MAL model on MQAR without it).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["MemoryState", "check_memory_state", "memory_mlp", "naive_titans"]
+__all__ = ["MemoryState", "check_memory_state", "clip_scale", "memory_mlp", "naive_titans"]
 
 MemoryState = tuple[tuple[Tensor, ...], tuple[Tensor, ...], tuple[Tensor, ...], Tensor]
 
@@ -69,13 +74,23 @@ def check_memory_state(state: MemoryState, chunk_size: int) -> None:
         )
 
 
-def _loss_grads(grad_weights: tuple[Tensor, ...], k_t: Tensor, v_t: Tensor, create_graph: bool) -> list[Tensor]:
-    """∇_W ‖M_W(k_t) − v_t‖² per row and head, by autograd."""
+def clip_scale(sq_norm: Tensor, max_norm: float | None) -> Tensor | float:
+    """min(1, c / ‖g‖) from ‖g‖², finite gradients at ‖g‖ = 0 (the clamp comes before the rsqrt)."""
+    if max_norm is None:
+        return 1.0
+    return max_norm * sq_norm.clamp(min=max_norm**2).rsqrt()
+
+
+def _loss_grads(
+    grad_weights: tuple[Tensor, ...], k_t: Tensor, v_t: Tensor, max_grad_norm: float | None, create_graph: bool
+) -> list[Tensor]:
+    """∇_W ‖M_W(k_t) − v_t‖² per row and head by autograd, each layer's clipped to Frobenius norm c."""
     with torch.enable_grad():
         leaves = [w if w.requires_grad else w.detach().requires_grad_() for w in grad_weights]
         # each row and head has its own weights, so one summed loss gives each its own gradient
         loss = (memory_mlp(tuple(leaves), k_t[:, :, None]) - v_t[:, :, None]).pow(2).sum()
-        return list(torch.autograd.grad(loss, leaves, create_graph=create_graph))
+        grads = torch.autograd.grad(loss, leaves, create_graph=create_graph)
+    return [g * clip_scale(g.pow(2).sum((-2, -1), keepdim=True), max_grad_norm) for g in grads]
 
 
 def naive_titans(
@@ -88,6 +103,7 @@ def naive_titans(
     state: MemoryState,
     chunk_size: int = 1,
     lengths: Tensor | None = None,
+    max_grad_norm: float | None = None,
 ) -> tuple[Tensor, MemoryState]:
     """The Titans memory, one token at a time (float32 or better, autocast off).
 
@@ -99,6 +115,7 @@ def naive_titans(
         state: ``(grad_weights, weights, momentum, position)``, see the module docstring.
         chunk_size: C, tokens whose gradients share the chunk-start weights (1 = per-token rule).
         lengths: valid tokens per row (right padding): the state stops at each row's last valid token.
+        max_grad_norm: c, clip each token's gradient of each layer to Frobenius norm c (default None: no clipping).
 
     Shapes:
         q, k [B, T, H, d_0]; v [B, T, H, d_L]; eta, theta, alpha [B, T, H];
@@ -117,7 +134,7 @@ def naive_titans(
         for t in range(seq_len):
             q_t, k_t, v_t = (x[:, t].to(dtype) for x in (q, k, v))
             eta_t, theta_t, alpha_t = (g[:, t, :, None, None].to(dtype) for g in (eta, theta, alpha))
-            grads = _loss_grads(tuple(grad_weights), k_t, v_t, create_graph)
+            grads = _loss_grads(tuple(grad_weights), k_t, v_t, max_grad_norm, create_graph)
             new_momentum = [eta_t * s - theta_t * g for s, g in zip(momentum, grads)]
             new_weights = [(1 - alpha_t) * w + s for w, s in zip(weights, new_momentum)]
             outputs.append(memory_mlp(tuple(new_weights), q_t[:, :, None])[:, :, 0])
