@@ -52,7 +52,7 @@ class Titans(SequenceLayer):
         chunk_size: tokens whose gradients share the chunk-start weights (default 16).
         momentum: data-dependent momentum η (default True; False: η = 0).
         forgetting: data-dependent forgetting α (default True; False: α = 0).
-        max_lr: θ_max, the largest test-time learning rate (default 0.1; the descent can diverge above it:
+        max_lr: θ_max, the largest test-time learning rate (default 0.1; without clipping
             ``mqar/titans`` went NaN within 200 steps at 0.3).
         max_grad_norm: clip each token's memory gradient, per MLP layer, to this Frobenius norm (default 1;
             None: no clipping, the paper's rule). Not in the paper: without it the MLP memory's test-time
