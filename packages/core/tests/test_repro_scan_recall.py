@@ -92,7 +92,9 @@ def test_sinusoid_mixtures_are_seeded():
     aaren = _script("aaren")
     x, y = aaren.sinusoid_mixtures(4, torch.Generator().manual_seed(0))
     x2, _ = aaren.sinusoid_mixtures(4, torch.Generator().manual_seed(0))
-    assert x.shape == (4, aaren.CONTEXT, 1) and y.shape == (4, aaren.HORIZON)
+    assert x.shape == (4, aaren.CONTEXT, 1) and y.shape == (4, aaren.CONTEXT, aaren.HORIZON)
+    # the targets of step t are the next HORIZON values of the series
+    torch.testing.assert_close(y[:, :-1, 0], x[:, 1:, 0])
     torch.testing.assert_close(x, x2)
 
 
