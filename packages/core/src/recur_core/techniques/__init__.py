@@ -1,5 +1,10 @@
 """Training techniques from the papers, each usable with any registered layer or model through the engine."""
 
+from recur_core.techniques.dynamics_metrics import (
+    hellinger_spectrum_distance,
+    prediction_error,
+    state_space_divergence,
+)
 from recur_core.techniques.jrt import (
     ReadTwiceData,
     read_twice,
@@ -24,8 +29,11 @@ __all__ = [
     "apply_state_fix",
     "fixed_linear_attn",
     "fixed_linear_attn_step",
+    "hellinger_spectrum_distance",
+    "prediction_error",
     "read_twice",
     "read_twice_batch",
     "read_twice_collate",
     "read_twice_dataset",
+    "state_space_divergence",
 ]
