@@ -30,8 +30,13 @@ verdict are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/lssl_hippo.py           # runtime: see the commit that adds the measured full run
-    .venv/bin/python tools/repro/lssl_hippo.py --quick   # 1.5 CPU-minutes on one thread (9 min wall at load average 10)
+    .venv/bin/python tools/repro/lssl_hippo.py           # 4.8 CPU-min, one thread (38 min wall at load 10-14)
+    .venv/bin/python tools/repro/lssl_hippo.py --quick   # 1.5 CPU-min, one thread (9 min wall at load 10)
+
+Measured (seed 0; "load" is the machine's load average on 2 cores): on 1024-step sequences after 300
+training steps, test accuracy HiPPO 62.5% vs random 56.7%, +5.8 points, "partly"; on 256-step sequences
+(``--quick``, 150 training steps) 47.8% vs 37.5%, +10.3 points. Both arms are still
+learning when training stops (see ``curves.png``): this is a short budget, not a converged comparison.
 """
 
 from __future__ import annotations
