@@ -77,7 +77,8 @@ def test_edge_classification_reports_minority_f1(tmp_path):
     trainer.fit(task, data)
     assert task.hparams.target_class == 0  # distrust is the minority
     result = trainer.test(task, data, verbose=False)[0]
-    assert set(result) == {"test/loss", "test/f1"} and 0 <= result["test/f1"] <= 1
+    assert set(result) == {"test/loss", "test/f1", "test/ap"}
+    assert 0 <= result["test/f1"] <= 1 and 0 < result["test/ap"] <= 1
 
 
 def test_node_classification_on_elliptic_files(tmp_path):

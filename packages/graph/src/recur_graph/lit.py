@@ -4,7 +4,8 @@
 ``static_gcn``, ``gcn_gru``) with a head for link prediction, edge classification or node
 classification, as the official EvolveGCN trainer does: one window of snapshots per step, the
 last snapshot's embeddings feed the head, class-weighted cross-entropy, Adam. Validation and
-test report MAP and MRR over all node pairs (link prediction) or the minority class's F1.
+test report MAP and MRR over all node pairs (link prediction), or the minority class's F1 and,
+threshold-free, its AP (per snapshot, size-weighted mean: the official MAP taken for that class).
 
 DataModules: :class:`SBMData` (the embedded default: a generated dynamic SBM, or an SBM CSV),
 :class:`BitcoinData` (SNAP Bitcoin-OTC / -Alpha), :class:`UCIData` (UC Irvine messages) and
@@ -171,7 +172,11 @@ class TemporalGraphTask(RecurModule):
             sync_dist=True,
         )
         self._count(stage, logits, batch["labels"])
-        counts = class_counts(logits.argmax(-1), batch["labels"], self.hparams.target_class)
+        target = self.hparams.target_class
+        # threshold-free: the official per-snapshot MAP, taken for the reported class
+        ap = average_precision(torch.softmax(logits, -1)[:, target], batch["labels"] == target)
+        self.log(f"{stage}/ap", ap, on_epoch=True, batch_size=batch["labels"].numel(), sync_dist=True)
+        counts = class_counts(logits.argmax(-1), batch["labels"], target)
         self.snapshot_scores.setdefault(stage, {})[snapshot] = f1_from_counts(counts)
 
     def _log_f1(self, stage: str) -> None:
