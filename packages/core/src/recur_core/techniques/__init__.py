@@ -20,8 +20,10 @@ from recur_core.techniques.state_collapse import (
     fixed_linear_attn,
     fixed_linear_attn_step,
 )
+from recur_core.techniques.teacher_forcing import GTFTask
 
 __all__ = [
+    "GTFTask",
     "ReadTwiceData",
     "StateFix",
     "StateFixCallback",
