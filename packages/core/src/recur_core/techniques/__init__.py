@@ -1,5 +1,6 @@
 """Training techniques from the papers, each usable with any registered layer or model through the engine."""
 
+from recur_core.techniques.curriculum import Curriculum, MultiHeadLagTask, lag_targets
 from recur_core.techniques.dynamics_metrics import (
     hellinger_spectrum_distance,
     prediction_error,
@@ -23,7 +24,9 @@ from recur_core.techniques.state_collapse import (
 from recur_core.techniques.teacher_forcing import GTFTask
 
 __all__ = [
+    "Curriculum",
     "GTFTask",
+    "MultiHeadLagTask",
     "ReadTwiceData",
     "StateFix",
     "StateFixCallback",
@@ -32,6 +35,7 @@ __all__ = [
     "fixed_linear_attn",
     "fixed_linear_attn_step",
     "hellinger_spectrum_distance",
+    "lag_targets",
     "prediction_error",
     "read_twice",
     "read_twice_batch",
