@@ -6,12 +6,25 @@ from recur_core.techniques.dynamics_metrics import (
     prediction_error,
     state_space_divergence,
 )
+from recur_core.techniques.gradient_noise import GradientNoise, add_gradient_noise, noise_std
 from recur_core.techniques.jrt import (
     ReadTwiceData,
     read_twice,
     read_twice_batch,
     read_twice_collate,
     read_twice_dataset,
+)
+from recur_core.techniques.pruning import (
+    CubicPruning,
+    NarangPruning,
+    attach_masks,
+    cubic_sparsity,
+    format_sparsity_report,
+    magnitude_mask,
+    narang_slopes,
+    narang_threshold,
+    prunable_parameters,
+    sparsity_report,
 )
 from recur_core.techniques.state_collapse import (
     StateFix,
@@ -24,22 +37,35 @@ from recur_core.techniques.state_collapse import (
 from recur_core.techniques.teacher_forcing import GTFTask
 
 __all__ = [
+    "CubicPruning",
     "Curriculum",
     "GTFTask",
+    "GradientNoise",
     "MultiHeadLagTask",
+    "NarangPruning",
     "ReadTwiceData",
     "StateFix",
     "StateFixCallback",
     "StateFixed",
+    "add_gradient_noise",
     "apply_state_fix",
+    "attach_masks",
+    "cubic_sparsity",
     "fixed_linear_attn",
     "fixed_linear_attn_step",
+    "format_sparsity_report",
     "hellinger_spectrum_distance",
     "lag_targets",
+    "magnitude_mask",
+    "narang_slopes",
+    "narang_threshold",
+    "noise_std",
     "prediction_error",
+    "prunable_parameters",
     "read_twice",
     "read_twice_batch",
     "read_twice_collate",
     "read_twice_dataset",
+    "sparsity_report",
     "state_space_divergence",
 ]

@@ -1,0 +1,90 @@
+"""Gradient noise: the variance schedule, the noise statistics, and the exact noise added through the engine."""
+
+import math
+
+import lightning as L
+import pytest
+import torch
+from torch import nn
+
+from recur_core.engine.module import SequenceTask
+from recur_core.tasks import ReberData
+from recur_core.techniques.gradient_noise import GradientNoise, add_gradient_noise, noise_std
+
+
+def test_schedule_by_hand():
+    assert noise_std(0, 0.3) == pytest.approx(math.sqrt(0.3))
+    assert noise_std(9, 1.0, 0.55) == pytest.approx(10**-0.275)
+    assert noise_std(99, 0.01, 0.0) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="eta"):
+        GradientNoise(eta=-1.0)
+    with pytest.raises(ValueError, match="step"):
+        noise_std(-1, 0.1)
+
+
+def test_noise_statistics_and_seed():
+    p = nn.Parameter(torch.zeros(200_000, dtype=torch.float64))
+    p.grad = torch.zeros_like(p)
+    std = add_gradient_noise([p], step=20, eta=0.3, generator=torch.Generator().manual_seed(1))
+    assert std == pytest.approx(math.sqrt(0.3 / 21**0.55))
+    assert float(p.grad.mean()) == pytest.approx(0.0, abs=5 * std / math.sqrt(p.numel()))
+    assert float(p.grad.std()) == pytest.approx(std, rel=0.01)
+    again = nn.Parameter(torch.zeros_like(p))
+    again.grad = torch.zeros_like(p)
+    add_gradient_noise([again], step=20, eta=0.3, generator=torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again.grad, p.grad, rtol=0, atol=0)
+    frozen = nn.Parameter(torch.zeros(3))
+    add_gradient_noise([frozen], step=0, eta=1.0)
+    assert frozen.grad is None
+
+
+class _RecordGrads(L.Callback):
+    def __init__(self):
+        self.grads = []
+
+    def on_before_optimizer_step(self, trainer, pl_module, optimizer):
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        self.grads.append([p.grad.detach().clone() for p in params])
+
+
+def _fit(callbacks, steps, tmp_path):
+    L.seed_everything(0)
+    data = ReberData((9, 12), (9, 12), num_train=64, num_val=16, num_test=16, batch_size=16)
+    # lr = 0: the weights stay put, so the clean gradients of both runs are the same
+    module = SequenceTask("lstm", d_model=8, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=0.0)
+    trainer = L.Trainer(
+        max_steps=steps,
+        callbacks=callbacks,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        limit_val_batches=0,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(module, datamodule=data)
+
+
+def test_engine_adds_exactly_the_seeded_noise(tmp_path, one_thread):
+    eta, gamma, seed, steps = 0.2, 0.55, 3, 3
+    clean, noisy = _RecordGrads(), _RecordGrads()
+    _fit([clean], steps, tmp_path)
+    _fit([GradientNoise(eta, gamma, seed), noisy], steps, tmp_path)
+    gen = torch.Generator().manual_seed(seed)
+    for t in range(steps):
+        std = noise_std(t, eta, gamma)
+        for g_clean, g_noisy in zip(clean.grads[t], noisy.grads[t]):
+            expected = g_clean + std * torch.randn(g_clean.shape, generator=gen, dtype=g_clean.dtype)
+            torch.testing.assert_close(g_noisy, expected, rtol=1e-5, atol=1e-6)
+
+
+def test_generator_state_round_trip():
+    callback = GradientNoise(eta=1.0, seed=5)
+    first = callback._generator(torch.device("cpu"))
+    first.manual_seed(5)
+    torch.randn(4, generator=first)
+    restored = GradientNoise(eta=1.0, seed=5)
+    restored.load_state_dict(callback.state_dict())
+    torch.testing.assert_close(
+        torch.randn(4, generator=restored._generator(torch.device("cpu"))), torch.randn(4, generator=first)
+    )
