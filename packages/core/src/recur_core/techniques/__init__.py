@@ -26,6 +26,7 @@ from recur_core.techniques.pruning import (
     prunable_parameters,
     sparsity_report,
 )
+from recur_core.techniques.recoding import Recoder, recoding_signal
 from recur_core.techniques.state_collapse import (
     StateFix,
     StateFixCallback,
@@ -44,6 +45,7 @@ __all__ = [
     "MultiHeadLagTask",
     "NarangPruning",
     "ReadTwiceData",
+    "Recoder",
     "StateFix",
     "StateFixCallback",
     "StateFixed",
@@ -66,6 +68,7 @@ __all__ = [
     "read_twice_batch",
     "read_twice_collate",
     "read_twice_dataset",
+    "recoding_signal",
     "sparsity_report",
     "state_space_divergence",
 ]
