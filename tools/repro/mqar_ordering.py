@@ -189,14 +189,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/repro/mqar_ordering"), help="output folder")
     parser.add_argument("--quick", action="store_true", help="fewer steps, one learning rate, smaller test sets")
-    parser.add_argument("--steps", type=int, help="training steps per run (default 600, --quick 250)")
+    parser.add_argument("--steps", type=int, help="training steps per run (default 400, --quick 200)")
     parser.add_argument("--lrs", type=float, nargs="+", help="peak learning rates tried per arm (default 3e-3 1e-2)")
     parser.add_argument("--batch", type=int, default=32, help="training sequences per step")
     parser.add_argument("--arms", nargs="+", choices=[layer for layer, _ in ARMS], help="run only these arms")
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    steps = args.steps or (250 if args.quick else 600)
+    steps = args.steps or (200 if args.quick else 400)
     lrs = args.lrs or ([3e-3] if args.quick else [3e-3, 1e-2])
     arms = [(layer, kw) for layer, kw in ARMS if args.arms is None or layer in args.arms]
     num_eval = 256 if args.quick else 512
