@@ -7,6 +7,15 @@ from recur_core.techniques.dynamics_metrics import (
     state_space_divergence,
 )
 from recur_core.techniques.gradient_noise import GradientNoise, add_gradient_noise, noise_std
+from recur_core.techniques.hypernetwork import (
+    ContinualHyperNet,
+    FunctionalTarget,
+    HyperCLTask,
+    LSTMHyperNetwork,
+    MLPHyperNetwork,
+    output_regularizer,
+    train_continual,
+)
 from recur_core.techniques.jrt import (
     ReadTwiceData,
     read_twice,
@@ -38,10 +47,15 @@ from recur_core.techniques.state_collapse import (
 from recur_core.techniques.teacher_forcing import GTFTask
 
 __all__ = [
+    "ContinualHyperNet",
     "CubicPruning",
     "Curriculum",
+    "FunctionalTarget",
     "GTFTask",
     "GradientNoise",
+    "HyperCLTask",
+    "LSTMHyperNetwork",
+    "MLPHyperNetwork",
     "MultiHeadLagTask",
     "NarangPruning",
     "ReadTwiceData",
@@ -62,6 +76,7 @@ __all__ = [
     "narang_slopes",
     "narang_threshold",
     "noise_std",
+    "output_regularizer",
     "prediction_error",
     "prunable_parameters",
     "read_twice",
@@ -71,4 +86,5 @@ __all__ = [
     "recoding_signal",
     "sparsity_report",
     "state_space_divergence",
+    "train_continual",
 ]
