@@ -15,7 +15,7 @@ Set-up here (CPU scale; the paper trains 1 layer, d = 16, batch 256, lr 1e-3 for
   training (fresh strings every step) and in 40-256 for testing (a fixed set).
 - Answer convention: the paper's task (from Delétang et al., through the xLSTM code) asks for the
   parity of the whole string. Trained on that one label per string, LSTM and Mamba [-1,1] stayed at
-  chance even on the training lengths after 800-1000 steps here (measured; lr 3e-3 and 1e-2), so
+  chance even on the training lengths after 600-1000 steps here (measured; lr 3e-3 and 1e-2), so
   training uses the running parity, a label at every prefix (``running=True``), which gives the same
   rule a dense signal. Testing reads the answer the paper scores: the parity of the whole string,
   predicted at its last token.
@@ -32,13 +32,21 @@ Set-up here (CPU scale; the paper trains 1 layer, d = 16, batch 256, lr 1e-3 for
 
 Outputs under ``--out`` (default ``runs/repro/negative_eigenvalues``): ``parity.csv`` (arm, seed,
 training-length and test sequence accuracy, test accuracy per length bucket, test per-token accuracy,
-training seconds), ``parity.png`` (accuracy against length per
-arm), ``claims.csv``; a table and the verdicts are printed.
+training seconds), ``parity.png`` (accuracy against length per arm), ``claims.csv``; a table and the
+verdicts are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/negative_eigenvalues.py           # runtime: see the commit that adds the measured full run
-    .venv/bin/python tools/repro/negative_eigenvalues.py --quick   # runtime: see the commit that adds the measured quick run
+    .venv/bin/python tools/repro/negative_eigenvalues.py           # 6.5 CPU-min, one thread (42 min wall at load 10-14)
+    .venv/bin/python tools/repro/negative_eigenvalues.py --quick   # 2.4 CPU-min, one thread (16 min wall at load 12)
+
+Measured ("load" is the machine's load average on 2 cores). Full run, mean of seeds 0 and 1,
+whole-string parity accuracy at lengths 40-256: DeltaNet [0,1] 48.1%, [-1,1] 72.7% (seed 0 95.9%;
+seed 1 49.5%, it had not fit even the training lengths, 65%, after 600 steps); Mamba [0,1] 50.7%,
+[-1,1] 91.5% (86.7% and 96.3%); LSTM 100%: "partly" (held for Mamba, not for DeltaNet's mean).
+``--quick`` (seed 0, 450 steps): DeltaNet 52.5% vs 74.6%, Mamba 50.6% vs 92.2%, LSTM 100%. The
+[0, 1] arms never leave chance beyond the training lengths; the [-1, 1] arms, when they fit the
+training lengths, generalise with accuracy falling slowly with length (``parity.png``).
 """
 
 from __future__ import annotations
@@ -175,8 +183,8 @@ def _plot(path: Path, rows: list[dict]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("runs/repro/negative_eigenvalues"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="300 steps, one seed, 512 test strings")
-    parser.add_argument("--steps", type=int, help="training steps per arm (default 600, --quick 300)")
+    parser.add_argument("--quick", action="store_true", help="450 steps, one seed, 512 test strings")
+    parser.add_argument("--steps", type=int, help="training steps per arm (default 600, --quick 450)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 2, --quick 1)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, every arm")
     parser.add_argument("--batch", type=int, default=64, help="training strings per step")
@@ -184,7 +192,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
-    steps = args.steps or (300 if args.quick else 600)
+    steps = args.steps or (450 if args.quick else 600)
     seeds = range(args.seeds or (1 if args.quick else 2))
     num_test = 512 if args.quick else 2048
 
