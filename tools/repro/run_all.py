@@ -9,6 +9,7 @@ the direction reproduced and the command. A script that fails or writes no claim
 .. code-block:: bash
 
     .venv/bin/python tools/repro/run_all.py --quick             # every script's quick setting
+    .venv/bin/python tools/repro/run_all.py --quick --jobs 2    # two at a time (timings in scripts suffer)
     .venv/bin/python tools/repro/run_all.py                     # full settings (each <= 10 min)
     .venv/bin/python tools/repro/run_all.py --only arnet dsf    # a subset; the page keeps the others' rows
     .venv/bin/python tools/repro/run_all.py --page-only         # regenerate the page from existing claims
@@ -22,6 +23,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,16 +110,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--page", type=Path, default=ROOT / "docs" / "results.md", help="the results page to write")
     parser.add_argument("--page-only", action="store_true", help="do not run anything; regenerate the page")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds before a script is stopped")
+    parser.add_argument("--jobs", type=int, default=1, help="scripts run at once (each on one thread)")
     args = parser.parse_args(argv)
     unknown = sorted(set(args.only or []) - set(scripts()))
     if unknown:
         parser.error(f"unknown script(s) {unknown}; the scripts are {scripts()}")
     if not args.page_only:
-        for name in args.only or scripts():
-            print(f"{name} ...", flush=True)
+
+        def run(name: str) -> None:
             record = run_script(name, args.out / name, args.quick, args.timeout)
             state = "ok" if record["returncode"] == 0 else f"FAILED (exit {record['returncode']})"
             print(f"{name}: {state} in {record['seconds']} s; log {args.out / name / 'log.txt'}", flush=True)
+
+        with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+            list(pool.map(run, args.only or scripts()))
     args.page.parent.mkdir(parents=True, exist_ok=True)
     args.page.write_text(results_page(args.out))
     print(f"wrote {args.page}")
