@@ -36,9 +36,9 @@ Measured (one thread, machine load ~13 on 2 cores, so wall time is about 3x the 
 
 - full run: 7 min 49 s wall (2 min 28 s CPU). No noise: 0/10 successes, every network stuck at one
   class (8%). η = 0.01: the same, 8%. η = 0.3: mean test accuracy 47.4% (0.08-0.90; 5/10 above 0.5,
-  one at exactly 0.900, none strictly above 0.9). η = 1: stuck at 8% (in the lr sweep below it diverged to NaN at lr 0.05). Success
-  rate at 0.9 is 0% in every arm, so the first check fails for every η and only η = 0.3's mean
-  accuracy check holds: "partly". Longer training is untested.
+  one at exactly 0.900, none strictly above 0.9). η = 1: stuck at 8% (in the lr sweep below it
+  diverged to NaN at lr 0.05). Success rate at 0.9 is 0% in every arm, so the first check fails for
+  every η and only η = 0.3's mean accuracy check holds: "partly". Longer training is untested.
 - ``--quick``: 36 s of training (about 50 s with start-up): no noise 0/5 above 0.5 (8%), η = 0.3
   2/5 (accuracies 0.16-0.62, mean 44%).
 - picking the learning rate (600 steps, 6 seeds): at lr 0.03 η = 1 reached 63-80% and η = 0.3
