@@ -92,3 +92,22 @@ def test_curriculum_needs_dataloader_reload(tmp_path):
     trainer = L.Trainer(max_epochs=1, callbacks=[Curriculum()], logger=False, enable_progress_bar=False)
     with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs"):
         trainer.fit(module, datamodule=data)
+
+
+def test_recipe_through_run_cli(runs_dir, tmp_path, one_thread):
+    from recur_core.engine import run_cli
+
+    # threshold 0: each of the two epochs advances N once
+    extra = tmp_path / "advance.yaml"
+    extra.write_text(
+        "trainer:\n"
+        "  callbacks:\n"
+        "    - class_path: recur_core.techniques.Curriculum\n"
+        "      init_args: {threshold: 0.0, max_n: 24}\n"
+    )
+    args = ["fit", "--config", "n_parity/leaky_rnn_multihead", "--config", str(extra), "--trainer.max_steps=4"]
+    args += ["--model.d_model=8", "--data.num_train=32", "--data.num_val=16", "--data.num_test=16"]
+    args += ["--data.batch_size=16"]
+    cli = run_cli("core", args)
+    assert isinstance(cli.model, MultiHeadLagTask)
+    assert cli.datamodule.n == cli.model.n == 3
