@@ -26,7 +26,7 @@ trajectory scored against the test one gives the floor of both measures at this 
 
 Commands (single thread, on a 2-core machine shared with other jobs):
 
-    python tools/repro/gtf_lorenz.py           # 600 steps per forcing, 20000-step free runs: measured 8.2 min
+    python tools/repro/gtf_lorenz.py           # 600 steps per forcing, 20000-step free runs: measured 6.2-8.2 min
     python tools/repro/gtf_lorenz.py --quick   # 100 steps per forcing, 5000-step free runs: measured 1.6 min
 
 The quick run is a smoke test: after 100 steps no model has learned the system (all D_stsp about
