@@ -21,11 +21,12 @@ Set-up here (CPU scale):
   models) into :class:`recur_core.models.SequenceModel`, 2 blocks, d = 64, MLP ratio 2, token
   readout, 4 heads in every layer. Without the shift no arm left the "guess a value of the context"
   plateau within ~1,000 steps on CPU; with it attention solved the task in ~200 steps at a constant
-  lr of 3e-3 (a probe, not this script), so the budget goes to the recall itself. Recurrent state per layer, equal for the three linear layers
-  (D²/H = 1024 elements): ``linear_attention`` with elu features of width 16 (S 4×16×16, plus the
-  normaliser z 4×16 = 64 more), ``retention`` with ``expand_v=1`` (S 4×16×16; plus an integer
-  position counter for the rotation), ``gla`` with ``expand_k=1, expand_v=1`` (S 4×16×16).
-  ``attention``'s state is its KV cache, 2·T·D = 8192 elements per layer at T = 64, and grows with T.
+  lr of 3e-3 (a probe, not this script), so the budget goes to the recall itself. Recurrent state
+  per layer, equal for the three linear layers (D²/H = 1024 elements): ``linear_attention`` with elu
+  features of width 16 (S 4×16×16, plus the normaliser z 4×16 = 64 more), ``retention`` with
+  ``expand_v=1`` (S 4×16×16; plus an integer position counter for the rotation), ``gla`` with
+  ``expand_k=1, expand_v=1`` (S 4×16×16). ``attention``'s state is its KV cache, 2·T·D = 8192
+  elements per layer at T = 64, and grows with T.
 - Training: the same for every arm: AdamW (weight decay 0.1), 10% linear warm-up then cosine decay,
   gradient clipping at 1, batch 32, the same number of steps, and the best of two peak learning rates
   (3e-3 and 1e-2; ``--quick``: 3e-3 only) chosen on the validation sets; plain loop, one thread, seed 0.
