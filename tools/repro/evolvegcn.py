@@ -30,7 +30,11 @@ classification on the first 10, and trains on a 100-node SBM.
 
 Measured on 2 cores shared with other jobs (load 12-14, so wall time was 3-10x the CPU time):
 ``--quick`` 127 s CPU (user + system, imports included; 20 min wall), EvolveGCN ahead in 4 of 5
-counted panels (edge-classification F1 not counted: every model 0, "distrust everywhere" 0.21).
+counted panels (edge-classification F1 not counted: every model 0, "distrust everywhere" 0.21);
+full with ``--jobs 3``: 529 s CPU (33 min wall), "partly", 4 of 5 counted panels: SBM MAP 0.101 vs
+0.098 and MRR 0.033 vs 0.032 (one seed: within noise), Bitcoin-OTC MAP 0.0006 vs 0.0001 and MRR
+0.078 vs 0.031 (GCN-GRU collapses to MRR 0.001; paper EGCN-O 0.0968), distrust AP 0.191 vs GCN-GRU
+0.248 (random ranking 0.153); F1 0 for every model, not counted.
 Writes ``evolvegcn.csv``, ``evolvegcn.png`` and ``claims.csv`` to ``--out`` (default ``runs/repro/evolvegcn``).
 """
 
