@@ -38,7 +38,7 @@ state bytes against T), ``claims.csv``; a table and the verdicts are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/aaren.py           # ~7 min CPU, one thread (estimated: ~100 CPU s per arm and seed)
+    .venv/bin/python tools/repro/aaren.py           # 6.9 min CPU, one thread (67 min wall on a busy machine)
     .venv/bin/python tools/repro/aaren.py --quick   # 1.6 min CPU, one thread (26 min wall on a busy machine)
 """
 

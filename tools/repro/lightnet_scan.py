@@ -50,7 +50,7 @@ cost per arm), ``claims.csv``; a table and the verdicts are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/lightnet_scan.py           # ~7 min CPU, one thread (estimated: ~130 CPU s per seed)
+    .venv/bin/python tools/repro/lightnet_scan.py           # 6.8 min CPU, one thread (67 min wall on a busy machine)
     .venv/bin/python tools/repro/lightnet_scan.py --quick   # 1.1 min CPU, one thread (21 min wall on a busy machine)
 """
 

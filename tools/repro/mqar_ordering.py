@@ -40,7 +40,7 @@ number of pairs per arm at its chosen lr), ``claims.csv``; a table and the verdi
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/mqar_ordering.py           # ~6 min CPU, one thread (estimated: 30-55 CPU s per run)
+    .venv/bin/python tools/repro/mqar_ordering.py           # 5.9 min CPU, one thread (47 min wall on a busy machine)
     .venv/bin/python tools/repro/mqar_ordering.py --quick   # 1.7 min CPU, one thread (21 min wall on a busy machine)
 """
 
