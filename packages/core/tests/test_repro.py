@@ -18,7 +18,7 @@ def test_claims_round_trip(tmp_path):
 def test_claim_rejects_unknown_outcome_and_empty_fields():
     with pytest.raises(ValueError, match="reproduced must be one of"):
         _claim(reproduced="maybe")
-    with pytest.raises(ValueError, match="Claim.measured is empty"):
+    with pytest.raises(ValueError, match=r"Claim\.measured is empty"):
         _claim(measured=" ")
 
 

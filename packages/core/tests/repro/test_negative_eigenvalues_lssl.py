@@ -1,27 +1,16 @@
 """Helpers of tools/repro/{negative_eigenvalues,lssl_hippo}.py: the arms, the schedule, the data."""
 
-import importlib.util
 import itertools
-from pathlib import Path
 
 import pytest
 import torch
 
 from recur_core.tasks.parity import generate_parity
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "repro" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def eigen():
-    return _script("negative_eigenvalues")
+def eigen(repro_script):
+    return repro_script("negative_eigenvalues")
 
 
 def test_parity_arms_differ_only_in_the_eigenvalue_range(eigen):
@@ -55,8 +44,8 @@ def test_evaluate_scores_the_whole_string_parity_at_the_last_token(eigen, one_th
     assert eigen.BUCKETS[0][0] == eigen.TEST_LENGTHS[0] and eigen.BUCKETS[-1][1] == eigen.TEST_LENGTHS[1]
 
 
-def test_sequential_digits_repeat_each_pixel_row_by_row():
-    lssl = _script("lssl_hippo")
+def test_sequential_digits_repeat_each_pixel_row_by_row(repro_script):
+    lssl = repro_script("lssl_hippo")
     x, y = lssl.sequential_digits(2)
     assert x.shape == (1797, 256, 1) and y.shape == (1797,)
     assert x.min() >= 0.0 and x.max() <= 1.0

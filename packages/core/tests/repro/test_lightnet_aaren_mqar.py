@@ -1,26 +1,14 @@
 """Helpers of tools/repro/{lightnet_scan,aaren,mqar_ordering}.py: scan orders, the global read, state sizes."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
 from recur_core.registry import build_layer
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "repro" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def lightnet_scan():
-    return _script("lightnet_scan")
+def lightnet_scan(repro_script):
+    return repro_script("lightnet_scan")
 
 
 def test_raster_orders_are_the_four_scan_directions(lightnet_scan):
@@ -74,8 +62,8 @@ def test_digit_patches_are_2x2_blocks_in_row_major_order(lightnet_scan):
     assert x_train.shape[1:] == (16, 12) and len(x_train) + len(x_test) == 1797
 
 
-def test_aaren_state_is_constant_attention_state_grows(one_thread):
-    aaren = _script("aaren")
+def test_aaren_state_is_constant_attention_state_grows(one_thread, repro_script):
+    aaren = repro_script("aaren")
     torch.manual_seed(0)
     sizes = {}
     for arm in aaren.ARMS:
@@ -88,8 +76,8 @@ def test_aaren_state_is_constant_attention_state_grows(one_thread):
     assert sizes["attention"][1] > 3 * sizes["attention"][0]
 
 
-def test_sinusoid_mixtures_are_seeded():
-    aaren = _script("aaren")
+def test_sinusoid_mixtures_are_seeded(repro_script):
+    aaren = repro_script("aaren")
     x, y = aaren.sinusoid_mixtures(4, torch.Generator().manual_seed(0))
     x2, _ = aaren.sinusoid_mixtures(4, torch.Generator().manual_seed(0))
     assert x.shape == (4, aaren.CONTEXT, 1) and y.shape == (4, aaren.CONTEXT, aaren.HORIZON)
@@ -98,8 +86,8 @@ def test_sinusoid_mixtures_are_seeded():
     torch.testing.assert_close(x, x2)
 
 
-def test_mqar_linear_arms_have_equal_state():
-    mqar = _script("mqar_ordering")
+def test_mqar_linear_arms_have_equal_state(repro_script):
+    mqar = repro_script("mqar_ordering")
     sizes = {layer: mqar.state_elements(mqar.build(layer, kwargs), 64) for layer, kwargs in mqar.ARMS}
     assert sizes["retention"] == sizes["gla"] == mqar.D_MODEL**2 // mqar.HEADS
     # linear attention also carries its normaliser z, one element per head and feature

@@ -1,16 +1,3 @@
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _run_all():
-    spec = importlib.util.spec_from_file_location("run_all", ROOT / "tools" / "repro" / "run_all.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 GOOD = """
 import argparse
 from pathlib import Path
@@ -24,8 +11,8 @@ write_claims(args.out, [Claim("Paper A", "x | y", f"measured {mode}", "partly", 
 """
 
 
-def test_run_all_runs_scripts_and_writes_page_from_claims(tmp_path):
-    run_all = _run_all()
+def test_run_all_runs_scripts_and_writes_page_from_claims(tmp_path, repro_script):
+    run_all = repro_script("run_all")
     repro = tmp_path / "repro"
     repro.mkdir()
     (repro / "good.py").write_text(GOOD)

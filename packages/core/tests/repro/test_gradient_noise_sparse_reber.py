@@ -1,24 +1,12 @@
 """Helpers of tools/repro/{gradient_noise,sparse_reber}.py: batched networks are independent, the arms' sizes."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[3]
-
-
-def _script(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / "repro" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
-def noise():
-    return _script("gradient_noise")
+def noise(repro_script):
+    return repro_script("gradient_noise")
 
 
 def test_batched_networks_are_independent(noise):
@@ -35,8 +23,8 @@ def test_batched_networks_are_independent(noise):
     assert all(float(p.grad[1:].abs().sum()) == 0.0 for p in params)
 
 
-def test_sparse_reber_arms_have_equal_lstm_weights():
-    reber = _script("sparse_reber")
+def test_sparse_reber_arms_have_equal_lstm_weights(repro_script):
+    reber = repro_script("sparse_reber")
     plan = reber.arms(128, 0.9)
     (large, sparsity), (small, _) = plan["sparse"], plan["dense-small"]
     assert (large, small) == (128, 40)
