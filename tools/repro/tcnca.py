@@ -32,10 +32,10 @@ seconds), ``tcnca.png``, ``claims.csv``; a table and the verdicts are printed.
 
 Measured (full, one thread, shared busy machine): dilated 14.2 / 44.5 / 162.6 ms, ema_fft
 19.3 / 76.3 / 306.9 ms at T = 1k / 4k / 16k, ratio 1.36 / 1.72 / 1.89: dilated is faster at every
-T and the gap grows with T ("yes"). ``--quick`` (T = 1k, 4k, 9 rounds), three runs: ratio 1.40 / 1.78,
-1.43 / 1.66, 1.58 / 1.81 (all "yes"); an earlier 5-round quick run gave 1.70 / 1.71, so check 2 at
-only two lengths is near the noise of the busy machine, the full run's 16k point is the clearer one.
-At d = 64 the dilated variant's cost is dominated by its 4 pointwise projections, not the convolution.
+T and the gap grows with T ("yes"). ``--quick`` (T = 1k, 4k), ratio at 1k / 4k: 1.43 / 1.66 and
+1.58 / 1.81 with 9 rounds ("yes"); two earlier runs with 5 rounds gave 1.40 / 1.78 and 1.70 / 1.71
+(the latter "partly"), so check 2 at only two lengths is near the noise of the busy machine; the full
+run's 16k point is the clearer one. The dilated timing includes its 4 pointwise projections.
 """
 
 from __future__ import annotations
