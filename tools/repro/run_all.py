@@ -44,7 +44,7 @@ def run_script(name: str, out: Path, quick: bool, timeout: float, folder: Path =
     out.mkdir(parents=True, exist_ok=True)
     claims = out / CLAIMS_FILE
     claims.unlink(missing_ok=True)
-    command = [sys.executable, str(folder / f"{name}.py"), "--out", str(out)] + (["--quick"] if quick else [])
+    command = [sys.executable, str(folder / f"{name}.py"), "--out", _from_root(out)] + (["--quick"] if quick else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
     start = time.perf_counter()
     with (out / "log.txt").open("w") as log:
@@ -62,6 +62,12 @@ def run_script(name: str, out: Path, quick: bool, timeout: float, folder: Path =
     }
     (out / RUN_RECORD).write_text(json.dumps(record, indent=1))
     return record
+
+
+def _from_root(path: Path | str) -> str:
+    """``path`` relative to the repository root where it lies below it, so commands read the same anywhere."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def _cell(text: str) -> str:
@@ -88,7 +94,8 @@ def results_page(out: Path, folder: Path = HERE) -> str:
         claims = out / name / CLAIMS_FILE
         if claims.is_file() and record and record["returncode"] == 0:
             for claim in read_claims(claims):
-                row = (claim.paper, claim.claim, claim.measured, f"**{claim.reproduced}**", f"`{claim.command}`")
+                command = claim.command.replace(f"{ROOT}/", "")
+                row = (claim.paper, claim.claim, claim.measured, f"**{claim.reproduced}**", f"`{command}`")
                 lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
         else:
             why = "not run yet" if record is None else f"failed (exit {record['returncode']}), see its log.txt"
