@@ -19,6 +19,9 @@ Recall and memory:
 Timescales:
     - :class:`NParityData` — parity of the last N bits at every step (Khajehabdollahi et al. 2024).
     - :class:`NDMSData` — does each bit match the one N steps back; both have ``set_n`` for curricula.
+Dynamical systems:
+    - :class:`Lorenz63Data` — noisy Lorenz-63 trajectories (RK4) for latent models trained with
+      generalized teacher forcing (:class:`~recur_core.techniques.GTFTask`).
 In-context learning:
     - :class:`RegBenchData` — strings of unseen random DFAs (Akyürek et al. 2024), with legal-next
       masks, :func:`ngram_predictions` (the in-context n-gram baseline) and the metrics
@@ -43,6 +46,7 @@ from recur_core.tasks.base import (
     split_generator,
 )
 from recur_core.tasks.copy import CopyData, generate_copy
+from recur_core.tasks.lorenz import Lorenz63Data, lorenz63
 from recur_core.tasks.metrics import greedy_accuracy, total_variation_distance
 from recur_core.tasks.modular_arithmetic import ModularArithmeticData, generate_modular_arithmetic
 from recur_core.tasks.mqar import MQARData, generate_mqar
@@ -61,6 +65,7 @@ __all__ = [
     "CopyData",
     "FeatureSequenceDataset",
     "LengthRangeDataModule",
+    "Lorenz63Data",
     "MQARData",
     "ModularArithmeticData",
     "NDMSData",
@@ -87,6 +92,7 @@ __all__ = [
     "generate_regbench",
     "generate_selective_copy",
     "greedy_accuracy",
+    "lorenz63",
     "ngram_predictions",
     "sample_dfas",
     "split_generator",
