@@ -96,6 +96,19 @@ def test_chunk_sizes_do_not_change_the_result(decay):
         torch.testing.assert_close(s_c, s)
 
 
+@pytest.mark.parametrize("chunk_size", [None, 16])
+def test_per_key_decay_mixing_steep_and_gentle_chunks_matches_naive(chunk_size):
+    """Chunks whose log-decay falls below the factoring limit are recomputed; the rest are factored."""
+    inputs = make_inputs(150, "key", gates=(-0.5, 0.0))
+    inputs["g"][0, 20:24, 1] = -20.0
+    inputs["g"][1, 100, 2, 3] = -45.0
+
+    def chunk(**kw):
+        return chunk_linear_attn(**kw, chunk_size=chunk_size)
+
+    assert_op_matches_reference(chunk, naive_linear_attn, inputs, what="chunk, steep and gentle chunks")
+
+
 def test_sub_chunk_must_divide_chunk():
     with pytest.raises(ValueError, match="divide"):
         chunk_linear_attn(**make_inputs(10), chunk_size=16, sub_chunk_size=5)

@@ -16,12 +16,19 @@ positive cumulative sum is ever exponentiated, so any decay, down to :math:`g = 
 stays finite (factors underflow to 0 where the true weights are below float range).
 
 For a scalar decay the intra-chunk weights :math:`e^{b_i - b_j}` form one C × C matrix. For a decay
-per key they are C × C × K, too big to build for a whole chunk; as in GLA's secondary chunking the
-chunk is cut into sub-chunks of c tokens. For i in sub-chunk p and j in an earlier sub-chunk the
-weight factors through the log-decay :math:`\rho_p` at the end of sub-chunk p − 1 as
-:math:`e^{b_i - \rho_p} \cdot e^{\rho_p - b_j}`, both factors :math:`\le 1`, and the sum over keys
-becomes a matmul (with one copy of the earlier keys per sub-chunk, C/c · C · K numbers); only the
-c × c × K diagonal blocks are built elementwise, with their backward pass written out.
+per key they are C × C × K. Where a chunk's total log-decay stays above :data:`FACTOR_LIMIT` (−40;
+GLA's gates σ(·)^(1/16) keep it near −3 over 64 tokens) they factor through the chunk start,
+:math:`q_i^\top (k_j \odot e^{b_i - b_j}) = (q_i \odot e^{b_i})^\top (k_j \odot e^{-b_j})`: one matmul, with
+:math:`e^{-b_j} \le e^{40}` finite and every product formed as exactly as the direct one (the entries
+j > i, at most :math:`e^{40}`, are masked). The chunks of a batch row and head whose decay is
+steeper (a gate near 0, LightNet's first tokens) are recomputed where nothing above 1 is
+exponentiated; when more than :data:`STEEP_SHARE` of them are, the call takes chunks of 16 tokens.
+There, as in GLA's secondary chunking, the chunk is cut into sub-chunks of c tokens. For i in
+sub-chunk p and j in an earlier sub-chunk the weight factors through the log-decay :math:`\rho_p` at
+the end of sub-chunk p − 1 as :math:`e^{b_i - \rho_p} \cdot e^{\rho_p - b_j}`, both factors
+:math:`\le 1`, and the sum over keys becomes a matmul (with one copy of the earlier keys per
+sub-chunk, C/c · C · K numbers); only the c × c × K diagonal blocks are built elementwise, with
+their backward pass written out.
 
 The state is carried from chunk to chunk by the recurrence above: T / C steps of O(K V) work, the
 one sequential part. Total cost O(T C (K + V) + T K V) matmul work, plus O(T K (c + C/c))
@@ -34,12 +41,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["CHUNK_SIZE", "PER_KEY_CHUNK_SIZE", "SUB_CHUNK_SIZE", "chunk_linear_attn"]
+__all__ = ["CHUNK_SIZE", "FACTOR_LIMIT", "PER_KEY_CHUNK_SIZE", "SUB_CHUNK_SIZE", "chunk_linear_attn"]
 
 # defaults measured with tools/bench/linear_attn.py (--chunk-sizes) on CPU
 CHUNK_SIZE = 64
 PER_KEY_CHUNK_SIZE = 16
 SUB_CHUNK_SIZE = 4
+# smallest total log-decay of a chunk for which a decay per key is factored through the chunk start
+FACTOR_LIMIT = -40.0
+# above this share of chunks of 64 that cannot factor, a decay per key takes chunks of 16 by default
+STEEP_SHARE = 0.125
 
 
 def _causal(size: int, device) -> Tensor:
@@ -118,11 +129,30 @@ class _KeyDecayAttention(torch.autograd.Function):
         return dq, dk, db, None
 
 
+def _unfactorable_share(g: Tensor, chunk_size: int) -> float:
+    """The share of (batch, head, chunk) blocks of ``chunk_size`` tokens whose total log-decay (the most negative
+    over keys) falls below :data:`FACTOR_LIMIT`, for the per-key log-decay g [B, T, H, K]."""
+    pad = -g.shape[1] % chunk_size
+    totals = F.pad(g, (0, 0, 0, 0, 0, pad)).unflatten(1, (-1, chunk_size)).sum(2).amin(-1)
+    return (totals < FACTOR_LIMIT).float().mean().item() if totals.numel() else 0.0
+
+
 def _key_decay(q: Tensor, k: Tensor, b: Tensor, sub: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-    """Decay per key: ``b`` [..., C, K] cumulative log-decay inside each chunk; sub-chunks of ``sub``."""
+    """Decay per key: ``b`` [B, H, N, C, K] cumulative log-decay inside each chunk.
+
+    Chunks whose log-decay stays above :data:`FACTOR_LIMIT` get the factored matmul; the others (found per
+    batch, head and chunk) get :class:`_KeyDecayAttention` with sub-chunks of ``sub``.
+    """
     dtype = q.dtype
-    attn = _KeyDecayAttention.apply(q, k, b, sub)
     q_in = q * b.exp().to(dtype)
+    # clamped, the factored exponents stay finite in the chunks that are recomputed below
+    b_safe = b.clamp(min=FACTOR_LIMIT)
+    attn = (q * b_safe.exp().to(dtype)) @ (k * (-b_safe).exp().to(dtype)).transpose(-1, -2)
+    attn = attn.masked_fill(~_causal(q.shape[-2], q.device), 0.0)
+    steep = b[..., -1, :].amin(-1) < FACTOR_LIMIT
+    if steep.any():
+        where = steep.nonzero(as_tuple=True)
+        attn = attn.index_put(where, _KeyDecayAttention.apply(q[where], k[where], b[where], sub))
     k_out = k * (b[..., -1:, :] - b).exp().to(dtype)
     return attn, q_in, k_out, b[..., -1, :].exp().to(dtype)
 
@@ -159,9 +189,11 @@ def chunk_linear_attn(
         normalize: divide by the running normaliser z (default False); computed exactly as one
             more value column of ones, so z rides along in the state.
         eps: added to the denominator when ``normalize`` (default 1e-6).
-        chunk_size: C, tokens per chunk (default 64 without decay or with a decay per head,
-            16 with a decay per key: the fastest on CPU for K, V ≈ 32–128, see tools/bench/linear_attn.py).
-        sub_chunk_size: c, tokens per sub-chunk, used with a decay per key (default 4); must divide C.
+        chunk_size: C, tokens per chunk (default 64; 16 with a decay per key that some chunk of 64
+            cannot factor, see :data:`FACTOR_LIMIT`: the fastest on CPU for K, V ≈ 32–128, see
+            tools/bench/linear_attn.py).
+        sub_chunk_size: c, tokens per sub-chunk, used with a decay per key that does not factor
+            (default 4); must divide C.
 
     Shapes:
         q, k [B, T, H, K]; v [B, T, H, V]; g [B, T, H] or [B, T, H, K]
@@ -169,7 +201,9 @@ def chunk_linear_attn(
         in float32 or better. Runs with autocast off, in float32 or better.
     """
     per_key = g is not None and g.dim() == 4
-    chunk_size = chunk_size or (PER_KEY_CHUNK_SIZE if per_key else CHUNK_SIZE)
+    if chunk_size is None:
+        steep = per_key and _unfactorable_share(g.detach(), CHUNK_SIZE) > STEEP_SHARE
+        chunk_size = PER_KEY_CHUNK_SIZE if steep else CHUNK_SIZE
     sub_chunk_size = min(sub_chunk_size or SUB_CHUNK_SIZE, chunk_size)
     if per_key and chunk_size % sub_chunk_size:
         raise ValueError(f"sub_chunk_size = {sub_chunk_size} must divide chunk_size = {chunk_size}")
@@ -201,8 +235,7 @@ def chunk_linear_attn(
                 b = (F.pad(g, (0, pad)) if pad else g).reshape(batch, heads, n_chunks, chunk_size).cumsum(-1)
                 attn, q_in, k_out, decay = _head_decay(q, k, b)
             else:
-                b = chunked(g).cumsum(-2)
-                attn, q_in, k_out, decay = _key_decay(q, k, b, sub_chunk_size)
+                attn, q_in, k_out, decay = _key_decay(q, k, chunked(g).cumsum(-2), sub_chunk_size)
         updates = (k_out.transpose(-1, -2) @ v).unbind(2)
         state, starts = s0, []
         for n in range(n_chunks):
