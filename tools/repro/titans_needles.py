@@ -52,8 +52,9 @@ Measured (one thread, on a 2-core machine with two other jobs running, load aver
 
 - full: swa 14.6 %, mag 54.3 %, mag_no_momentum 17.5 %, mag_no_forgetting 19.2 % (chance 12.5 %),
   all three checks hold ("yes"). Per seed, MAG was 86.9 % (seed 0) and 21.7 % (seed 1): MAG learns
-  the recall abruptly after 150–350 steps, and seed 1 had not yet taken off at 400 steps, so the mean
-  hides a large seed spread; the ablations were 24.0 / 10.9 % (no momentum) and 15.8 / 22.7 % (no
+  the recall abruptly after 150–350 steps or not at all: a probe of seed 1 alone to 650 steps sat at
+  22–31 % (training loss ≈ 1.5, a partial solution) from step 300 on, so more steps would not help and
+  the mean hides a large seed spread; the ablations were 24.0 / 10.9 % (no momentum) and 15.8 / 22.7 % (no
   forgetting).
 - ``--quick``: swa 12.9 %, mag 27.7 %, mag_no_momentum 14.1 %, mag_no_forgetting 13.3 %: MAG is only
   14.8 points above SWA after 200 steps, so check 2 fails ("partly"); the quick budget catches MAG at
