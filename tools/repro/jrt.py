@@ -50,8 +50,10 @@ Measured (one thread of a 2-core machine shared with two other jobs, load ~3-4):
   holds ("partly"), claim 4 "no". The control shows why this is not the JRT regime: with every pair
   asked (4x the supervision per sequence) the same 3-feature state recalls 99.8% of 8 pairs, so the
   selective shortfall of reading once is a training-signal limit, not a state-capacity one, and
-  there is nothing for reading twice to recover. A state that cannot hold all pairs (more pairs, a
-  larger vocabulary, longer sequences) did not fit this CPU budget.
+  there is nothing for reading twice to recover. Trained longer (``--quick --arms 0 1 --steps 1500``,
+  2 min 36 s) both reach the ceiling: read once 99.8%, read twice 99.6% (at step 600: 90.4% vs
+  77.6%). A state that cannot hold all pairs (more pairs, a larger vocabulary, longer sequences, fewer
+  heads) was not tried within this CPU budget.
 - ``--quick`` (600 steps, selective arms only): 1 min 56 s wall. Read once 49.2%, read twice 25.1%,
   prefix linear attention 22.9%, attention 100.0% ("partly"); at 400 steps the linear arms were
   still near chance (17.9%, 13.3%, 12.2%).
