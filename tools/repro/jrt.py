@@ -133,7 +133,7 @@ def _data(args, pairs: int, queries: int, num: int, seed: int, twice: bool) -> t
 
 
 def _model(arm: Arm, args, seq_len: int) -> SequenceModel:
-    kwargs = {"num_heads": 4}
+    kwargs = {"num_heads": args.heads}
     if arm.layer != "attention":
         kwargs |= {"feature_map": args.feature_map, "feature_dim": args.feature_dim}
     if arm.layer == "prefix_linear_attention":
@@ -251,6 +251,7 @@ def main() -> None:
     parser.add_argument("--feature-map", default="taylor", choices=("taylor", "elu"), help="of the linear arms")
     parser.add_argument("--short-conv", type=int, default=4, help="short conv kernel after the embedding, 0: none")
     parser.add_argument("--blocks", type=int, default=2, help="residual blocks")
+    parser.add_argument("--heads", type=int, default=4, help="heads of every arm (d = 64)")
     parser.add_argument("--steps", type=int, default=None, help="training steps per arm")
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=3e-3)
