@@ -88,3 +88,40 @@ def test_generator_state_round_trip():
     torch.testing.assert_close(
         torch.randn(4, generator=restored._generator(torch.device("cpu"))), torch.randn(4, generator=first)
     )
+
+
+def test_resumed_run_draws_the_same_noise(tmp_path, one_thread):
+    """A run stopped after 2 steps and resumed from its checkpoint adds the noise of an uninterrupted run."""
+
+    def trainer(steps, callbacks):
+        return L.Trainer(
+            max_steps=steps,
+            callbacks=callbacks,
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+            limit_val_batches=0,
+            default_root_dir=tmp_path,
+        )
+
+    def fit(steps, callbacks, ckpt_path=None):
+        L.seed_everything(0)
+        # one batch per epoch and lr = 0: every step sees the same clean gradient
+        data = ReberData((9, 12), (9, 12), num_train=16, num_val=16, num_test=16, batch_size=16)
+        module = SequenceTask("lstm", d_model=8, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=0.0)
+        run = trainer(steps, callbacks)
+        run.fit(module, datamodule=data, ckpt_path=ckpt_path)
+        return run
+
+    whole = _RecordGrads()
+    fit(4, [GradientNoise(0.2, seed=3), whole])
+    first = fit(2, [GradientNoise(0.2, seed=3)])
+    first.save_checkpoint(tmp_path / "half.ckpt")
+    resumed = _RecordGrads()
+    fit(4, [GradientNoise(0.2, seed=3), resumed], ckpt_path=tmp_path / "half.ckpt")
+    assert len(resumed.grads) == 2
+    for want, got in zip(whole.grads[2:], resumed.grads):
+        for g_want, g_got in zip(want, got):
+            torch.testing.assert_close(g_got, g_want, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(whole.grads[2][0], whole.grads[3][0])
