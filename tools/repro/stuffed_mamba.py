@@ -33,8 +33,8 @@ trained on lengths 16–64, accuracy (every digit right) at 64–512 tokens, for
 Outputs under ``--out`` (default ``runs/repro/stuffed_mamba``): ``positions.csv`` (loss and ‖h‖
 per position bucket, model and fix), ``passkey.csv``, ``stuffed_mamba.png``, ``claims.csv``.
 
-Measured (full run, 851 s wall on one thread of a shared 2-core machine at load ~12, over the
-10-minute target; about a third of that is CPU time): no state collapse at this scale. Loss over
+Measured (full run: 227 s wall on one thread of a 2-core machine at load ~3, ``run_all.py`` of
+2026-11-28; an earlier run took 851 s at load ~12): no state collapse at this scale. Loss over
 4–8 × T_train minus over T_train/2–T_train: N = 8 −0.095, N = 64 −0.079 nats (the loss keeps
 falling slightly with position), although ‖h‖ at 512 tokens is 0.82 for N = 64 against 0.33 for
 N = 8. The fixes lower the late loss of N = 64 a little (excess −0.088 / −0.087 / −0.089 for B×0.7
@@ -47,7 +47,7 @@ either N. Verdicts: claims 1–3 no, claim 4 yes.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/stuffed_mamba.py            # all models and the passkey probe (851 s, above)
+    .venv/bin/python tools/repro/stuffed_mamba.py            # all models and the passkey probe (227 s, above)
     .venv/bin/python tools/repro/stuffed_mamba.py --quick    # 100 steps, no T_train = 256 control (not timed)
 """
 
