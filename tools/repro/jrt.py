@@ -54,7 +54,8 @@ accuracy, loss, training time), ``curves.csv`` (test accuracy during training), 
 
 Measured (one thread of a 2-core machine shared with other jobs, load ~3-4):
 
-- full run (defaults): 5 min 45 s wall (3 min 58 s CPU). Selective (P = 8, Q = 2): read once 76.9%,
+- full run (defaults): 5 min 45 s wall (3 min 58 s CPU); 4 min 17 s at load ~2 (run_all.py,
+  2026-11-28, same numbers). Selective (P = 8, Q = 2): read once 76.9%,
   read twice 52.4%, prefix linear attention 39.4%, attention 100.0%; every pair asked (Q = 8): read
   once 99.8%, read twice 99.7%. All linear arms learn recall far above chance (12.5%), but reading
   twice and PLA learn more slowly than reading once (test accuracy at step 400: 51.4%, 24.6%, 19.8%)
