@@ -47,9 +47,9 @@ class _RecordGrads(L.Callback):
         self.grads.append([p.grad.detach().clone() for p in params])
 
 
-def _fit(callbacks, steps, tmp_path):
+def _fit(callbacks, steps, tmp_path, num_train=64, ckpt_path=None):
     L.seed_everything(0)
-    data = ReberData((9, 12), (9, 12), num_train=64, num_val=16, num_test=16, batch_size=16)
+    data = ReberData((9, 12), (9, 12), num_train=num_train, num_val=16, num_test=16, batch_size=16)
     # lr = 0: the weights stay put, so the clean gradients of both runs are the same
     module = SequenceTask("lstm", d_model=8, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=0.0)
     trainer = L.Trainer(
@@ -62,7 +62,8 @@ def _fit(callbacks, steps, tmp_path):
         limit_val_batches=0,
         default_root_dir=tmp_path,
     )
-    trainer.fit(module, datamodule=data)
+    trainer.fit(module, datamodule=data, ckpt_path=ckpt_path)
+    return trainer
 
 
 def test_engine_adds_exactly_the_seeded_noise(tmp_path, one_thread):
@@ -91,35 +92,14 @@ def test_generator_state_round_trip():
 
 
 def test_resumed_run_draws_the_same_noise(tmp_path, one_thread):
-    """A run stopped after 2 steps and resumed from its checkpoint adds the noise of an uninterrupted run."""
-
-    def trainer(steps, callbacks):
-        return L.Trainer(
-            max_steps=steps,
-            callbacks=callbacks,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            limit_val_batches=0,
-            default_root_dir=tmp_path,
-        )
-
-    def fit(steps, callbacks, ckpt_path=None):
-        L.seed_everything(0)
-        # one batch per epoch and lr = 0: every step sees the same clean gradient
-        data = ReberData((9, 12), (9, 12), num_train=16, num_val=16, num_test=16, batch_size=16)
-        module = SequenceTask("lstm", d_model=8, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=0.0)
-        run = trainer(steps, callbacks)
-        run.fit(module, datamodule=data, ckpt_path=ckpt_path)
-        return run
-
+    """A run stopped after 2 steps and resumed from its checkpoint adds the noise of an uninterrupted one."""
+    # one batch per epoch (16 sequences) and lr = 0: every step sees the same clean gradient
     whole = _RecordGrads()
-    fit(4, [GradientNoise(0.2, seed=3), whole])
-    first = fit(2, [GradientNoise(0.2, seed=3)])
+    _fit([GradientNoise(0.2, seed=3), whole], 4, tmp_path, num_train=16)
+    first = _fit([GradientNoise(0.2, seed=3)], 2, tmp_path, num_train=16)
     first.save_checkpoint(tmp_path / "half.ckpt")
     resumed = _RecordGrads()
-    fit(4, [GradientNoise(0.2, seed=3), resumed], ckpt_path=tmp_path / "half.ckpt")
+    _fit([GradientNoise(0.2, seed=3), resumed], 4, tmp_path, num_train=16, ckpt_path=tmp_path / "half.ckpt")
     assert len(resumed.grads) == 2
     for want, got in zip(whole.grads[2:], resumed.grads):
         for g_want, g_got in zip(want, got):
