@@ -22,7 +22,7 @@ GLA's gates σ(·)^(1/16) keep it near −3 over 64 tokens) they factor through 
 :math:`e^{-b_j} \le e^{40}` finite and every product formed as exactly as the direct one (the entries
 j > i, at most :math:`e^{40}`, are masked). The chunks of a batch row and head whose decay is
 steeper (a gate near 0, LightNet's first tokens) are recomputed where nothing above 1 is
-exponentiated; when more than :data:`STEEP_SHARE` of them are, the call takes chunks of 16 tokens.
+exponentiated; when more than :data:`STEEP_SHARE` of them are, all are, in chunks of 16 tokens.
 There, as in GLA's secondary chunking, the chunk is cut into sub-chunks of c tokens. For i in
 sub-chunk p and j in an earlier sub-chunk the weight factors through the log-decay :math:`\rho_p` at
 the end of sub-chunk p − 1 as :math:`e^{b_i - \rho_p} \cdot e^{\rho_p - b_j}`, both factors
@@ -49,7 +49,7 @@ PER_KEY_CHUNK_SIZE = 16
 SUB_CHUNK_SIZE = 4
 # smallest total log-decay of a chunk for which a decay per key is factored through the chunk start
 FACTOR_LIMIT = -40.0
-# above this share of chunks of 64 that cannot factor, a decay per key takes chunks of 16 by default
+# above this share of chunks that cannot factor, none is factored (and the default chunk is 16 tokens)
 STEEP_SHARE = 0.125
 
 
@@ -141,16 +141,22 @@ def _key_decay(q: Tensor, k: Tensor, b: Tensor, sub: int) -> tuple[Tensor, Tenso
     """Decay per key: ``b`` [B, H, N, C, K] cumulative log-decay inside each chunk.
 
     Chunks whose log-decay stays above :data:`FACTOR_LIMIT` get the factored matmul; the others (found per
-    batch, head and chunk) get :class:`_KeyDecayAttention` with sub-chunks of ``sub``.
+    batch, head and chunk) get :class:`_KeyDecayAttention` with sub-chunks of ``sub``, which computes every
+    chunk when more than :data:`STEEP_SHARE` of them are steep.
     """
     dtype = q.dtype
     q_in = q * b.exp().to(dtype)
-    # clamped, the factored exponents stay finite in the chunks that are recomputed below
-    b_safe = b.clamp(min=FACTOR_LIMIT)
-    attn = (q * b_safe.exp().to(dtype)) @ (k * (-b_safe).exp().to(dtype)).transpose(-1, -2)
-    attn = attn.masked_fill(~_causal(q.shape[-2], q.device), 0.0)
     steep = b[..., -1, :].amin(-1) < FACTOR_LIMIT
-    if steep.any():
+    share = steep.float().mean().item()
+    if share > STEEP_SHARE:
+        attn = _KeyDecayAttention.apply(q, k, b, sub)
+    else:
+        # clamped, the factored exponents stay finite in the chunks that are recomputed below
+        b_safe = b.clamp(min=FACTOR_LIMIT)
+        q_factor = q * b_safe.exp().to(dtype) if share else q_in
+        attn = q_factor @ (k * (-b_safe).exp().to(dtype)).transpose(-1, -2)
+        attn = attn.masked_fill(~_causal(q.shape[-2], q.device), 0.0)
+    if 0 < share <= STEEP_SHARE:
         where = steep.nonzero(as_tuple=True)
         attn = attn.index_put(where, _KeyDecayAttention.apply(q[where], k[where], b[where], sub))
     k_out = k * (b[..., -1:, :] - b).exp().to(dtype)
@@ -189,9 +195,9 @@ def chunk_linear_attn(
         normalize: divide by the running normaliser z (default False); computed exactly as one
             more value column of ones, so z rides along in the state.
         eps: added to the denominator when ``normalize`` (default 1e-6).
-        chunk_size: C, tokens per chunk (default 64; 16 with a decay per key that some chunk of 64
-            cannot factor, see :data:`FACTOR_LIMIT`: the fastest on CPU for K, V ≈ 32–128, see
-            tools/bench/linear_attn.py).
+        chunk_size: C, tokens per chunk (default 64; 16 with a decay per key when more than
+            :data:`STEEP_SHARE` of the chunks of 64 cannot factor, see :data:`FACTOR_LIMIT`: the
+            fastest on CPU for K, V ≈ 32–128, see tools/bench/linear_attn.py).
         sub_chunk_size: c, tokens per sub-chunk, used with a decay per key that does not factor
             (default 4); must divide C.
 
