@@ -38,7 +38,7 @@ state bytes against T), ``claims.csv``; a table and the verdicts are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/aaren.py           # 6.9 min CPU, one thread (13.6 min wall at load 3-4, 67 at 10-14)
+    .venv/bin/python tools/repro/aaren.py           # 6.9 CPU-min, one thread (7.1 min wall beside one other job)
     .venv/bin/python tools/repro/aaren.py --quick   # 1.6 min CPU, one thread (26 min wall on a busy machine)
 """
 

@@ -37,7 +37,7 @@ verdicts are printed.
 
 .. code-block:: bash
 
-    .venv/bin/python tools/repro/negative_eigenvalues.py           # 6.5 CPU-min, one thread (11 min wall at load 3-4)
+    .venv/bin/python tools/repro/negative_eigenvalues.py           # 6.5 CPU-min, 1 thread (7.0 min wall, 2 jobs)
     .venv/bin/python tools/repro/negative_eigenvalues.py --quick   # 2.4 CPU-min, one thread (16 min wall at load 12)
 
 Measured ("load" is the machine's load average on 2 cores). Full run, mean of seeds 0 and 1,
