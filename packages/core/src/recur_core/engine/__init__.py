@@ -4,6 +4,9 @@
   it wraps a plain ``nn.Module`` in ``self.net``.
 - :class:`SequenceTask`: :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
 - :class:`SequenceRegressionTask`: the same model on real-valued sequences with float targets (adding).
+- :class:`SplitDataModule`: base DataModule (train/val/test made once, seeded resumable loaders).
+- :func:`check_data_matches`: a module's options against its DataModule's, with the fixing override.
+- :func:`quiet_trainer`: a silent ``Trainer`` for scripts and tests.
 - :func:`run_cli`: ``recur-<member>`` = ``run_cli("<member>")``; recipes, run folders, resume, DDP.
 
 A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {class_path, init_args}``,
@@ -12,10 +15,13 @@ A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {
 
 from recur_core.engine.callbacks import AtomicCheckpointIO, MetricPlots, PlainProgress, ResumableCSVLogger
 from recur_core.engine.cli import RecurCLI, run_cli
-from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask
+from recur_core.engine.datamodule import EpochShuffle, Split, SplitDataModule
+from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask, check_data_matches
+from recur_core.engine.trainer import quiet_trainer
 
 __all__ = [
     "AtomicCheckpointIO",
+    "EpochShuffle",
     "MetricPlots",
     "PlainProgress",
     "RecurCLI",
@@ -23,5 +29,9 @@ __all__ = [
     "ResumableCSVLogger",
     "SequenceRegressionTask",
     "SequenceTask",
+    "Split",
+    "SplitDataModule",
+    "check_data_matches",
+    "quiet_trainer",
     "run_cli",
 ]

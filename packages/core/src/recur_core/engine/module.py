@@ -3,7 +3,7 @@ so importing or exporting a model never needs Lightning."""
 
 from __future__ import annotations
 
-import math
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -13,8 +13,9 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from recur_core.models.sequence_model import SequenceModel
+from recur_core.schedules import warmup_cosine
 
-__all__ = ["RecurModule", "SequenceRegressionTask", "SequenceTask"]
+__all__ = ["RecurModule", "SequenceRegressionTask", "SequenceTask", "check_data_matches"]
 
 
 class RecurModule(L.LightningModule):
@@ -54,31 +55,35 @@ class RecurModule(L.LightningModule):
         if self.warmup_steps == 0 and self.scheduler == "constant":
             return optimizer
         total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup, cosine = self.warmup_steps, self.scheduler == "cosine"
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            if not cosine:
-                return 1.0
-            return 0.5 * (1 + math.cos(math.pi * min(1.0, (step - warmup) / max(1, total - warmup))))
-
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": schedule, "interval": "step"}}
+        warmup = self.warmup_steps
+        if self.scheduler == "cosine":
+            schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
+        else:
+            schedule = partial(_warmup_constant, warmup_steps=warmup)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_fit_plots(self, run_dir: Path) -> None:
         """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
 
 
-def _check_data_matches(module: RecurModule, names: tuple[str, ...]) -> None:
-    """Raise if the trainer's DataModule states one of ``names`` differently from the module's hparams."""
+def _warmup_constant(step: int, warmup_steps: int) -> float:
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def check_data_matches(module: L.LightningModule, names: tuple[str, ...]) -> None:
+    """Raise if the trainer's DataModule states one of ``names`` differently from the module's hparams.
+
+    The message names both values and the override that fixes it (``--model.p 24``). Options the
+    DataModule does not have are not checked.
+    """
     data = getattr(module.trainer, "datamodule", None)
     for name in names:
         mine, theirs = module.hparams[name], getattr(data, name, None)
         if theirs is not None and theirs != mine:
             raise ValueError(
                 f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; "
-                f"set --model.{name} {theirs} (or change the data options)"
+                f"set --model.{name} {theirs} (or --data.{name} {mine})"
             )
 
 
@@ -149,7 +154,7 @@ class SequenceTask(_SequenceModelTask):
         )
 
     def setup(self, stage: str) -> None:
-        _check_data_matches(self, ("vocab_size", "num_classes", "readout"))
+        check_data_matches(self, ("vocab_size", "num_classes", "readout"))
 
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         logits = self(batch["inputs"], batch.get("lengths"))
@@ -217,7 +222,7 @@ class SequenceRegressionTask(_SequenceModelTask):
         )
 
     def setup(self, stage: str) -> None:
-        _check_data_matches(self, ("input_dim", "num_outputs", "readout"))
+        check_data_matches(self, ("input_dim", "num_outputs", "readout"))
 
     def _step(self, batch: dict[str, Tensor], stage: str) -> Tensor:
         targets = batch["targets"]

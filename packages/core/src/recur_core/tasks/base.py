@@ -29,10 +29,11 @@ from typing import Literal, ParamSpec, TypeVar
 
 import numpy as np
 import torch
-from lightning.pytorch import LightningDataModule
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
+
+from recur_core.engine.datamodule import Split, SplitDataModule
 
 __all__ = [
     "IGNORE_INDEX",
@@ -57,7 +58,6 @@ PAD_ID = 0
 # Per-token targets at positions that carry no loss (cross_entropy's default ignore_index).
 IGNORE_INDEX = -100
 
-Split = Literal["train", "val", "test"]
 _SPLIT_INDEX = {"train": 0, "val": 1, "test": 2, "shuffle": 3}
 # Row block of the dense distinct-draw path, so that [rows, width] random scores stay ~16 MB.
 _MAX_SCORES = 1 << 22
@@ -313,21 +313,19 @@ def collate(samples: list[dict[str, Tensor]], pad_id: int = PAD_ID) -> dict[str,
     }
 
 
-class TaskDataModule(LightningDataModule, abc.ABC):
+class TaskDataModule(SplitDataModule):
     """Base DataModule of a generated task: three seeded splits, padded batches.
 
     A subclass sets ``vocab_size``, ``num_classes`` and ``readout`` (``"last"``: one label per
     sequence; ``"token"``: a label per position) in its ``__init__`` and implements
-    :meth:`generate`. Splits are generated in :meth:`setup`, once each, from
-    :func:`split_generator`; the training set is reshuffled every epoch from its own seeded stream.
+    :meth:`generate`. Each split is generated once, on first use, from :func:`split_generator`;
+    the training set is reshuffled every epoch (:class:`~recur_core.engine.EpochShuffle`).
 
     Args:
         num_train: training sequences.
         num_val: validation sequences.
         num_test: test sequences.
-        batch_size: sequences per batch.
-        num_workers: DataLoader worker processes (0 = load in the main process).
-        seed: makes every split, and the training order, reproducible.
+        batch_size, num_workers, seed: see :class:`~recur_core.engine.SplitDataModule`.
     """
 
     vocab_size: int
@@ -337,29 +335,13 @@ class TaskDataModule(LightningDataModule, abc.ABC):
     ignore_index: int = IGNORE_INDEX
 
     def __init__(
-        self,
-        num_train: int,
-        num_val: int,
-        num_test: int,
-        batch_size: int,
-        num_workers: int = 0,
-        seed: int = 0,
+        self, *, num_train: int, num_val: int, num_test: int, batch_size: int, num_workers: int = 0, seed: int = 0
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed)
         for name, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
             if value < 1:
                 raise ValueError(f"{name} must be at least 1, got {value}")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-        if num_workers < 0:
-            raise ValueError(f"num_workers must be 0 (main process) or more, got {num_workers}")
-        if seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {seed}")
         self.num_samples = {"train": num_train, "val": num_val, "test": num_test}
-        self.batch_size = batch_size
-        self.num_workers = num_workers
-        self.seed = seed
-        self.datasets: dict[str, SequenceDataset | FeatureSequenceDataset] = {}
 
     @abc.abstractmethod
     def generate(
@@ -367,40 +349,11 @@ class TaskDataModule(LightningDataModule, abc.ABC):
     ) -> SequenceDataset | FeatureSequenceDataset:
         """Generate ``num_samples`` sequences of ``split`` from ``generator``."""
 
-    def dataset(self, split: Split) -> SequenceDataset | FeatureSequenceDataset:
-        """The generated ``split``, generating it on first use."""
-        if split not in self.datasets:
-            generator = split_generator(self.seed, split)
-            self.datasets[split] = self.generate(split, self.num_samples[split], generator)
-        return self.datasets[split]
+    def make_dataset(self, split: Split) -> SequenceDataset | FeatureSequenceDataset:
+        return self.generate(split, self.num_samples[split], split_generator(self.seed, split))
 
-    def setup(self, stage: str | None = None) -> None:
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-        for split in splits.get(stage, ("train", "val", "test")):
-            self.dataset(split)
-
-    def _loader(self, split: Split, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.dataset(split),
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            collate_fn=partial(collate, pad_id=self.pad_id),
-            generator=split_generator(self.seed, "shuffle") if shuffle else None,
-            persistent_workers=self.num_workers > 0,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
-
-    def predict_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def collate_fn(self) -> Callable[[list[dict[str, Tensor]]], dict[str, Tensor]]:
+        return partial(collate, pad_id=self.pad_id)
 
 
 class LengthRangeDataModule(TaskDataModule):
@@ -420,6 +373,7 @@ class LengthRangeDataModule(TaskDataModule):
 
     def __init__(
         self,
+        *,
         train_lengths: tuple[int, int],
         test_lengths: tuple[int, int],
         val_on: Literal["test_lengths", "train_lengths"],
@@ -432,7 +386,14 @@ class LengthRangeDataModule(TaskDataModule):
         min_length: int = 1,
         why: str = "",
     ) -> None:
-        super().__init__(num_train, num_val, num_test, batch_size, num_workers, seed)
+        super().__init__(
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
         self.train_lengths = check_length_range("train_lengths", train_lengths, min_length, why)
         self.test_lengths = check_length_range("test_lengths", test_lengths, min_length, why)
         if val_on not in ("test_lengths", "train_lengths"):

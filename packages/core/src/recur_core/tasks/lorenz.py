@@ -19,11 +19,11 @@ test splits are clean.
 from __future__ import annotations
 
 import torch
-from lightning.pytorch import LightningDataModule
 from torch import Tensor
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from recur_core.tasks.base import Split, single_threaded, split_generator
+from recur_core.engine.datamodule import Split, SplitDataModule
+from recur_core.tasks.base import single_threaded, split_generator
 
 __all__ = ["Lorenz63Data", "TrajectoryDataset", "lorenz63"]
 
@@ -83,7 +83,7 @@ class TrajectoryDataset(Dataset):
         return {"inputs": self.trajectories[index]}
 
 
-class Lorenz63Data(LightningDataModule):
+class Lorenz63Data(SplitDataModule):
     """Standardised Lorenz-63 trajectories, noisy for training and clean for validation and test.
 
     Paper: Hess et al. 2023, https://arxiv.org/abs/2306.04406 (set-up in :mod:`recur_core.tasks.lorenz`).
@@ -118,7 +118,7 @@ class Lorenz63Data(LightningDataModule):
         batch_size: int = 16,
         seed: int = 0,
     ) -> None:
-        super().__init__()
+        super().__init__(batch_size=batch_size, seed=seed)
         if min(seq_len, eval_len) < 2:
             raise ValueError(f"seq_len and eval_len must be at least 2 (a step to predict), got {seq_len}, {eval_len}")
         for name, value in (("num_train", num_train), ("num_val", num_val), ("num_test", num_test)):
@@ -129,8 +129,6 @@ class Lorenz63Data(LightningDataModule):
         self.save_hyperparameters()
         self.seq_len, self.eval_len, self.noise, self.dt = seq_len, eval_len, noise, dt
         self.num_samples = {"train": num_train, "val": num_val, "test": num_test}
-        self.batch_size, self.seed = batch_size, seed
-        self.datasets: dict[str, TrajectoryDataset] = {}
         self.mean: Tensor | None = None
         self.std: Tensor | None = None
 
@@ -138,34 +136,14 @@ class Lorenz63Data(LightningDataModule):
         length = self.seq_len if split == "train" else self.eval_len
         return lorenz63(self.num_samples[split], length, split_generator(self.seed, split), dt=self.dt)
 
-    def dataset(self, split: Split) -> TrajectoryDataset:
-        """The generated ``split`` (standardised; noisy for ``"train"``), generated on first use."""
-        if split not in self.datasets:
-            train = self._clean("train")
-            if self.mean is None:
-                self.mean, self.std = train.mean((0, 1)), train.std((0, 1))
-            clean = train if split == "train" else self._clean(split)
-            data = (clean - self.mean) / self.std
-            if split == "train" and self.noise > 0:
-                generator = split_generator(self.seed, "shuffle")
-                data = data + self.noise * torch.randn(data.shape, generator=generator, dtype=data.dtype)
-            self.datasets[split] = TrajectoryDataset(data)
-        return self.datasets[split]
-
-    def setup(self, stage: str | None = None) -> None:
-        splits = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}
-        for split in splits.get(stage, ("train", "val", "test")):
-            self.dataset(split)
-
-    def _loader(self, split: Split, shuffle: bool) -> DataLoader:
-        generator = torch.Generator().manual_seed(self.seed) if shuffle else None
-        return DataLoader(self.dataset(split), batch_size=self.batch_size, shuffle=shuffle, generator=generator)
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
+    def make_dataset(self, split: Split) -> TrajectoryDataset:
+        """The generated ``split``: standardised with the training statistics, noisy for ``"train"``."""
+        train = self._clean("train")
+        if self.mean is None:
+            self.mean, self.std = train.mean((0, 1)), train.std((0, 1))
+        clean = train if split == "train" else self._clean(split)
+        data = (clean - self.mean) / self.std
+        if split == "train" and self.noise > 0:
+            generator = split_generator(self.seed, "shuffle")
+            data = data + self.noise * torch.randn(data.shape, generator=generator, dtype=data.dtype)
+        return TrajectoryDataset(data)

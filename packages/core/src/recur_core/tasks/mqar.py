@@ -181,7 +181,14 @@ class MQARData(TaskDataModule):
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
-        super().__init__(num_train, num_val, num_test, batch_size, num_workers, seed)
+        super().__init__(
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
         self.save_hyperparameters()
         if val_on not in ("test", "train"):
             raise ValueError(f"val_on must be 'test' or 'train', got {val_on!r}")

@@ -76,7 +76,16 @@ class NDMSData(LagTaskData):
         seed: int = 0,
     ) -> None:
         super().__init__(
-            n, train_lengths, test_lengths, val_on, num_train, num_val, num_test, batch_size, num_workers, seed
+            n=n,
+            train_lengths=train_lengths,
+            test_lengths=test_lengths,
+            val_on=val_on,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
         )
         self.save_hyperparameters()
 

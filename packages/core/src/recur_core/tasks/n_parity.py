@@ -102,6 +102,7 @@ class LagTaskData(LengthRangeDataModule):
 
     def __init__(
         self,
+        *,
         n: int,
         train_lengths: tuple[int, int],
         test_lengths: tuple[int, int],
@@ -114,7 +115,15 @@ class LagTaskData(LengthRangeDataModule):
         seed: int,
     ) -> None:
         super().__init__(
-            train_lengths, test_lengths, val_on, num_train, num_val, num_test, batch_size, num_workers, seed
+            train_lengths=train_lengths,
+            test_lengths=test_lengths,
+            val_on=val_on,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
         )
         check_lag(n, self.train_lengths, "train_lengths")
         check_lag(n, self.test_lengths, "test_lengths")
@@ -164,7 +173,16 @@ class NParityData(LagTaskData):
         seed: int = 0,
     ) -> None:
         super().__init__(
-            n, train_lengths, test_lengths, val_on, num_train, num_val, num_test, batch_size, num_workers, seed
+            n=n,
+            train_lengths=train_lengths,
+            test_lengths=test_lengths,
+            val_on=val_on,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
         )
         self.save_hyperparameters()
 

@@ -102,7 +102,14 @@ class ParityData(TaskDataModule):
         num_workers: int = 0,
         seed: int = 0,
     ) -> None:
-        super().__init__(num_train, num_val, num_test, batch_size, num_workers, seed)
+        super().__init__(
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
+        )
         self.save_hyperparameters()
         self.train_lengths = check_length_range("train_lengths", train_lengths)
         self.test_lengths = check_length_range("test_lengths", test_lengths)

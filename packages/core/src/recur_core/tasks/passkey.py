@@ -233,15 +233,15 @@ class PasskeyData(LengthRangeDataModule):
         if filler == "markov":
             check_markov_args(num_filler_symbols, markov_order, markov_branching)
         super().__init__(
-            train_lengths,
-            test_lengths,
-            val_on,
-            num_train,
-            num_val,
-            num_test,
-            batch_size,
-            num_workers,
-            seed,
+            train_lengths=train_lengths,
+            test_lengths=test_lengths,
+            val_on=val_on,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
             min_length=2 * key_digits + 1,
             why=f"key marker, {key_digits} digits, query marker and {key_digits - 1} answer digits",
         )

@@ -133,15 +133,15 @@ class SelectiveCopyData(LengthRangeDataModule):
     ) -> None:
         _check_args(num_tokens, num_symbols)
         super().__init__(
-            train_lengths,
-            test_lengths,
-            val_on,
-            num_train,
-            num_val,
-            num_test,
-            batch_size,
-            num_workers,
-            seed,
+            train_lengths=train_lengths,
+            test_lengths=test_lengths,
+            val_on=val_on,
+            num_train=num_train,
+            num_val=num_val,
+            num_test=num_test,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            seed=seed,
             min_length=2 * num_tokens,
             why=f"{num_tokens} tokens among as many positions, then {num_tokens} outputs",
         )

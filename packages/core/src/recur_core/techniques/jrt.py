@@ -112,7 +112,14 @@ class ReadTwiceData(TaskDataModule):
                 f"{type(data).__name__} with readout {getattr(data, 'readout', None)!r}"
             )
         sizes = data.num_samples
-        super().__init__(sizes["train"], sizes["val"], sizes["test"], data.batch_size, data.num_workers, data.seed)
+        super().__init__(
+            num_train=sizes["train"],
+            num_val=sizes["val"],
+            num_test=sizes["test"],
+            batch_size=data.batch_size,
+            num_workers=data.num_workers,
+            seed=data.seed,
+        )
         self.data = data
         self.vocab_size = data.vocab_size
         self.num_classes = data.num_classes

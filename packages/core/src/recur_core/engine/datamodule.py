@@ -1,0 +1,156 @@
+"""The one DataModule base every member builds on: named splits, built once, seeded resumable loaders.
+
+A member's DataModule holds its options and implements :meth:`SplitDataModule.make_dataset`;
+everything else — which splits a stage needs, caching each split, the four dataloaders, the
+seeded shuffle of the training split and the collate function — is here once:
+
+.. code-block:: python
+
+    class ETTData(SplitDataModule):
+        def __init__(self, dataset: str = "ETTh1", p: int = 24, *, batch_size: int = 256, **loader) -> None:
+            super().__init__(batch_size=batch_size, **loader)
+            ...
+
+        def make_dataset(self, split: Split) -> Dataset:
+            return ETTDataset(...)
+
+The loaders are torchdata ``StatefulDataLoader`` s: Lightning stores the training loader's
+position in every checkpoint. The training order of epoch ``e`` is a pure function of
+``(seed, e)`` (:class:`EpochShuffle`; Lightning sets the epoch), so a run resumed from a
+checkpoint taken mid-epoch sees the same batches in the same order as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from lightning.pytorch import LightningDataModule
+from torch.utils.data import Dataset, Sampler
+from torchdata.stateful_dataloader import StatefulDataLoader
+
+__all__ = ["STAGE_SPLITS", "EpochShuffle", "Split", "SplitDataModule"]
+
+Split = Literal["train", "val", "test"]
+
+# The splits each Lightning stage reads; setup(None) builds all three.
+STAGE_SPLITS: dict[str, tuple[Split, ...]] = {
+    "fit": ("train", "val"),
+    "validate": ("val",),
+    "test": ("test",),
+    "predict": ("test",),
+}
+
+
+class EpochShuffle(Sampler[int]):
+    """A new random order of ``range(size)`` every epoch, drawn from ``(seed, epoch)`` alone.
+
+    Nothing carries over from one epoch to the next, so a loader rebuilt after a restart, told the
+    epoch (Lightning calls :meth:`set_epoch` before each epoch), yields that epoch's order again.
+    Without :meth:`set_epoch`, each pass read to its end moves on to the next epoch.
+
+    Args:
+        size: number of items.
+        seed: the orders of every epoch follow from it.
+    """
+
+    def __init__(self, size: int, seed: int) -> None:
+        self.size = size
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def order(self, epoch: int) -> list[int]:
+        """The permutation of ``range(size)`` used in ``epoch``."""
+        state = np.random.SeedSequence([self.seed, epoch]).generate_state(1, dtype=np.uint64)[0]
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(int(state))).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        epoch = self.epoch
+        yield from self.order(epoch)
+        # only an epoch read to its end moves on: loaders create iterators they never use
+        self.epoch = epoch + 1
+
+    def __len__(self) -> int:
+        return self.size
+
+
+class SplitDataModule(LightningDataModule, abc.ABC):
+    """Base DataModule: ``train`` / ``val`` / ``test`` datasets made on first use, seeded resumable loaders.
+
+    Subclasses implement :meth:`make_dataset` and may override :meth:`collate_fn` (default:
+    PyTorch's collation). The training split is reshuffled every epoch when ``shuffle``
+    (:class:`EpochShuffle`); the others keep their order. ``predict`` reads the test split.
+
+    Args:
+        batch_size: items per batch; ``None`` hands each dataset item over as it is (an item
+            that is already a batch, e.g. one window of graph snapshots).
+        num_workers: loader worker processes (0 = the main process).
+        seed: seeds the training order (and, in subclasses that generate data, the data).
+            Each loader also gets its own generator from it, so loading never draws from
+            torch's global random state (which a resumed run restores).
+        shuffle: reshuffle the training split every epoch.
+    """
+
+    def __init__(self, *, batch_size: int | None, num_workers: int = 0, seed: int = 0, shuffle: bool = True) -> None:
+        super().__init__()
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+        if num_workers < 0:
+            raise ValueError(f"num_workers must be 0 (main process) or more, got {num_workers}")
+        if seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed}")
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+        self.shuffle = shuffle
+        self.datasets: dict[Split, Dataset] = {}
+
+    @abc.abstractmethod
+    def make_dataset(self, split: Split) -> Dataset:
+        """Read or generate ``split``; called once per split."""
+
+    def collate_fn(self) -> Callable[[list[Any]], Any] | None:
+        """How items become a batch (None: PyTorch's default collation)."""
+        return None
+
+    def dataset(self, split: Split) -> Dataset:
+        """The ``split`` dataset, made on first use."""
+        if split not in self.datasets:
+            self.datasets[split] = self.make_dataset(split)
+        return self.datasets[split]
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in STAGE_SPLITS.get(stage, ("train", "val", "test")):
+            self.dataset(split)
+
+    def loader(self, split: Split) -> StatefulDataLoader:
+        """A resumable loader over ``split``; only the training split is shuffled."""
+        dataset = self.dataset(split)
+        shuffle = split == "train" and self.shuffle
+        return StatefulDataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn(),
+            generator=torch.Generator().manual_seed(self.seed),
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> StatefulDataLoader:
+        return self.loader("train")
+
+    def val_dataloader(self) -> StatefulDataLoader:
+        return self.loader("val")
+
+    def test_dataloader(self) -> StatefulDataLoader:
+        return self.loader("test")
+
+    def predict_dataloader(self) -> StatefulDataLoader:
+        return self.loader("test")
