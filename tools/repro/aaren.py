@@ -63,6 +63,7 @@ from torch import Tensor
 from recur_core.layers.base import flatten_state
 from recur_core.models import SequenceModel
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.schedules import warmup_cosine
 
 PAPER = "Feng et al. 2024, Attention as an RNN (Aaren)"
 ARMS = ("aaren", "attention")
@@ -130,10 +131,7 @@ def train(
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=generator)
         for i in range(0, len(x), batch):
-            if step < warmup:
-                scale = (step + 1) / warmup
-            else:
-                scale = 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
+            scale = warmup_cosine(step, warmup, steps)
             for group in opt.param_groups:
                 group["lr"] = lr * scale
             idx = perm[i : i + batch]

@@ -75,6 +75,7 @@ from recur_core.layers.base import SequenceLayer, flatten_state
 from recur_core.models import SequenceModel
 from recur_core.registry import build_layer
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.schedules import warmup_cosine
 
 PAPER = "Qin et al. 2024, You Only Scan Once: Efficient Multi-dimension Sequential Modeling with LightNet"
 GRID = 4  # patches per side
@@ -195,11 +196,7 @@ def train(model: SequenceModel, x: Tensor, y: Tensor, epochs: int, batch: int, l
     for _ in range(epochs):
         perm = torch.randperm(len(x), generator=generator)
         for i in range(0, len(x), batch):
-            scale = (
-                (step + 1) / warmup
-                if step < warmup
-                else 0.5 * (1 + math.cos(math.pi * (step - warmup) / (steps - warmup)))
-            )
+            scale = warmup_cosine(step, warmup, steps)
             for group in opt.param_groups:
                 group["lr"] = lr * scale
             idx = perm[i : i + batch]

@@ -47,7 +47,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -56,6 +55,7 @@ import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.schedules import warmup_cosine
 
 PAPER = "Gu et al. 2021, Combining Recurrent, Convolutional, and Continuous-time Models with LSSLs"
 ARMS = ("hippo", "random")
@@ -71,14 +71,6 @@ def sequential_digits(upsample: int) -> tuple[torch.Tensor, torch.Tensor]:
     images = torch.tensor(digits.images, dtype=torch.float32) / 16.0
     images = images.repeat_interleave(upsample, dim=1).repeat_interleave(upsample, dim=2)
     return images.flatten(1)[..., None], torch.tensor(digits.target)
-
-
-def lr_at(step: int, steps: int, lr: float) -> float:
-    """Linear warm-up over the first 10% of steps, then cosine decay to zero."""
-    warmup = max(1, steps // 10)
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
 
 
 @torch.no_grad()
@@ -115,7 +107,7 @@ def run_arm(init: str, data: tuple, steps: int, batch: int, lr: float, evals: in
         idx = perm[cursor : cursor + batch]
         cursor += batch
         for group in opt.param_groups:
-            group["lr"] = lr_at(step - 1, steps, lr)
+            group["lr"] = lr * warmup_cosine(step - 1, max(1, steps // 10), steps)
         loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
         opt.zero_grad(set_to_none=True)
         loss.backward()

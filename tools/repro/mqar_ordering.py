@@ -64,6 +64,7 @@ from torch import Tensor, nn
 from recur_core.layers.base import flatten_state
 from recur_core.models import SequenceModel
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.schedules import warmup_cosine
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.mqar import generate_mqar
 
@@ -120,14 +121,6 @@ def state_elements(model: ShiftRecall, seq_len: int) -> int:
     return sum(t.numel() for t in flatten_state(state) if t.is_floating_point())
 
 
-def lr_at(step: int, steps: int, lr: float) -> float:
-    """Linear warm-up over the first 10% of steps, then cosine decay to zero."""
-    warmup = max(1, steps // 10)
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-
 def train(model: ShiftRecall, steps: int, batch: int, lr: float, seed: int) -> None:
     """AdamW on fresh MQAR sequences each step, cycling through the pair counts."""
     generator = torch.Generator().manual_seed(seed)
@@ -135,7 +128,7 @@ def train(model: ShiftRecall, steps: int, batch: int, lr: float, seed: int) -> N
     model.train()
     for step, pairs in zip(range(steps), itertools.cycle(PAIRS)):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr)
+            group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
         data = generate_mqar(batch, VOCAB, pairs, SEQ_LEN, generator)
         logits = model(data.inputs)
         loss = F.cross_entropy(logits.flatten(0, 1), data.targets.flatten(), ignore_index=IGNORE_INDEX)

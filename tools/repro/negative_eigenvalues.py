@@ -57,7 +57,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
 import csv
-import math
 import time
 from pathlib import Path
 
@@ -66,6 +65,7 @@ import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.schedules import warmup_cosine
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.parity import generate_parity
 
@@ -99,14 +99,6 @@ def build(layer: str, neg: bool | None, d_model: int) -> SequenceModel:
     )
 
 
-def lr_at(step: int, steps: int, lr: float) -> float:
-    """Linear warm-up over the first 10% of steps, then cosine decay to zero."""
-    warmup = max(1, steps // 10)
-    if step < warmup:
-        return lr * (step + 1) / warmup
-    return 0.5 * lr * (1 + math.cos(math.pi * (step - warmup) / max(1, steps - warmup)))
-
-
 def train(model: SequenceModel, steps: int, batch: int, lr: float, seed: int) -> None:
     """AdamW on fresh strings of the training lengths each step, cross-entropy on every prefix's parity."""
     generator = torch.Generator().manual_seed(seed)
@@ -114,7 +106,7 @@ def train(model: SequenceModel, steps: int, batch: int, lr: float, seed: int) ->
     model.train()
     for step in range(steps):
         for group in opt.param_groups:
-            group["lr"] = lr_at(step, steps, lr)
+            group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
         data = generate_parity(batch, TRAIN_LENGTHS, generator, running=True)
         logits = model(data.inputs.long(), data.lengths)
         loss = F.cross_entropy(logits.flatten(0, 1), data.targets.long().flatten(), ignore_index=IGNORE_INDEX)
