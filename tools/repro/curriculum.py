@@ -60,6 +60,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
 from recur_core.tasks import NParityData
@@ -90,18 +91,13 @@ def run_arm(
     )
     module = build(arm, lr, tau_init)
     curriculum = Curriculum(threshold=THRESHOLD, max_n=MAX_N)
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=steps,
         max_epochs=-1,
         callbacks=[curriculum],
         reload_dataloaders_every_n_epochs=1,
         gradient_clip_val=1.0,
         num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        accelerator="cpu",
     )
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)

@@ -71,7 +71,7 @@ from pathlib import Path
 import lightning as L
 import torch
 
-from recur_core.engine import SequenceTask
+from recur_core.engine import SequenceTask, quiet_trainer
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
 from recur_core.tasks import ReberData
 from recur_core.tasks.reber import embedded_reber_transitions, generate_reber
@@ -114,14 +114,10 @@ def run_arm(arm: str, hidden: int, sparsity: float, seed: int, steps: int, num_t
         start, stop = int(0.2 * steps), int(0.7 * steps)
         every = max(1, (stop - start) // 10)
         callbacks.append(CubicPruning(sparsity, start_step=start, num_updates=10, every=every, report=False))
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=steps,
         callbacks=callbacks,
         gradient_clip_val=1.0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         default_root_dir=None,
     )

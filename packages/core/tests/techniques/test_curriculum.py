@@ -5,6 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.tasks import NDMSData, NParityData
 from recur_core.tasks.n_dms import generate_n_dms
@@ -49,14 +50,10 @@ def test_multi_head_loss_is_the_sum_of_head_losses():
 
 
 def _trainer(callback, tmp_path, epochs):
-    return L.Trainer(
+    return quiet_trainer(
         max_epochs=epochs,
         callbacks=[callback],
         reload_dataloaders_every_n_epochs=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         num_sanity_val_steps=0,
         default_root_dir=tmp_path,
     )
@@ -89,7 +86,7 @@ def test_curriculum_advances_multi_head_and_holds_below_threshold(tmp_path, one_
 def test_curriculum_needs_dataloader_reload(tmp_path):
     data = NParityData(1, (12, 16), (12, 16), num_train=16, num_val=16, num_test=16, batch_size=16)
     module = SequenceTask("leaky_rnn", d_model=8, n_layers=1, vocab_size=3, num_classes=2, readout="token")
-    trainer = L.Trainer(max_epochs=1, callbacks=[Curriculum()], logger=False, enable_progress_bar=False)
+    trainer = quiet_trainer(max_epochs=1, callbacks=[Curriculum()])
     with pytest.raises(ValueError, match="reload_dataloaders_every_n_epochs"):
         trainer.fit(module, datamodule=data)
 

@@ -7,6 +7,7 @@ import pytest
 import torch
 from torch import nn
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.tasks import ReberData
 from recur_core.techniques.gradient_noise import GradientNoise, add_gradient_noise, noise_std
@@ -52,13 +53,9 @@ def _fit(callbacks, steps, tmp_path, num_train=64, ckpt_path=None):
     data = ReberData((9, 12), (9, 12), num_train=num_train, num_val=16, num_test=16, batch_size=16)
     # lr = 0: the weights stay put, so the clean gradients of both runs are the same
     module = SequenceTask("lstm", d_model=8, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=0.0)
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=steps,
         callbacks=callbacks,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         default_root_dir=tmp_path,
     )

@@ -1,11 +1,10 @@
 """Just Read Twice: the doubled sequence and its targets, the DataModule wrapper, and a fit through the engine."""
 
-import lightning as L
 import pytest
 import torch
 from torch.utils.data import DataLoader
 
-from recur_core.engine import SequenceTask, run_cli
+from recur_core.engine import SequenceTask, quiet_trainer, run_cli
 from recur_core.tasks import MQARData
 from recur_core.tasks.base import IGNORE_INDEX, SequenceDataset
 from recur_core.techniques.jrt import ReadTwiceData, read_twice, read_twice_collate, read_twice_dataset
@@ -63,13 +62,9 @@ def test_fit_through_the_engine(one_thread, tmp_path):
     data = ReadTwiceData(mqar)
     torch.manual_seed(0)
     module = SequenceTask(layer="linear_attention", d_model=16, vocab_size=32, num_classes=32, readout="token")
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=3,
         limit_val_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(module, datamodule=data)

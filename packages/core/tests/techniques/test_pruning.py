@@ -8,6 +8,7 @@ import pytest
 import torch
 from torch import nn
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.tasks import ReberData
 from recur_core.techniques.pruning import (
@@ -71,13 +72,9 @@ def test_default_selection_is_recurrent_weights():
 
 
 def _trainer(callbacks, steps, tmp_path):
-    return L.Trainer(
+    return quiet_trainer(
         max_steps=steps,
         callbacks=callbacks,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         default_root_dir=tmp_path,
     )

@@ -6,6 +6,7 @@ import lightning as L
 import pytest
 import torch
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.models import SequenceModel
 from recur_core.tasks import ReberData
@@ -84,12 +85,8 @@ def test_recodes_a_model_trained_through_the_engine(tmp_path, one_thread):
     L.seed_everything(0)
     data = ReberData((9, 12), (9, 12), num_train=64, num_val=16, num_test=16, batch_size=16)
     module = SequenceTask("lstm", d_model=16, n_layers=1, vocab_size=8, num_classes=8, readout="token", lr=1e-2)
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=8,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         limit_val_batches=0,
         default_root_dir=tmp_path,
     )

@@ -2,10 +2,10 @@
 
 import math
 
-import lightning as L
 import pytest
 import torch
 
+from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
 from recur_core.layers import Mamba2, Retention
 from recur_core.ops.linear_attn import linear_attn_step, naive_linear_attn
@@ -152,15 +152,7 @@ def test_callback_fixes_the_test_run(one_thread, tmp_path):
     module = SequenceTask(layer="mamba2", d_model=16, vocab_size=vocab, num_classes=vocab, readout="token")
     losses = {}
     for name, callbacks in (("plain", []), ("fixed", [StateFixCallback(state_norm=1e-4, every=4)])):
-        trainer = L.Trainer(
-            max_steps=2,
-            callbacks=callbacks,
-            logger=False,
-            enable_checkpointing=False,
-            enable_progress_bar=False,
-            enable_model_summary=False,
-            default_root_dir=tmp_path,
-        )
+        trainer = quiet_trainer(max_steps=2, callbacks=callbacks, default_root_dir=tmp_path)
         if name == "plain":
             trainer.fit(module, datamodule=data)
         losses[name] = trainer.test(module, datamodule=data, verbose=False)[0]["test/loss"]

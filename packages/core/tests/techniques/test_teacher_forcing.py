@@ -1,8 +1,7 @@
-import lightning as L
 import pytest
 import torch
 
-from recur_core.engine import run_cli
+from recur_core.engine import quiet_trainer, run_cli
 from recur_core.tasks.lorenz import Lorenz63Data, lorenz63
 from recur_core.techniques.teacher_forcing import (
     GTFTask,
@@ -150,13 +149,9 @@ def test_fit_through_the_engine(one_thread, tmp_path):
     data = Lorenz63Data(seq_len=30, eval_len=60, num_train=32, num_val=2, num_test=2, batch_size=8)
     torch.manual_seed(0)
     task = GTFTask(forcing="agtf", alpha=0.0, alpha_every=2, layer_kwargs={"latent_dim": 6, "hidden_dim": 12})
-    trainer = L.Trainer(
+    trainer = quiet_trainer(
         max_steps=4,
         limit_val_batches=1,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
         default_root_dir=tmp_path,
     )
     trainer.fit(task, datamodule=data)
