@@ -78,7 +78,12 @@ def main(argv: list[str] | None = None) -> None:
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("list", help="installed members, registered layers and models, shipped recipes")
     sub.add_parser("demo", help="run the main job of every installed member")
+    from recur_core.data.cli import add_data_command, run_data_command
+
+    add_data_command(sub)
     args = parser.parse_args(argv)
+    if args.command == "data":
+        raise SystemExit(run_data_command(args))
     if args.command == "list":
         _print_list()
     else:
