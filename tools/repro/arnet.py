@@ -50,11 +50,11 @@ import numpy as np
 import torch
 
 from recur_core.repro import Claim, invoked_command, write_claims
-from recur_timeseries.baselines import ClassicAR
 from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset
 from recur_timeseries.fitting import fit_arnet
 from recur_timeseries.metrics import stpe
 from recur_timeseries.models import estimated_sparsity
+from recur_timeseries.models.baselines import ClassicAR
 
 PAPER_P20 = {"AR-Net": 3.2, "Classic-AR": 18.3}
 PAPER = "Triebe et al. 2019, AR-Net"

@@ -1,6 +1,17 @@
 import pytest
 
-from recur_timeseries.demo import main
+from recur_timeseries.demo import main, run_demo
+
+
+def test_run_demo_scores_both_models_on_both_series(tmp_path):
+    results = run_demo(n_samples=200, ar_epochs=2, sunspots_epochs=2, out=tmp_path)
+    assert set(results) == {"ar3_sparse", "sunspots"}
+    for series, rows in results.items():
+        assert set(rows) == {"AR-Net", "Classic-AR"}
+        for scores in rows.values():
+            assert scores["mse"] > 0 and scores["mae"] > 0 and scores["seconds"] >= 0
+            assert (scores["stpe"] is None) == (series == "sunspots")
+    assert {p.name for p in tmp_path.iterdir()} == {"arnet_ar3_sparse.png", "arnet_sunspots.png"}
 
 
 @pytest.mark.slow

@@ -2,11 +2,11 @@ import numpy as np
 import pytest
 import torch
 
-from recur_timeseries.baselines import ClassicAR
 from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset
 from recur_timeseries.fitting import fit_arnet
 from recur_timeseries.metrics import stpe
 from recur_timeseries.models import estimated_sparsity
+from recur_timeseries.models.baselines import ClassicAR
 
 
 @pytest.fixture

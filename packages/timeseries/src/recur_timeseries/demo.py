@@ -1,4 +1,4 @@
-"""``recur demo`` for recur_timeseries: AR-Net beside Classic-AR on two embedded series.
+"""``recur demo timeseries``: AR-Net beside Classic-AR on two embedded series.
 
 1. The AR-Net paper's sparse case (Triebe et al. 2019, https://arxiv.org/abs/1911.12436): 1000
    samples of the AR(3) process [0.2, 0.3, -0.5] fitted with p = 20 lags; AR-Net uses the sparsity
@@ -6,10 +6,10 @@
 2. Yearly sunspot numbers (statsmodels' copy), z-scored, p = 12, no prior; the last 15 % of years
    are the test split.
 
-AR-Net is trained by the same :class:`~recur_timeseries.engine.ARNetModule` as the CLI, with the
-Lightning Trainer (its fit time includes Lightning's per-epoch overhead); Classic-AR is least
-squares on the same training windows. Errors are on the test split. Prints a table and writes
-``runs/demo/arnet_<series>.png`` (``RECUR_RUNS`` moves ``runs``).
+AR-Net is trained by the same :class:`~recur_timeseries.task.ARNetModule` and DataModules as the
+CLI, with a Lightning Trainer (its fit time includes Lightning's per-epoch overhead); Classic-AR is
+least squares on the same training windows. Errors are on the test split. :func:`main` prints a
+table and writes ``runs/demo/arnet_<series>.png`` (``RECUR_RUNS`` moves ``runs``).
 """
 
 from __future__ import annotations
@@ -17,36 +17,32 @@ from __future__ import annotations
 import logging
 import os
 import time
+import warnings
 from pathlib import Path
 
 import lightning as L
 import torch
 
-from recur_timeseries.baselines import ClassicAR
-from recur_timeseries.engine import ARNetModule, ARProcessData, LagWindowData, SunspotsData
+from recur_core.engine import quiet_trainer
+from recur_timeseries.datamodules import ARProcessData, LagWindowData, SunspotsData
 from recur_timeseries.metrics import mae, mse, stpe
+from recur_timeseries.models.baselines import ClassicAR
 from recur_timeseries.plots import plot_ar_fit
+from recur_timeseries.task import ARNetModule
 
-__all__ = ["main"]
+__all__ = ["main", "run_demo"]
+
+MODELS = ("AR-Net", "Classic-AR")
 
 
-def _fit_arnet(module: ARNetModule, data: LagWindowData, epochs: int) -> tuple[ARNetModule, float]:
-    trainer = L.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
-    )
+def _compare(name: str, module: ARNetModule, data: LagWindowData, epochs: int, out: Path | None) -> dict[str, dict]:
+    """Fit AR-Net (``epochs``, no validation) and Classic-AR on ``data``'s training windows; score both on test."""
+    trainer = quiet_trainer(max_epochs=epochs, num_sanity_val_steps=0, limit_val_batches=0)
     start = time.perf_counter()
     trainer.fit(module, datamodule=data)
-    return module.eval(), time.perf_counter() - start
+    arnet_seconds = time.perf_counter() - start
+    module.eval()
 
-
-def _compare(name: str, module: ARNetModule, data: LagWindowData, epochs: int, out: Path) -> list[dict]:
-    module, arnet_seconds = _fit_arnet(module, data, epochs)
     train, test = data.dataset("train"), data.dataset("test")
     start = time.perf_counter()
     classic = ClassicAR.fit(train.lags.double().numpy(), train.targets.double().numpy())
@@ -58,48 +54,67 @@ def _compare(name: str, module: ARNetModule, data: LagWindowData, epochs: int, o
     coefficients = {"AR-Net": module.net.coefficients[0].detach().numpy(), "Classic-AR": classic.coefficients[0]}
     seconds = {"AR-Net": arnet_seconds, "Classic-AR": classic_seconds}
     true = data.true_coefficients
-    shown = slice(0, min(150, len(truth)))
-    plot_ar_fit(
-        out / f"arnet_{name}.png",
-        truth[shown],
-        {k: v[shown] for k, v in forecasts.items()},
-        coefficients,
-        true,
-        title=f"{name}: p = {data.p}, test split",
-    )
-    return [
-        {
-            "series": name,
-            "model": model,
+    if out is not None:
+        shown = slice(0, min(150, len(truth)))
+        plot_ar_fit(
+            out / f"arnet_{name}.png",
+            truth[shown],
+            {k: v[shown] for k, v in forecasts.items()},
+            coefficients,
+            true,
+            title=f"{name}: p = {data.p}, test split",
+        )
+    return {
+        model: {
             "mse": float(mse(forecasts[model], truth)),
             "mae": float(mae(forecasts[model], truth)),
             "stpe": None if true is None else stpe(coefficients[model], true),
             "seconds": seconds[model],
         }
-        for model in ("AR-Net", "Classic-AR")
-    ]
+        for model in MODELS
+    }
+
+
+def run_demo(
+    n_samples: int = 1000, ar_epochs: int = 25, sunspots_epochs: int = 60, out: Path | None = None
+) -> dict[str, dict[str, dict]]:
+    """Fit AR-Net and Classic-AR on the sparse AR(3) process and on sunspots; score each on its test split.
+
+    Args:
+        n_samples: windows in each split of the AR(3) process (the paper's small-data case: 1000).
+        ar_epochs, sunspots_epochs: AR-Net's training epochs on each series.
+        out: folder for ``arnet_<series>.png`` (forecasts and weights per lag); None writes no figures.
+
+    Returns:
+        ``{series: {model: {"mse", "mae", "stpe", "seconds"}}}`` for series ``ar3_sparse`` and
+        ``sunspots`` and models ``AR-Net`` and ``Classic-AR``; ``stpe`` is None where the true
+        coefficients are unknown (sunspots); ``seconds`` is the fit time.
+    """
+    L.seed_everything(0, verbose=False)
+    ar3 = ARProcessData(n_train=n_samples, n_val=n_samples, n_test=n_samples, p=20, batch_size=25)
+    sunspots = SunspotsData(p=12, batch_size=32)
+    return {
+        "ar3_sparse": _compare(
+            "ar3_sparse", ARNetModule(p=20, p_data=3, lambda_scale=0.1, lr=3e-3), ar3, ar_epochs, out
+        ),
+        "sunspots": _compare("sunspots", ARNetModule(p=12, lr=1e-2), sunspots, sunspots_epochs, out),
+    }
 
 
 def main() -> None:
     out = Path(os.environ.get("RECUR_RUNS", "runs")) / "demo"
-    # the table below is the demo's output; Lightning's device and tip lines would bury it
+    # the table below is the demo's output; Lightning's device and tip lines, and the deprecation
+    # warnings Lightning and torchdata raise inside their own code, would bury it
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    L.seed_everything(0, verbose=False)
-    rows = _compare(
-        "ar3_sparse",
-        ARNetModule(p=20, p_data=3, lambda_scale=0.1, lr=3e-3),
-        ARProcessData(n_train=1000, n_val=1000, n_test=1000, p=20, batch_size=25),
-        epochs=25,
-        out=out,
-    )
-    rows += _compare("sunspots", ARNetModule(p=12, lr=1e-2), SunspotsData(p=12, batch_size=32), epochs=60, out=out)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", module=r"(lightning|torchdata)\.")
+        results = run_demo(out=out)
 
     print(f"{'series':<12} {'model':<11} {'test MSE':>9} {'test MAE':>9} {'sTPE':>6} {'fit s':>7}")
-    for r in rows:
-        stpe_text = "-" if r["stpe"] is None else f"{r['stpe']:.1f}"
-        print(
-            f"{r['series']:<12} {r['model']:<11} {r['mse']:>9.4f} {r['mae']:>9.4f} {stpe_text:>6} {r['seconds']:>7.2f}"
-        )
+    for series, rows in results.items():
+        for model, r in rows.items():
+            stpe_text = "-" if r["stpe"] is None else f"{r['stpe']:.1f}"
+            print(f"{series:<12} {model:<11} {r['mse']:>9.4f} {r['mae']:>9.4f} {stpe_text:>6} {r['seconds']:>7.2f}")
     print("errors in the series' units for ar3_sparse (noise variance 1), in training z-units for sunspots")
     print(f"figures: {out / 'arnet_ar3_sparse.png'}, {out / 'arnet_sunspots.png'}")

@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from recur_timeseries.baselines import fit_classic_ar
 from recur_timeseries.data import (
     PAPER_SPARSE_AR3,
     ARProcessDataset,
@@ -9,6 +8,7 @@ from recur_timeseries.data import (
     generate_ar_process,
     sunspots_series,
 )
+from recur_timeseries.models.baselines import fit_classic_ar
 
 
 def test_seeded_and_burned_in():

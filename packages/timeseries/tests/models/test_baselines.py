@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from statsmodels.tsa.ar_model import AutoReg
 
-from recur_timeseries.baselines import ClassicAR, fit_classic_ar
 from recur_timeseries.data import PAPER_SPARSE_AR3, generate_ar_process, make_windows
+from recur_timeseries.models.baselines import ClassicAR, fit_classic_ar
 
 
 @pytest.mark.parametrize("p", [1, 3, 12])

@@ -1,15 +1,12 @@
 import csv
 
-import lightning as L
-import numpy as np
 import pytest
 import torch
 
 from recur_core.engine import run_cli
 from recur_core.recipes import list_recipes
-from recur_timeseries.data import PAPER_SPARSE_AR3
-from recur_timeseries.engine import ARNetModule, ARProcessData, ETTData, SunspotsData
 from recur_timeseries.models import sparsity_lambda
+from recur_timeseries.task import ARNetModule
 
 TINY_AR = ["--data.n_train", "200", "--data.n_val", "100", "--data.n_test", "100", "--data.batch_size", "100"]
 
@@ -32,27 +29,6 @@ def test_huber_loss_is_smaller_for_outliers():
     mse_module, huber_module = ARNetModule(p=2, loss="mse"), ARNetModule(p=2, loss="huber")
     prediction, target = torch.zeros(4, 1), torch.tensor([[0.5], [0.0], [0.0], [10.0]])
     assert huber_module._loss(prediction, target) < mse_module._loss(prediction, target)
-
-
-def test_ar_process_splits_are_independent_and_seeded():
-    data = ARProcessData(n_train=50, n_val=30, n_test=20, p=5, seed=1)
-    data.setup()
-    train, val, test = (data.dataset(s) for s in ("train", "val", "test"))
-    assert (len(train), len(val), len(test)) == (50, 30, 20)
-    assert not torch.allclose(train.lags[:20], val.lags[:20])
-    again = ARProcessData(n_train=50, n_val=30, n_test=20, p=5, seed=1)
-    torch.testing.assert_close(again.dataset("val").lags, val.lags)
-    np.testing.assert_array_equal(data.true_coefficients, PAPER_SPARSE_AR3)
-    lags, targets = next(iter(data.train_dataloader()))
-    assert lags.shape == (50, 5) and targets.shape == (50, 1)
-
-
-def test_sunspots_data_batches():
-    data = SunspotsData(p=9, n_forecasts=2, batch_size=16)
-    data.setup("fit")
-    lags, targets = next(iter(data.val_dataloader()))
-    assert lags.shape == (16, 9) and targets.shape == (16, 2)
-    assert data.true_coefficients is None
 
 
 def test_every_recipe_instantiates(runs_dir):
@@ -84,20 +60,3 @@ def test_test_subcommand_reports_test_metrics(runs_dir):
 def test_model_and_data_disagreement_is_explained(runs_dir):
     with pytest.raises(ValueError, match=r"model.p = 8 but the data has p = 20; set --model.p 20"):
         run_cli("timeseries", ["fit", "--config", "arnet/ar3_sparse", "--model.p", "8", *TINY_AR])
-
-
-def test_ett_data_fits_on_a_small_file(tmp_path):
-    dates = np.datetime64("2016-07-01T00") + np.arange(120) * np.timedelta64(1, "h")
-    rng = np.random.default_rng(0)
-    rows = [",".join(["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"])]
-    for date, values in zip(dates, rng.normal(size=(120, 7))):
-        rows.append(str(date).replace("T", " ") + ":00:00," + ",".join(f"{v:.4f}" for v in values))
-    path = tmp_path / "ETTh1.csv"
-    path.write_text("\n".join(rows) + "\n")
-    data = ETTData(path=str(path), splits=(80, 20, 20), p=6, batch_size=32)
-    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.fit(ARNetModule(p=6), datamodule=data)
-    assert len(data.dataset("train")) == 74 and len(data.dataset("val")) == 20
-    assert torch.isfinite(trainer.callback_metrics["val/mse"])
-    with pytest.raises(FileNotFoundError, match="ETT file not found"):
-        ETTData(path=str(tmp_path / "missing.csv")).setup("fit")
