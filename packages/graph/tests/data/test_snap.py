@@ -2,7 +2,7 @@ import gzip
 
 import pytest
 
-from recur_graph.data.snap import BITCOIN_FILES, load_bitcoin, read_signed_network
+from recur_graph.data.snap import load_bitcoin, read_signed_network
 
 # 4 raters; snapshots of 1.2e6 s: rows 1-3 in snapshot 0, row 4 in snapshot 1
 ROWS = "6,2,4,1289241911.72836\n6,5,-2,1289241941.53378\n2,6,1,1289243000\n5,2,10,1290500000\n"
@@ -62,9 +62,12 @@ def test_missing_file_says_what_it_should_hold(tmp_path):
         read_signed_network(tmp_path / "nope.csv")
 
 
-@pytest.mark.parametrize(("name", "nodes", "snapshots"), [("otc", 5881, 138), ("alpha", 3783, 137)])
-def test_real_bitcoin_networks(shared_file, name, nodes, snapshots):
-    g = load_bitcoin(name, shared_file(BITCOIN_FILES[name]))
+@pytest.mark.parametrize(
+    ("name", "file", "nodes", "snapshots"),
+    [("otc", "soc-sign-bitcoinotc.csv.gz", 5881, 138), ("alpha", "soc-sign-bitcoinalpha.csv", 3783, 137)],
+)
+def test_real_bitcoin_networks(dataset_root, name, file, nodes, snapshots):
+    g = load_bitcoin(name, dataset_root(f"bitcoin-{name}", file) / file)
     assert (g.num_nodes, g.num_snapshots) == (nodes, snapshots)
     # undirected: every edge also runs the other way, with the same weight and class
     forward = g.edge_time * nodes * nodes + g.edge_index[0] * nodes + g.edge_index[1]

@@ -1,6 +1,6 @@
 import pytest
 
-from recur_graph.data.uci import UCI_FILE, load_uci, read_uci_messages
+from recur_graph.data.uci import load_uci, read_uci_messages
 
 # SNAP CollegeMsg: SRC DST UNIXTS; the 2.2-day snapshots put the last message in snapshot 1
 SNAP_ROWS = "1 2 1082040961\n1 3 1082155839\n2 3 1082155839\n3 1 1082300000\n"
@@ -42,7 +42,7 @@ def test_bad_input_names_file_and_line(tmp_path, text, message):
     assert str(path) in str(info.value)
 
 
-def test_real_collegemsg(shared_file):
-    g = load_uci(shared_file(UCI_FILE))
+def test_real_collegemsg(dataset_root):
+    g = load_uci(dataset_root("uci-messages", "CollegeMsg.txt") / "CollegeMsg.txt")
     assert (g.num_nodes, g.num_snapshots) == (1899, 89)
     assert g.edge_weight.sum() == 2 * 59835  # every message, both directions

@@ -1,4 +1,3 @@
-import os
 from pathlib import Path
 
 import numpy as np
@@ -6,9 +5,6 @@ import pandas as pd
 import pytest
 
 from recur_timeseries.data import ETT_HEADER, ETTDataset, ett_split_sizes, load_ett, read_ett_csv
-
-SHARED_DATA = Path(os.environ.get("RECUR_SHARED_DATA", Path(__file__).resolve().parents[4] / ".." / "shared" / "data"))
-ETTH1 = SHARED_DATA / "ETT-small" / "ETTh1.csv"
 
 
 def write_ett(path: Path, rows: int, step: str = "1h", header=ETT_HEADER, edit=None) -> Path:
@@ -123,12 +119,12 @@ def test_too_few_rows_for_the_window(tmp_path):
         ETTDataset(path, p=10, n_forecasts=3, splits=(12, 4, 4))
 
 
-@pytest.mark.skipif(not ETTH1.is_file(), reason=f"real ETT data not found at {ETTH1}")
-def test_real_etth1():
+def test_real_etth1(dataset_root):
+    etth1 = dataset_root("ett", "ETTh1.csv") / "ETTh1.csv"
     p = 24
-    train, val = (ETTDataset(ETTH1, p=p, split=s) for s in ("train", "val"))
+    train, val = (ETTDataset(etth1, p=p, split=s) for s in ("train", "val"))
     assert len(train) == 8640 - p and len(val) == 2880
-    raw = pd.read_csv(ETTH1)["OT"].to_numpy()
+    raw = pd.read_csv(etth1)["OT"].to_numpy()
     assert float(train.series.mean()) == pytest.approx(0, abs=1e-9)
     first_val_target = val.standardizer.inverse(val.targets[0].double().numpy())[0]
     assert first_val_target == pytest.approx(raw[8640], rel=1e-5)
