@@ -58,6 +58,12 @@ class _Handler(BaseHTTPRequestHandler):
         start = 0
         if requested_range and route.ranges:
             start = int(requested_range.removeprefix("bytes=").removesuffix("-"))
+            if start >= len(route.body):
+                self.send_response(416)
+                self.send_header("Content-Range", f"bytes */{len(route.body)}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             self.send_response(206)
             self.send_header("Content-Range", f"bytes {start}-{len(route.body) - 1}/{len(route.body)}")
         else:

@@ -140,6 +140,18 @@ def test_server_without_ranges_restarts_the_download(isolated_catalogue, site, t
     assert (tmp_path / "Tiny-Data" / "squares.csv").read_bytes() == CONTENT
 
 
+def test_complete_partial_download_is_checked_and_moved_without_downloading_again(isolated_catalogue, site, tmp_path):
+    site.serve("/squares.csv", CONTENT)
+    register(DataFile("squares.csv", site.url("/squares.csv"), sha256(CONTENT), len(CONTENT)))
+    part = tmp_path / ".partial" / "tiny" / "squares.csv.part"
+    part.parent.mkdir(parents=True)
+    part.write_bytes(CONTENT)
+    fetch_dataset("tiny", tmp_path)
+    assert site.requests == [("/squares.csv", f"bytes={len(CONTENT)}-")]
+    assert (tmp_path / "Tiny-Data" / "squares.csv").read_bytes() == CONTENT
+    assert not (tmp_path / ".partial").exists()
+
+
 def test_network_failure_names_the_url(isolated_catalogue, site, tmp_path):
     register(DataFile("squares.csv", site.url("/nowhere.csv"), None, None))
     with pytest.raises(DataFetchError, match=r"could not download http://127\.0\.0\.1:\d+/nowhere\.csv: HTTP 404"):
