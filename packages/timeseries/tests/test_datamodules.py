@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+from recur_core.data import DatasetNotFoundError
 from recur_core.engine import quiet_trainer
 from recur_timeseries.data import PAPER_SPARSE_AR3
 from recur_timeseries.datamodules import ARProcessData, ETTData, SunspotsData
@@ -46,18 +47,40 @@ def test_bad_options_are_explained():
         ARProcessData(batch_size=0)
 
 
-def test_ett_data_fits_on_a_small_file(tmp_path):
+def test_ett_data_fits_on_a_small_file_under_the_data_root(tmp_path):
     dates = np.datetime64("2016-07-01T00") + np.arange(120) * np.timedelta64(1, "h")
     rng = np.random.default_rng(0)
     rows = [",".join(["date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT"])]
     for date, values in zip(dates, rng.normal(size=(120, 7))):
         rows.append(str(date).replace("T", " ") + ":00:00," + ",".join(f"{v:.4f}" for v in values))
-    path = tmp_path / "ETTh1.csv"
-    path.write_text("\n".join(rows) + "\n")
-    data = ETTData(path=str(path), splits=(80, 20, 20), p=6, batch_size=32)
+    (tmp_path / "ETT-small").mkdir()
+    (tmp_path / "ETT-small" / "ETTh2.csv").write_text("\n".join(rows) + "\n")
+    data = ETTData(dataset="ETTh2", root=str(tmp_path), splits=(80, 20, 20), p=6, batch_size=32)
     trainer = quiet_trainer(max_epochs=1)
     trainer.fit(ARNetModule(p=6), datamodule=data)
     assert len(data.dataset("train")) == 74 and len(data.dataset("val")) == 20
     assert torch.isfinite(trainer.callback_metrics["val/mse"])
-    with pytest.raises(FileNotFoundError, match="ETT file not found"):
-        ETTData(path=str(tmp_path / "missing.csv")).setup("fit")
+
+
+def test_missing_ett_dataset_is_one_line_saying_how_to_get_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECUR_DATA", str(tmp_path))
+    expected = f"dataset 'ETTh1' not found under {tmp_path / 'ETT-small'}: run 'recur data fetch ett' or set RECUR_DATA"
+    with pytest.raises(DatasetNotFoundError) as error:
+        ETTData().setup("fit")
+    assert str(error.value) == expected
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_unknown_ett_dataset_lists_the_four():
+    with pytest.raises(ValueError, match=r"dataset must be one of ETTh1, ETTh2, ETTm1, ETTm2, got 'ETTh3'"):
+        ETTData(dataset="ETTh3")
+
+
+@pytest.mark.parametrize(("dataset", "rows"), [("ETTh1", (8640, 2880, 2880)), ("ETTm1", (34560, 11520, 11520))])
+def test_real_ett_has_the_standard_split_sizes(dataset_root, dataset, rows):
+    root = dataset_root("ett", f"{dataset}.csv").parent
+    data = ETTData(dataset=dataset, root=str(root), p=24)
+    data.setup()
+    # train windows start after p rows; val and test borrow the p rows before them
+    sizes = tuple(len(data.dataset(split)) for split in ("train", "val", "test"))
+    assert sizes == (rows[0] - 24, rows[1], rows[2])

@@ -1,5 +1,4 @@
 import numpy as np
-import pytest
 import torch
 
 from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset
@@ -7,15 +6,6 @@ from recur_timeseries.fitting import fit_arnet
 from recur_timeseries.metrics import stpe
 from recur_timeseries.models import estimated_sparsity
 from recur_timeseries.models.baselines import ClassicAR
-
-
-@pytest.fixture
-def one_thread():
-    # a 1000 × 20 problem is all overhead: extra intra-op threads only add spin-waiting
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_seeded_and_leaves_the_global_generator_alone():
@@ -30,6 +20,7 @@ def test_seeded_and_leaves_the_global_generator_alone():
     torch.testing.assert_close(a.coefficients, b.coefficients)
 
 
+# one_thread (recur's pytest plugin): a 1000 × 20 problem is all overhead, extra threads only spin-wait
 def test_regularizer_recovers_sparse_ar3_better_than_least_squares(one_thread):
     # The paper's small-data case: AR(20) fitted to 1000 samples of the sparse AR(3).
     p = 20

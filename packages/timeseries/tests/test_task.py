@@ -5,6 +5,7 @@ import torch
 
 from recur_core.engine import run_cli
 from recur_core.recipes import list_recipes
+from recur_timeseries.datamodules import ETTData
 from recur_timeseries.models import sparsity_lambda
 from recur_timeseries.task import ARNetModule
 
@@ -33,16 +34,21 @@ def test_huber_loss_is_smaller_for_outliers():
 
 def test_every_recipe_instantiates(runs_dir):
     recipes = list_recipes("timeseries")
-    assert {"arnet/ar3_sparse", "arnet/sunspots", "arnet/etth1"} <= set(recipes)
+    assert {"arnet/ar3_sparse", "arnet/sunspots", "arnet/etth1", "arnet/ettm1"} <= set(recipes)
     for name, path in recipes.items():
         assert path.read_text().splitlines()[0] == f"# recur-timeseries fit --config {name}"
         cli = run_cli("timeseries", ["--config", name], run=False)
         assert isinstance(cli.model, ARNetModule) and cli.model.hparams.p == cli.datamodule.p
+        if isinstance(cli.datamodule, ETTData):
+            # a recipe names its dataset; the data root comes from RECUR_DATA, not from a path in the recipe
+            assert cli.datamodule.dataset_name.lower() == name.removeprefix("arnet/")
+            assert cli.datamodule.root is None
 
 
 def test_fit_logs_stpe_and_writes_plots(runs_dir):
     cli = run_cli("timeseries", ["fit", "--config", "arnet/ar3_sparse", "--trainer.max_epochs", "2", *TINY_AR])
-    (run,) = (runs_dir / "arnet" / "ar3_sparse").iterdir()
+    run = cli.run_dir
+    assert run.is_relative_to(runs_dir)
     for name in ("config.yaml", "metrics.csv", "metrics.png", "arnet.png", "checkpoints/last.ckpt"):
         assert (run / name).is_file(), name
     columns = next(csv.reader((run / "metrics.csv").open()))

@@ -13,10 +13,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recur_core.data import dataset_file
 from recur_core.engine import Split, SplitDataModule
 from recur_timeseries.data import PAPER_SPARSE_AR3, ARProcessDataset, ETTDataset, SunspotsDataset
 
-__all__ = ["ARProcessData", "ETTData", "LagWindowData", "SunspotsData"]
+__all__ = ["ETT_DATASETS", "ARProcessData", "ETTData", "LagWindowData", "SunspotsData"]
+
+# the four files of ETT-small: two transformers, hourly (h) and every 15 minutes (m)
+ETT_DATASETS: tuple[str, ...] = ("ETTh1", "ETTh2", "ETTm1", "ETTm2")
 
 
 class LagWindowData(SplitDataModule):
@@ -129,13 +133,19 @@ class SunspotsData(LagWindowData):
 
 
 class ETTData(LagWindowData):
-    """One ETT variable (default the oil temperature ``OT``) from a real ETT CSV, with the standard splits.
+    """One variable (default the oil temperature ``OT``) of an ETT dataset from the data root, in the standard splits.
 
-    The file is read at ``setup``, so a recipe instantiates without it; a missing file is a
-    ``FileNotFoundError`` that says where ETT files go.
+    The CSV is ``<root>/ETT-small/<dataset>.csv`` (catalogue entry ``ett``; ``recur data fetch ett``
+    downloads it), found through :func:`recur_core.data.dataset_file`. It is read at ``setup``, so a
+    recipe instantiates without it; a missing file is the one-line
+    ``dataset 'ETTh1' not found under <root>/ETT-small: run 'recur data fetch ett' or set RECUR_DATA``.
+    The standard splits are 12/4/4 months of 30 days: 8640/2880/2880 rows for the hourly ETTh files and
+    four times as many for the 15-minute ETTm files (the reader infers the rate from the dates).
 
     Args:
-        path: the CSV, e.g. ``../shared/data/ETT-small/ETTh1.csv`` (relative to the working directory).
+        dataset: ``ETTh1``, ``ETTh2`` (hourly), ``ETTm1`` or ``ETTm2`` (every 15 minutes).
+        root: the data root, the folder that holds ``ETT-small/``; None: ``$RECUR_DATA``, else the
+            user cache (:func:`recur_core.data.data_root`).
         target: the variable to forecast.
         splits: (train, val, test) row counts; default the standard 12/4/4 months.
         p, n_forecasts, batch_size, num_workers, seed: see :class:`LagWindowData`.
@@ -143,7 +153,8 @@ class ETTData(LagWindowData):
 
     def __init__(
         self,
-        path: str = "../shared/data/ETT-small/ETTh1.csv",
+        dataset: str = "ETTh1",
+        root: str | None = None,
         target: str = "OT",
         splits: tuple[int, int, int] | None = None,
         p: int = 24,
@@ -153,11 +164,16 @@ class ETTData(LagWindowData):
         seed: int = 0,
     ) -> None:
         super().__init__(p=p, n_forecasts=n_forecasts, batch_size=batch_size, num_workers=num_workers, seed=seed)
-        self.path = path
+        if dataset not in ETT_DATASETS:
+            raise ValueError(f"dataset must be one of {', '.join(ETT_DATASETS)}, got {dataset!r}")
+        # not self.dataset: that is the base's split accessor
+        self.dataset_name = dataset
+        self.root = root
         self.target = target
         self.splits = splits
 
     def make_dataset(self, split: Split) -> ETTDataset:
+        path = dataset_file("ett", f"{self.dataset_name}.csv", self.root, label=self.dataset_name)
         return ETTDataset(
-            self.path, self.p, n_forecasts=self.n_forecasts, split=split, target=self.target, splits=self.splits
+            path, self.p, n_forecasts=self.n_forecasts, split=split, target=self.target, splits=self.splits
         )

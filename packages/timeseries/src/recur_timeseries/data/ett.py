@@ -54,9 +54,9 @@ def read_ett_csv(path: str | Path, columns: Sequence[str] | None = None) -> pd.D
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"ETT file not found: {path}. Put the ETT-small CSVs (ETTh1.csv, ETTh2.csv, ETTm1.csv, ETTm2.csv "
-            f"from https://github.com/zhouhaoyi/ETDataset) in one folder, e.g. ../shared/data/ETT-small/ beside "
-            f"the checkout, and pass the file's path. Each is a CSV whose header is: {_HEADER_TEXT}"
+            f"ETT file not found: {path}. 'recur data fetch ett' downloads the ETT-small CSVs (ETTh1.csv, "
+            f"ETTh2.csv, ETTm1.csv, ETTm2.csv from https://github.com/zhouhaoyi/ETDataset) into <data root>/ETT-small, "
+            f"where ETTData(dataset='ETTh1') finds them. Each is a CSV whose header is: {_HEADER_TEXT}"
         )
     frame = pd.read_csv(path, dtype=str, keep_default_na=False)
     found = list(frame.columns)
