@@ -54,9 +54,10 @@ import lightning as L
 import torch
 import yaml
 
+from recur_core.engine import quiet_trainer
 from recur_core.recipes import find_recipe
 from recur_core.repro import Claim, invoked_command, outcome, write_claims
-from recur_graph.lit import TemporalGraphTask
+from recur_graph.task import TemporalGraphTask
 
 MODELS = ("evolvegcn_h", "evolvegcn_o", "static_gcn", "gcn_gru")
 EVOLVE = ("evolvegcn_h", "evolvegcn_o")
@@ -118,15 +119,7 @@ def run(model: str, exp: dict) -> tuple[dict[str, float], dict[str, float], floa
     L.seed_everything(0, verbose=False)
     data = _instantiate(recipe["data"], **exp["data"])
     task: TemporalGraphTask = _instantiate(recipe["model"], model=model, **exp["model"])
-    trainer = L.Trainer(
-        max_epochs=exp["epochs"],
-        limit_val_batches=0,
-        num_sanity_val_steps=0,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-    )
+    trainer = quiet_trainer(max_epochs=exp["epochs"], limit_val_batches=0, num_sanity_val_steps=0)
     start, cpu = time.perf_counter(), time.process_time()
     trainer.fit(task, data)
     scores = trainer.test(task, data, verbose=False)[0]
@@ -158,7 +151,7 @@ def references(data, task: TemporalGraphTask) -> dict[str, float]:
     """
     if task.hparams.task == "link_pred":
         return {}
-    test = data.datasets["test"]
+    test = data.dataset("test")
     labels = [test[i]["labels"] == task.hparams.target_class for i in range(len(test))]
     sizes = [len(lab) for lab in labels]
     share = sum(int(lab.sum()) for lab in labels) / sum(sizes)

@@ -2,10 +2,12 @@
 
 import csv
 
+import pytest
 import yaml
 
 from recur_core.engine import run_cli
-from recur_graph.lit import TemporalGraphTask
+from recur_core.recipes import list_recipes
+from recur_graph.task import TemporalGraphTask
 
 TINY = [
     "--data.num_nodes",
@@ -46,7 +48,8 @@ def test_fit_a_shipped_recipe_then_test_its_checkpoint(runs_dir):
         ],
     )
     assert isinstance(cli.model, TemporalGraphTask) and cli.model.hparams.model == "evolvegcn_h"
-    (run,) = sorted((runs_dir / "evolvegcn" / "sbm_link_pred").iterdir())
+    run = cli.run_dir
+    assert run.is_relative_to(runs_dir) and "evolvegcn" in run.parts and "sbm_link_pred" in run.parts
     for name in ("config.yaml", "metrics.csv", "metrics.png", "val_by_snapshot.png", "checkpoints/best.ckpt"):
         assert (run / name).is_file(), name
     assert yaml.safe_load((run / "config.yaml").read_text())["model"]["init_args"]["model"] == "evolvegcn_h"
@@ -56,3 +59,16 @@ def test_fit_a_shipped_recipe_then_test_its_checkpoint(runs_dir):
     restored = TemporalGraphTask.load_from_checkpoint(run / "checkpoints" / "best.ckpt")
     result = cli.trainer.test(restored, cli.datamodule, verbose=False)[0]
     assert {"test/map", "test/mrr"} <= set(result)
+
+
+@pytest.mark.parametrize("name", sorted(list_recipes("graph")))
+def test_every_recipe_builds_its_model_and_names_its_data(name, runs_dir):
+    path = list_recipes("graph")[name]
+    assert path.read_text().splitlines()[0] == f"# recur-graph fit --config {name}"
+    cli = run_cli("graph", ["--config", name], run=False)
+    assert isinstance(cli.model, TemporalGraphTask) and cli.model.hparams.task == cli.datamodule.task
+    # the model builds: a recurrence only where the model has one (static_gcn has none)
+    options = yaml.safe_load(path.read_text())["model"]["init_args"]
+    assert TemporalGraphTask(**options, in_features=4).net is not None
+    # a recipe names its dataset (or generates one); where it lies comes from the data root
+    assert cli.datamodule.path is None and getattr(cli.datamodule, "root", None) is None

@@ -2,13 +2,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from recur_core import get_layer_class, get_model, list_layers
-from recur_core.testing import check_model
+from recur_core import get_model
 from recur_graph.models.evolvegcn import EvolveGCN, EvolvingWeight, TopKSummary
 from recur_graph.models.gcn import example_window
-
-# token_inputs layers (ngram_head) match exact token repeats, which evolving weights never have
-CAUSAL_LAYERS = [n for n in list_layers() if get_layer_class(n).causal and not get_layer_class(n).token_inputs]
 
 
 def naive_topk(h, present, scorer, k):
@@ -129,17 +125,6 @@ def test_hidden_state_is_the_initial_weight():
     h, c = weight.initial_state()
     assert torch.equal(h, weight.initial.T) and torch.equal(c, torch.zeros(2, 4))
     assert not EvolvingWeight(rows=4, cols=2, layer="attention", layer_kwargs={"num_heads": 2}).seeds_state
-
-
-@pytest.mark.parametrize("layer", CAUSAL_LAYERS)
-@pytest.mark.parametrize("variant", ["evolvegcn_h", "evolvegcn_o"])
-def test_any_causal_core_layer_evolves_the_weights(variant, layer):
-    check_model(get_model(variant, in_features=8, hidden_features=8, out_features=4, evolve_layer=layer), batch_size=3)
-
-
-def test_non_causal_layers_are_refused():
-    with pytest.raises(ValueError, match="not causal"):
-        EvolvingWeight(4, 2, layer="bidirectional", layer_kwargs={"layer": "gru"})
 
 
 def test_one_hot_ids_give_the_same_embeddings_as_the_one_hot_matrix():

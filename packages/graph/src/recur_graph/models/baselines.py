@@ -7,13 +7,13 @@ for every snapshot, so the task heads and the training loop are shared.
   window's snapshots ``1..t`` (edge weights added up). With a window of one snapshot it is the
   official ``gcn`` model.
 - :class:`GCNGRU` is the official ``gruA``: a two-layer GCN with one weight for every snapshot,
-  then a recurrence over the snapshots for each node (``rnn_layer``, a GRU by default; any core
-  layer works), run in the layer's parallel form.
+  then a recurrence over the snapshots for each node (``layer``, a GRU by default; any causal
+  core layer works), run in the layer's parallel form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -89,8 +89,8 @@ class GCNGRUConfig:
     in_features: int = 16  # F
     hidden_features: int = 32  # width after GCN layer 1
     out_features: int = 32  # width after GCN layer 2 and of the recurrence
-    rnn_layer: str = "gru"  # the per-node recurrence over snapshots: any causal core layer (official gruA: GRU)
-    layer_kwargs: dict[str, Any] = field(default_factory=dict)  # extra arguments of rnn_layer
+    layer: str = "gru"  # the per-node recurrence over snapshots: any causal core layer (official gruA: GRU)
+    layer_kwargs: dict[str, Any] | None = None  # extra arguments of the layer
     activation: str = "rrelu"  # official run_exp.py: torch.nn.RReLU
 
 
@@ -110,9 +110,9 @@ class GCNGRU(nn.Module):
                 GCNLayer(c.hidden_features, c.out_features, c.activation),
             ]
         )
-        self.rnn = build_layer(c.rnn_layer, d_model=c.out_features, **c.layer_kwargs)
+        self.rnn = build_layer(c.layer, d_model=c.out_features, **(c.layer_kwargs or {}))
         if not self.rnn.causal:
-            raise ValueError(f"rnn_layer {c.rnn_layer!r} is not causal; a snapshot's embedding may not see later ones")
+            raise ValueError(f"layer {c.layer!r} is not causal; a snapshot's embedding may not see later ones")
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
         steps, nodes = x.shape[:2]

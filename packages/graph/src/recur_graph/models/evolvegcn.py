@@ -10,7 +10,7 @@ https://arxiv.org/abs/1902.10191; official code https://github.com/IBM/EvolveGCN
 Each of the two layers owns an initial weight :math:`Q_0` (``in × out``) that a recurrence
 evolves once per snapshot. **EvolveGCN-H** feeds it :math:`X_t = \mathrm{TopK}(H_t)`, a summary of
 ``out`` node embeddings of the snapshot; **EvolveGCN-O** feeds it :math:`X_t = Q_{t-1}`, its own
-output. The recurrence is any causal core layer (``evolve_layer``): the weight's ``out`` columns
+output. The recurrence is any causal core layer (``layer``): the weight's ``out`` columns
 are its batch and its ``in`` rows the width, so ``build_layer(name, d_model=in)`` evolves them.
 
 Every forward pass rebuilds the weights from :math:`Q_0` over the window it is given and keeps
@@ -22,7 +22,7 @@ Where this follows the official code rather than the paper or torch_geometric_te
 - the weight is ``in × out`` (torch_geometric_temporal's is square), and TopK picks
   ``k = out`` nodes by ``H p / ‖p‖`` among the nodes present in the snapshot, repeating the last
   one when fewer are present; its rows are scaled by ``tanh`` of their scores;
-- the default recurrence is a GRU, also for -O (the paper writes LSTM: ``evolve_layer="lstm"``);
+- the default recurrence is a GRU, also for -O (the paper writes LSTM: ``layer="lstm"``);
 - activations are RReLU; :math:`Q_0` is drawn from U(-1/√out, 1/√out).
 
 Where it differs from the official code: the default ``gru`` layer is torch's GRU, whose gate
@@ -35,7 +35,7 @@ The file reads bottom-up: TopK summary, the evolving weight, one EvolveGCN layer
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import torch
@@ -136,7 +136,7 @@ class EvolvingWeight(nn.Module):
         self.rows, self.cols = rows, cols
         self.layer = build_layer(layer, d_model=rows, **(layer_kwargs or {}))
         if not self.layer.causal:
-            raise ValueError(f"evolve_layer {layer!r} is not causal and has no step(); choose a causal core layer")
+            raise ValueError(f"layer {layer!r} is not causal and has no step(); choose a causal core layer")
         self.initial = nn.Parameter(torch.empty(rows, cols))
         uniform_(self.initial, 1.0 / math.sqrt(cols))
         self.seeds_state = tuple(self.layer.state_shapes(cols)[0]) == (cols, rows)
@@ -175,7 +175,7 @@ class EvolveGCNLayer(nn.Module):
         in_features: width of ``H`` (the weight's rows).
         out_features: width of ``H'`` (the weight's columns, and TopK's ``k`` for -H).
         variant: ``"h"`` (X_t = TopK(H_t)) or ``"o"`` (X_t = Q_{t-1}).
-        evolve_layer: the core layer that evolves the weight.
+        layer: the core layer that evolves the weight.
         layer_kwargs: extra arguments for it.
         activation: ``"rrelu"`` or ``"relu"``.
 
@@ -188,7 +188,7 @@ class EvolveGCNLayer(nn.Module):
         in_features: int,
         out_features: int,
         variant: Literal["h", "o"],
-        evolve_layer: str = "gru",
+        layer: str = "gru",
         layer_kwargs: dict[str, Any] | None = None,
         activation: str = "rrelu",
     ) -> None:
@@ -196,7 +196,7 @@ class EvolveGCNLayer(nn.Module):
         if variant not in ("h", "o"):
             raise ValueError(f"variant must be 'h' or 'o', got {variant!r}")
         self.variant = variant
-        self.weight = EvolvingWeight(in_features, out_features, evolve_layer, layer_kwargs)
+        self.weight = EvolvingWeight(in_features, out_features, layer, layer_kwargs)
         self.summary = TopKSummary(in_features, out_features) if variant == "h" else None
         self.activation = make_activation(activation)
 
@@ -218,8 +218,9 @@ class EvolveGCNConfig:
     hidden_features: int = 32  # width after layer 1 (official layer_1_feats)
     out_features: int = 32  # node embedding width after layer 2 (official layer_2_feats)
     variant: Literal["h", "o"] = "o"  # -H: weights evolve from TopK node summaries; -O: from themselves
-    evolve_layer: str = "gru"  # any causal core layer; the official code's GRU (the paper writes LSTM for -O)
-    layer_kwargs: dict[str, Any] = field(default_factory=dict)  # extra arguments of evolve_layer
+    # evolves the weights: any causal core layer; the official code's GRU (the paper writes LSTM for -O)
+    layer: str = "gru"
+    layer_kwargs: dict[str, Any] | None = None  # extra arguments of the layer
     activation: str = "rrelu"  # official run_exp.py: torch.nn.RReLU
 
 
@@ -241,8 +242,7 @@ class EvolveGCN(nn.Module):
         c = self.config
         widths = [c.in_features, c.hidden_features, c.out_features]
         self.layers = nn.ModuleList(
-            EvolveGCNLayer(widths[i], widths[i + 1], c.variant, c.evolve_layer, c.layer_kwargs, c.activation)
-            for i in range(2)
+            EvolveGCNLayer(widths[i], widths[i + 1], c.variant, c.layer, c.layer_kwargs, c.activation) for i in range(2)
         )
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:
@@ -259,7 +259,7 @@ class EvolveGCN(nn.Module):
         return example_window(batch_size, 12, self.config.in_features)
 
     def extra_repr(self) -> str:
-        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items() if v != {})
+        return ", ".join(f"{k}={v}" for k, v in asdict(self.config).items() if v is not None)
 
 
 @register_model("evolvegcn_h")

@@ -4,23 +4,19 @@ import lightning as L
 import pytest
 import torch
 
-from recur_graph.lit import BitcoinData, EllipticData, SBMData, TemporalGraphTask
+from recur_core import get_layer_class
+from recur_core.engine import quiet_trainer
+from recur_graph.datamodules import BitcoinData, EllipticData, SBMData
+from recur_graph.task import TemporalGraphTask
 
 
 def _trainer(epochs):
-    return L.Trainer(
-        max_epochs=epochs,
-        logger=False,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    return quiet_trainer(max_epochs=epochs, num_sanity_val_steps=0)
 
 
 def _chance_map(data):
     """AP of random scores is the share of true pairs: the mean over test snapshots of E_t / N²."""
-    test = data.datasets["test"]
+    test = data.dataset("test")
     n = data.graph.num_nodes
     return sum(test[i]["positives"].shape[1] / n**2 for i in range(len(test))) / len(test)
 
@@ -41,10 +37,29 @@ def test_evolvegcn_learns_link_prediction_above_chance():
 
 def test_task_must_match_the_data():
     data = SBMData(num_nodes=30, num_snapshots=12, history=2)
-    with pytest.raises(ValueError, match=r"model\.task = 'edge_cls' but the data has task = 'link_pred'"):
+    message = r"model\.task = 'edge_cls' but the data has task = 'link_pred'; set --model\.task link_pred"
+    with pytest.raises(ValueError, match=message):
         _trainer(1).fit(TemporalGraphTask(task="edge_cls"), data)
-    with pytest.raises(ValueError, match="SBMData supports task link_pred"):
-        SBMData(task="edge_cls")
+    # also when the model is already built (a checkpoint, or in_features given)
+    with pytest.raises(ValueError, match=message):
+        _trainer(1).fit(TemporalGraphTask(task="edge_cls", in_features=5), data)
+
+
+@pytest.mark.parametrize("model", ["evolvegcn_h", "evolvegcn_o", "gcn_gru"])
+def test_layer_and_layer_kwargs_reach_the_model(model):
+    task = TemporalGraphTask(
+        model=model, in_features=6, hidden_features=4, out_features=4, layer="attention", layer_kwargs={"num_heads": 2}
+    )
+    layers = [m for m in task.net.modules() if isinstance(m, get_layer_class("attention"))]
+    assert layers and all(m.num_heads == 2 for m in layers)
+    default = TemporalGraphTask(model=model, in_features=5)
+    assert any(isinstance(m, get_layer_class("gru")) for m in default.net.modules())
+
+
+def test_static_gcn_takes_no_recurrence():
+    assert TemporalGraphTask(model="static_gcn", in_features=5).net is not None
+    with pytest.raises(TypeError, match="unexpected keyword argument 'layer'"):
+        TemporalGraphTask(model="static_gcn", in_features=5, layer="gru")
 
 
 def _signed_network(path):
@@ -97,11 +112,3 @@ def test_node_classification_on_elliptic_files(tmp_path):
     trainer.fit(task, data)
     assert task.hparams.target_class == 1 and task.hparams.in_features == 2
     assert "test/f1" in trainer.test(task, data, verbose=False)[0]
-
-
-def test_demo_runs_end_to_end():
-    from recur_graph.demo import run_demo
-
-    results = run_demo(num_nodes=30, num_snapshots=10, epochs=1)
-    assert set(results) == {"chance", "evolvegcn_h", "evolvegcn_o"}
-    assert all(0 <= r["test/map"] <= 1 for r in results.values())
