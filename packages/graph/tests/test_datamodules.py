@@ -1,8 +1,10 @@
+import gzip
+
 import pytest
 import torch
 
 from recur_graph.data.snapshots import chronological_split
-from recur_graph.datamodules import SBMData, TemporalGraphData
+from recur_graph.datamodules import BitcoinData, EllipticData, SBMData, TemporalGraphData, UCIData
 
 
 def _small(**options):
@@ -65,3 +67,53 @@ def test_the_base_takes_its_options_by_keyword_only():
     data = Fixed(history=2, negatives=1)
     assert data.batch_size is None and data.history == 2
     assert isinstance(data.dataset("train")[0]["x"], torch.Tensor)
+
+
+@pytest.mark.parametrize(
+    ("make", "name"),
+    [
+        (lambda: BitcoinData(network="otc"), "bitcoin-otc"),
+        (lambda: BitcoinData(network="alpha", task="edge_cls"), "bitcoin-alpha"),
+        (lambda: UCIData(), "uci-messages"),
+    ],
+)
+def test_a_missing_dataset_names_the_command_that_fetches_it(tmp_path, monkeypatch, make, name):
+    monkeypatch.setenv("RECUR_DATA", str(tmp_path))
+    data = make()
+    with pytest.raises(FileNotFoundError, match=f"recur data fetch {name}") as info:
+        data.setup("fit")
+    assert str(tmp_path) in str(info.value) and "\n" not in str(info.value)
+    assert not any(tmp_path.iterdir()), "nothing is written into the data root"
+
+
+def test_missing_elliptic_says_how_to_download_it_by_hand(tmp_path, monkeypatch):
+    # Kaggle needs an account, so the message gives the manual steps rather than recur data fetch
+    monkeypatch.setenv("RECUR_DATA", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match=r"download it by hand from https://www\.kaggle\.com/") as info:
+        EllipticData().setup("fit")
+    assert "elliptic_bitcoin_dataset" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_root_and_path_choose_where_the_file_is_read(tmp_path, monkeypatch):
+    monkeypatch.setenv("RECUR_DATA", str(tmp_path / "elsewhere"))
+    rows = [
+        f"{a},{b},{1 if (a + b) % 3 else -1},{1_300_000_000 + t * 1_200_000}"
+        for t in range(12)
+        for a, b in [(1, 2), (2, 3), (3, 1), (t % 3 + 1, 4)]
+    ]
+    folder = tmp_path / "root" / "bitcoin-signed-networks"
+    folder.mkdir(parents=True)
+    (folder / "soc-sign-bitcoinotc.csv.gz").write_bytes(gzip.compress("\n".join(rows).encode()))
+    from_root = BitcoinData(network="otc", root=str(tmp_path / "root"), history=2)
+    assert from_root.dataset("train").graph.num_nodes == 4
+    copy = tmp_path / "copy.csv.gz"
+    # the copy has a fifth user
+    copy.write_bytes(gzip.compress("\n".join([*rows, "4,5,1,1300000000"]).encode()))
+    from_path = BitcoinData(network="otc", path=str(copy), history=2)
+    assert from_path.dataset("train").graph.num_nodes == 5
+
+
+def test_real_bitcoin_otc_under_the_data_root(dataset_root):
+    data = BitcoinData(network="otc", root=str(dataset_root("bitcoin-otc").parent), eval_windows=1)
+    assert data.graph is None
+    assert data.dataset("test").graph.num_nodes == 5881 and len(data.dataset("test")) == 1

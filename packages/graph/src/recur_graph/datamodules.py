@@ -9,6 +9,11 @@ cuts one split of it with the official chronological splitter.
 - :class:`BitcoinData`: SNAP Bitcoin-OTC / -Alpha (link prediction, edge classification).
 - :class:`UCIData`: UC Irvine messages (link prediction).
 - :class:`EllipticData`: Elliptic transactions (node classification).
+
+The real datasets are read from the data root (``root``, else :func:`recur_core.data.data_root`:
+``$RECUR_DATA`` or ``~/.cache/recur/data``) as ``recur data fetch NAME`` lays them out; a missing
+one fails in :meth:`~recur_core.engine.SplitDataModule.setup` with a one-line error naming that
+command. ``path`` reads a copy elsewhere instead (another file in the same format).
 """
 
 from __future__ import annotations
@@ -19,12 +24,11 @@ from typing import Literal
 import torch
 
 from recur_core.engine import Split, SplitDataModule
-from recur_graph.data.elliptic import ELLIPTIC_FOLDER, read_elliptic
-from recur_graph.data.paths import shared_data_path
+from recur_graph.data.elliptic import load_elliptic
 from recur_graph.data.sbm import DynamicSBM, generated_sbm_graph, read_sbm_csv
 from recur_graph.data.snap import BITCOIN_SNAPSHOT_SECONDS, bitcoin_path, read_signed_network
 from recur_graph.data.snapshots import TASKS, Task, TemporalGraph, WindowDataset, chronological_split
-from recur_graph.data.uci import UCI_FILE, UCI_SNAPSHOT_SECONDS, read_uci_messages
+from recur_graph.data.uci import UCI_SNAPSHOT_SECONDS, read_uci_messages, uci_path
 
 __all__ = ["BitcoinData", "EllipticData", "SBMData", "TemporalGraphData", "UCIData"]
 
@@ -174,8 +178,9 @@ class BitcoinData(TemporalGraphData):
     """SNAP Bitcoin-OTC or Bitcoin-Alpha, for link prediction or edge (trust / distrust) classification.
 
     Args:
-        network: ``"otc"`` or ``"alpha"``.
-        path: the CSV (plain or gzipped); None reads the shared data folder's copy.
+        network: ``"otc"`` or ``"alpha"`` (the datasets ``bitcoin-otc`` and ``bitcoin-alpha``).
+        root: the data root; None: :func:`recur_core.data.data_root`'s choice.
+        path: a SNAP signed-network CSV elsewhere (plain or gzipped) read instead of the data root's.
         snapshot_seconds: snapshot width (official 1.2e6 s).
         task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData`.
@@ -186,6 +191,7 @@ class BitcoinData(TemporalGraphData):
     def __init__(
         self,
         network: Literal["otc", "alpha"] = "otc",
+        root: str | None = None,
         path: str | None = None,
         snapshot_seconds: float = BITCOIN_SNAPSHOT_SECONDS,
         task: Task = "link_pred",
@@ -212,18 +218,21 @@ class BitcoinData(TemporalGraphData):
             seed=seed,
         )
         self.network = network
+        self.root = root
         self.path = path
         self.snapshot_seconds = snapshot_seconds
 
     def load(self) -> TemporalGraph:
-        return read_signed_network(self.path or bitcoin_path(self.network), self.snapshot_seconds)
+        return read_signed_network(self.path or bitcoin_path(self.network, self.root), self.snapshot_seconds)
 
 
 class UCIData(TemporalGraphData):
     """UC Irvine messages (SNAP CollegeMsg or KONECT), for link prediction.
 
     Args:
-        path: the edge list; None reads the shared data folder's CollegeMsg.txt.
+        root: the data root holding the dataset ``uci-messages``; None: :func:`recur_core.data.data_root`'s choice.
+        path: an edge list elsewhere read instead (SNAP CollegeMsg, or KONECT's ``out.opsahl-ucsocial``
+            that the official code reads).
         snapshot_seconds: snapshot width (official 190,080 s).
         task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData`.
@@ -233,6 +242,7 @@ class UCIData(TemporalGraphData):
 
     def __init__(
         self,
+        root: str | None = None,
         path: str | None = None,
         snapshot_seconds: float = UCI_SNAPSHOT_SECONDS,
         task: Task = "link_pred",
@@ -258,19 +268,21 @@ class UCIData(TemporalGraphData):
             num_workers=num_workers,
             seed=seed,
         )
+        self.root = root
         self.path = path
         self.snapshot_seconds = snapshot_seconds
 
     def load(self) -> TemporalGraph:
-        return read_uci_messages(self.path or shared_data_path(UCI_FILE), self.snapshot_seconds)
+        return read_uci_messages(self.path or uci_path(self.root), self.snapshot_seconds)
 
 
 class EllipticData(TemporalGraphData):
     """Elliptic transactions (the three Kaggle CSVs in one folder), for node classification.
 
     Args:
-        path: the folder holding ``elliptic_txs_{features,classes,edgelist}.csv``; None reads
-            ``elliptic_bitcoin_dataset/`` under the shared data folder.
+        root: the data root holding the dataset ``elliptic`` (Kaggle's ``elliptic_bitcoin_dataset/``,
+            downloaded by hand); None: :func:`recur_core.data.data_root`'s choice.
+        path: a folder elsewhere holding ``elliptic_txs_{features,classes,edgelist}.csv``, read instead.
         task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData` (official: history 6, fractions 0.65 / 0.1,
         given features).
@@ -280,6 +292,7 @@ class EllipticData(TemporalGraphData):
 
     def __init__(
         self,
+        root: str | None = None,
         path: str | None = None,
         task: Task = "node_cls",
         history: int = 6,
@@ -304,7 +317,8 @@ class EllipticData(TemporalGraphData):
             num_workers=num_workers,
             seed=seed,
         )
+        self.root = root
         self.path = path
 
     def load(self) -> TemporalGraph:
-        return read_elliptic(self.path or shared_data_path(ELLIPTIC_FOLDER))
+        return load_elliptic(self.path, self.root)

@@ -6,11 +6,12 @@
 - :mod:`~recur_graph.data.elliptic`: Elliptic transactions (Kaggle CSVs).
 - :mod:`~recur_graph.data.snapshots`: :class:`TemporalGraph`, windows, splits, negative sampling.
 
-Real files are read in place from ``$RECUR_SHARED_DATA`` (default ``<repo>/../shared/data``).
+Real files are read in place from the data root (:func:`recur_core.data.data_root`: ``$RECUR_DATA``,
+else ``~/.cache/recur/data``), where ``recur data fetch NAME`` puts them; the catalogue entries
+(:mod:`~recur_graph.data.catalogue`) say what each folder holds.
 """
 
-from recur_graph.data.elliptic import read_elliptic
-from recur_graph.data.paths import shared_data_dir, shared_data_path
+from recur_graph.data.elliptic import load_elliptic, read_elliptic
 from recur_graph.data.sbm import DynamicSBM, generate_sbm, generated_sbm_graph, read_sbm_csv, write_sbm_csv
 from recur_graph.data.snap import load_bitcoin, read_signed_network
 from recur_graph.data.snapshots import (
@@ -31,13 +32,12 @@ __all__ = [
     "generate_sbm",
     "generated_sbm_graph",
     "load_bitcoin",
+    "load_elliptic",
     "load_uci",
     "read_elliptic",
     "read_sbm_csv",
     "read_signed_network",
     "read_uci_messages",
     "sample_negative_edges",
-    "shared_data_dir",
-    "shared_data_path",
     "write_sbm_csv",
 ]

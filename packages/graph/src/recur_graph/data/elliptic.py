@@ -21,13 +21,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from recur_core.data import dataset_dir
+from recur_graph.data.catalogue import ELLIPTIC
 from recur_graph.data.snapshots import TemporalGraph
 from recur_graph.data.tables import MAX_NODE_ID, read_text
 
-__all__ = ["ELLIPTIC_FILES", "ELLIPTIC_FOLDER", "read_elliptic"]
+__all__ = ["ELLIPTIC_FILES", "elliptic_dir", "load_elliptic", "read_elliptic"]
 
-# where the Kaggle folder sits under the shared data folder
-ELLIPTIC_FOLDER = "elliptic_bitcoin_dataset"
 ELLIPTIC_FILES = {
     "features": "elliptic_txs_features.csv",
     "classes": "elliptic_txs_classes.csv",
@@ -140,6 +140,21 @@ def read_elliptic(folder: str | Path) -> TemporalGraph:
         node_time=torch.from_numpy(node_time),
         source=str(folder),
     )
+
+
+def elliptic_dir(root: str | Path | None = None) -> Path:
+    """The Kaggle ``elliptic_bitcoin_dataset/`` folder under the data root (:func:`recur_core.data.data_root`).
+
+    Raises:
+        FileNotFoundError: a file of the three is not there; one line saying how to download them by
+            hand (Kaggle needs an account, so ``recur data fetch elliptic`` cannot).
+    """
+    return dataset_dir(ELLIPTIC.name, root, label=ELLIPTIC.name)
+
+
+def load_elliptic(folder: str | Path | None = None, root: str | Path | None = None) -> TemporalGraph:
+    """Elliptic from ``folder`` (a copy elsewhere), or from the data root when None."""
+    return read_elliptic(folder or elliptic_dir(root))
 
 
 def _is_float(field: str) -> bool:

@@ -21,12 +21,13 @@ from typing import Literal
 
 import numpy as np
 
-from recur_graph.data.paths import shared_data_path
+from recur_core.data import dataset_file
+from recur_graph.data.catalogue import BITCOIN_ALPHA, BITCOIN_OTC
 from recur_graph.data.snapshots import TemporalGraph, bucket_times
 from recur_graph.data.tables import read_table
 
 __all__ = [
-    "BITCOIN_FILES",
+    "BITCOIN_DATASETS",
     "BITCOIN_SNAPSHOT_SECONDS",
     "SIGNED_COLUMNS",
     "bitcoin_path",
@@ -36,11 +37,8 @@ __all__ = [
 
 SIGNED_COLUMNS = ("source", "target", "rating", "time")
 BITCOIN_SNAPSHOT_SECONDS = 1_200_000
-# where each network sits under the shared data folder
-BITCOIN_FILES = {
-    "otc": "bitcoin-signed-networks/soc-sign-bitcoinotc.csv.gz",
-    "alpha": "bitcoin-signed-networks/soc-sign-bitcoinalpha.csv",
-}
+# each network's catalogue entry: one file in bitcoin-signed-networks/ under the data root
+BITCOIN_DATASETS = {"otc": BITCOIN_OTC, "alpha": BITCOIN_ALPHA}
 
 
 def read_signed_network(path: str | Path, snapshot_seconds: float = BITCOIN_SNAPSHOT_SECONDS) -> TemporalGraph:
@@ -72,13 +70,22 @@ def read_signed_network(path: str | Path, snapshot_seconds: float = BITCOIN_SNAP
     )
 
 
-def bitcoin_path(name: Literal["otc", "alpha"]) -> Path:
-    """The shared data folder's copy of Bitcoin-OTC or Bitcoin-Alpha (FileNotFoundError when absent)."""
-    if name not in BITCOIN_FILES:
-        raise ValueError(f"unknown Bitcoin network {name!r}; choose one of {', '.join(BITCOIN_FILES)}")
-    return shared_data_path(BITCOIN_FILES[name])
+def bitcoin_path(network: Literal["otc", "alpha"], root: str | Path | None = None) -> Path:
+    """The file of Bitcoin-OTC or Bitcoin-Alpha under the data root (:func:`recur_core.data.data_root` of ``root``).
+
+    Raises:
+        ValueError: an unknown network.
+        FileNotFoundError: the file is not there; one line naming ``recur data fetch bitcoin-otc``
+            (or ``bitcoin-alpha``).
+    """
+    if network not in BITCOIN_DATASETS:
+        raise ValueError(f"unknown Bitcoin network {network!r}; choose one of {', '.join(BITCOIN_DATASETS)}")
+    spec = BITCOIN_DATASETS[network]
+    return dataset_file(spec.name, spec.files[0].path, root, label=spec.name)
 
 
-def load_bitcoin(name: Literal["otc", "alpha"], path: str | Path | None = None) -> TemporalGraph:
-    """Bitcoin-OTC or Bitcoin-Alpha from ``path``, or from the shared data folder when None."""
-    return read_signed_network(path or bitcoin_path(name))
+def load_bitcoin(
+    network: Literal["otc", "alpha"], path: str | Path | None = None, root: str | Path | None = None
+) -> TemporalGraph:
+    """Bitcoin-OTC or Bitcoin-Alpha from ``path`` (a copy elsewhere), or from the data root when None."""
+    return read_signed_network(path or bitcoin_path(network, root))

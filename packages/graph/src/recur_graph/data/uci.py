@@ -17,14 +17,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recur_graph.data.paths import shared_data_path
+from recur_core.data import dataset_file
+from recur_graph.data.catalogue import UCI_MESSAGES
 from recur_graph.data.snapshots import TemporalGraph, bucket_times
 from recur_graph.data.tables import read_table, read_text
 
-__all__ = ["UCI_FILE", "UCI_SNAPSHOT_SECONDS", "load_uci", "read_uci_messages"]
+__all__ = ["UCI_SNAPSHOT_SECONDS", "load_uci", "read_uci_messages", "uci_path"]
 
 UCI_SNAPSHOT_SECONDS = 190_080
-UCI_FILE = "uci-collegemsg/CollegeMsg.txt"
 _SNAP_COLUMNS = ("source", "target", "time")
 _KONECT_COLUMNS = ("source", "target", "weight", "time")
 
@@ -69,6 +69,15 @@ def read_uci_messages(path: str | Path, snapshot_seconds: float = UCI_SNAPSHOT_S
     )
 
 
-def load_uci(path: str | Path | None = None) -> TemporalGraph:
-    """UCI messages from ``path``, or from the shared data folder when None."""
-    return read_uci_messages(path or shared_data_path(UCI_FILE))
+def uci_path(root: str | Path | None = None) -> Path:
+    """SNAP's ``CollegeMsg.txt`` under the data root (:func:`recur_core.data.data_root` of ``root``).
+
+    Raises:
+        FileNotFoundError: the file is not there; one line naming ``recur data fetch uci-messages``.
+    """
+    return dataset_file(UCI_MESSAGES.name, UCI_MESSAGES.files[0].path, root, label=UCI_MESSAGES.name)
+
+
+def load_uci(path: str | Path | None = None, root: str | Path | None = None) -> TemporalGraph:
+    """UCI messages from ``path`` (a copy elsewhere, SNAP or KONECT layout), or from the data root when None."""
+    return read_uci_messages(path or uci_path(root))
