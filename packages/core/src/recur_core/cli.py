@@ -1,7 +1,7 @@
 """``recur-core``: train and evaluate the diagnostic tasks (``recur-core fit --config parity/lstm``)."""
 
-from recur_core.engine import run_cli
+from recur_core.engine import console_main
 
 
 def main() -> None:
-    run_cli("core")
+    console_main("core")

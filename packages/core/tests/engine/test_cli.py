@@ -2,10 +2,8 @@
 
 import csv
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -36,7 +34,7 @@ TINY = [
 
 
 def _run_dirs(runs: Path, recipe: str) -> list[Path]:
-    return sorted((runs / recipe).iterdir())
+    return sorted((runs / "core" / recipe).iterdir())
 
 
 @pytest.mark.parametrize("recipe", sorted(list_recipes()))
@@ -92,45 +90,6 @@ def _cli(*args: str, env: dict) -> list[str]:
     return [str(Path(sys.executable).parent / "recur-core"), *args]
 
 
-def test_killed_fit_resumes_from_last_checkpoint(runs_dir, tmp_path):
-    env = {**os.environ, "RECUR_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
-    env.pop("RECUR_RUN_DIR", None)
-    args = ["fit", "--config", "parity/gru", *TINY]
-    proc = subprocess.Popen(
-        _cli(*args, "--trainer.max_epochs", "1000", env=env),
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    deadline = time.time() + 120
-    last = None
-    while time.time() < deadline:
-        found = list(runs_dir.glob("parity/gru/*/checkpoints/last.ckpt"))
-        if found and torch.load(found[0], weights_only=False)["epoch"] >= 1:
-            last = found[0]
-            break
-        time.sleep(0.5)
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert last is not None, "no checkpoint was written within 120 s"
-    killed_at = torch.load(last, weights_only=False)["epoch"]
-    out = subprocess.run(
-        _cli(*args, "--ckpt_path", "last", "--trainer.max_epochs", str(killed_at + 3), env=env),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "Restored all states" in out.stderr + out.stdout
-    assert len(list(runs_dir.glob("parity/gru/*"))) == 1, "resume must continue in the same run folder"
-    resumed = torch.load(last, weights_only=False)
-    assert resumed["epoch"] == killed_at + 2
-    epochs = [int(r["epoch"]) for r in csv.DictReader((last.parent.parent / "metrics.csv").open()) if r["val/acc"]]
-    assert epochs == sorted(set(epochs)) and epochs[-1] == killed_at + 2 and epochs[0] == 0
-
-
 def test_two_process_ddp_fit_on_cpu(runs_dir):
     env = {**os.environ, "RECUR_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("RECUR_RUN_DIR", None)
@@ -150,8 +109,7 @@ def test_two_process_ddp_fit_on_cpu(runs_dir):
     ]
     out = subprocess.run(_cli(*args, env=env), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    log = out.stdout + out.stderr
-    assert "Starting with 2 processes" in log and "distributed_backend=gloo" in log
     (run,) = _run_dirs(runs_dir, "parity/lstm")
-    assert (run / "checkpoints" / "last.ckpt").is_file()
-    assert torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["epoch"] == 1
+    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
+    # two processes share each epoch's 4 batches of 64: 2 optimizer steps per epoch, not 4
+    assert last["epoch"] == 1 and last["global_step"] == 4

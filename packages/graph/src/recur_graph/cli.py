@@ -6,8 +6,8 @@
     recur-graph fit --config evolvegcn/bitcoin_otc_link_pred --model.model evolvegcn_h
 """
 
-from recur_core.engine import run_cli
+from recur_core.engine import console_main
 
 
 def main() -> None:
-    run_cli("graph")
+    console_main("graph")

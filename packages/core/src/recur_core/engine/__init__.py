@@ -7,14 +7,23 @@
 - :class:`SplitDataModule`: base DataModule (train/val/test made once, seeded resumable loaders).
 - :func:`check_data_matches`: a module's options against its DataModule's, with the fixing override.
 - :func:`quiet_trainer`: a silent ``Trainer`` for scripts and tests.
-- :func:`run_cli`: ``recur-<member>`` = ``run_cli("<member>")``; recipes, run folders, resume, DDP.
+- :func:`run_cli`: the ``recur-<member>`` CLI (recipes, run folders, exact resume, DDP);
+  :func:`console_main` runs it for a terminal, a user's mistake as one line.
+- :class:`LastCheckpoint`, :class:`RandomStates`: what makes ``--ckpt_path last`` resume exactly.
 
 A recipe is ``packages/<member>/configs/<model>/<variant>.yaml`` with ``model: {class_path, init_args}``,
 ``data: {class_path, init_args}`` and ``trainer:`` sections, opening with a comment that gives its command.
 """
 
-from recur_core.engine.callbacks import AtomicCheckpointIO, MetricPlots, PlainProgress, ResumableCSVLogger
-from recur_core.engine.cli import RecurCLI, run_cli
+from recur_core.engine.callbacks import (
+    AtomicCheckpointIO,
+    LastCheckpoint,
+    MetricPlots,
+    PlainProgress,
+    RandomStates,
+    ResumableCSVLogger,
+)
+from recur_core.engine.cli import RecurCLI, console_main, run_cli
 from recur_core.engine.datamodule import EpochShuffle, Split, SplitDataModule
 from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask, check_data_matches
 from recur_core.engine.trainer import quiet_trainer
@@ -22,8 +31,10 @@ from recur_core.engine.trainer import quiet_trainer
 __all__ = [
     "AtomicCheckpointIO",
     "EpochShuffle",
+    "LastCheckpoint",
     "MetricPlots",
     "PlainProgress",
+    "RandomStates",
     "RecurCLI",
     "RecurModule",
     "ResumableCSVLogger",
@@ -32,6 +43,7 @@ __all__ = [
     "Split",
     "SplitDataModule",
     "check_data_matches",
+    "console_main",
     "quiet_trainer",
     "run_cli",
 ]

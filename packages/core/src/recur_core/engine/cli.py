@@ -1,39 +1,72 @@
-"""The console scripts ``recur-<member>``: LightningCLI with recipes, run folders and resume.
+"""The console scripts ``recur-<member>``: LightningCLI with recipes, run folders, exact resume and one-line errors.
 
 .. code-block:: bash
 
     recur-core fit --config parity/lstm --model.layer gru     # a shipped recipe + dotted overrides
     recur-core fit --config my_run.yaml                        # any YAML file
     recur-core fit --config parity/lstm --ckpt_path last       # resume the latest run of this recipe
-    recur-core test --config parity/lstm --ckpt_path runs/parity/lstm/<stamp>/checkpoints/best.ckpt
+    recur-core test --config parity/lstm --ckpt_path runs/core/parity/lstm/<stamp>/checkpoints/best.ckpt
 
-Each run writes ``runs/<recipe>/<timestamp>/``: ``config.yaml`` as resolved, ``metrics.csv``,
+Each run writes ``runs/<member>/<recipe>/<timestamp>/``: ``config.yaml`` as resolved, ``metrics.csv``,
 TensorBoard events under ``tensorboard/``, ``checkpoints/last.ckpt`` and ``checkpoints/best.ckpt``
 (written atomically), and ``metrics.png``. ``RECUR_RUNS`` moves the ``runs`` root.
+``checkpoints/last.ckpt`` is refreshed every ``--checkpoint_every_n_steps`` optimizer steps, at the
+end of every epoch, when training stops and on Ctrl-C; ``--ckpt_path last`` continues from it
+exactly as if the run had not stopped (see :class:`~recur_core.engine.callbacks.LastCheckpoint`).
+
+A fit prints one line per epoch (a progress bar on a terminal) and nothing else: Lightning's
+informational messages are silenced by logger level and its known harmless warnings by message.
+
+**User errors.** :func:`console_main` reports a user's mistake as one line,
+``recur-<member>: error: <message>``, and exits with status 2; ``RECUR_DEBUG=1`` shows the
+traceback instead. A mistake is:
+
+- any command-line or config parse error (jsonargparse's ``ArgumentError``), and an unreadable or
+  malformed ``--config`` / ``--ckpt_path`` file;
+- a missing or unreadable path (``FileNotFoundError``, ``NotADirectoryError``, ``IsADirectoryError``,
+  ``PermissionError``) at any time, a data file opened lazily included;
+- before the first batch of the run starts (building the model and data from the config,
+  ``DataModule.setup`` reading data, restoring the checkpoint): ``ValueError``, ``TypeError``,
+  ``LookupError``, Lightning's ``MisconfigurationException``, and a checkpoint whose weights do not fit
+  the model (``RuntimeError: Error(s) in loading state_dict``). Constructors reject settings
+  with these.
+
+Everything else, and any ``ValueError`` / ``TypeError`` raised once batches run, is a bug and keeps its
+traceback. A wrapped exception (jsonargparse wraps constructor errors) is judged by the innermost one
+raised outside jsonargparse, so an ``AttributeError`` in a constructor stays a traceback.
 """
 
 from __future__ import annotations
 
+import argparse
 import csv
+import logging
 import os
+import re
 import sys
+import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+import yaml
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
-from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
-from recur_core.engine.callbacks import MetricPlots, PlainProgress
+from recur_core.engine.callbacks import LastCheckpoint, MetricPlots, PlainProgress, RandomStates
 from recur_core.engine.module import RecurModule
 from recur_core.recipes import find_recipe
 
-__all__ = ["RecurCLI", "run_cli"]
+__all__ = ["RecurCLI", "console_main", "run_cli"]
 
 _SUBCOMMANDS = ("fit", "validate", "test", "predict")
 _RUN_DIR_ENV = "RECUR_RUN_DIR"
+# --ckpt_path values Lightning resolves itself; "last" is resolved here, to the latest run of the recipe
+_LIGHTNING_CKPT_NAMES = ("best", "hpc", "registry")
+_DEFAULT_CHECKPOINT_EVERY_N_STEPS = 100
 
 
 def _option(args: list[str], name: str) -> tuple[int, str] | None:
@@ -64,12 +97,31 @@ def _latest_checkpoint(runs: Path, recipe: str) -> Path:
     return candidates[-1]
 
 
-def _forget_metrics_after(metrics_file: Path, checkpoint: Path) -> None:
-    """Drop ``metrics.csv`` rows logged after ``checkpoint`` was written: the killed run's lost
-    partial epoch, which the resumed run trains and logs again."""
+def _load_checkpoint(path: Path) -> dict[str, Any]:
+    """The checkpoint at ``path``, memory-mapped and loaded as Lightning will (``weights_only``).
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: the file is not a Lightning checkpoint (``not a recur checkpoint: <path>``).
+    """
+    if not path.exists():
+        raise FileNotFoundError(f"--ckpt_path {path}: no such file")
+    not_ours = ValueError(f"not a recur checkpoint: {path}")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
+    except Exception as err:
+        # torch raises RuntimeError, UnpicklingError, EOFError, ... depending on how the file is not one
+        raise not_ours from err
+    if not isinstance(checkpoint, dict) or not {"state_dict", "global_step"} <= checkpoint.keys():
+        raise not_ours
+    return checkpoint
+
+
+def _forget_metrics_after(metrics_file: Path, resumed_step: int) -> None:
+    """Drop ``metrics.csv`` rows logged at or after ``resumed_step``: what the killed run did after its
+    last checkpoint, which the resumed run trains and logs again."""
     if not metrics_file.is_file():
         return
-    resumed_step = torch.load(checkpoint, map_location="cpu", weights_only=False)["global_step"]
     with metrics_file.open(newline="") as f:
         reader = csv.DictReader(f)
         fields, rows = reader.fieldnames or [], [r for r in reader if int(float(r["step"])) < resumed_step]
@@ -88,18 +140,36 @@ def _new_run_dir(runs: Path, recipe: str) -> Path:
     return run_dir
 
 
+def _check_config(path: Path) -> None:
+    """Fail early, in one sentence, on a recipe file that is not a YAML mapping."""
+    try:
+        content = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ValueError(f"--config {path}: malformed YAML: {problem}{where}") from err
+    if content is not None and not isinstance(content, dict):
+        raise ValueError(
+            f"--config {path}: a recipe is a YAML mapping (model:, data:, trainer:), not a {type(content).__name__}"
+        )
+
+
 def _prepare(member: str, args: list[str]) -> tuple[list[str], Path]:
-    """Resolve ``--config`` recipe names to paths and pick the run folder (reused by --ckpt_path last)."""
+    """Resolve ``--config`` recipe names to paths, check ``--ckpt_path``, and pick the run folder
+    (``runs/<member>/<recipe>/<stamp>``, or the resumed run's folder for ``--ckpt_path last``)."""
     args = list(args)
     recipe = "default"
     for i, arg in enumerate(args):
         if arg == "--config" and i + 1 < len(args):
             recipe, path = find_recipe(args[i + 1], member)
+            _check_config(path)
             args[i + 1] = str(path)
         elif arg.startswith("--config="):
             recipe, path = find_recipe(arg.split("=", 1)[1], member)
+            _check_config(path)
             args[i] = f"--config={path}"
-    runs = Path(os.environ.get("RECUR_RUNS", "runs"))
+    runs = Path(os.environ.get("RECUR_RUNS", "runs")) / member
     inherited = os.environ.get(_RUN_DIR_ENV)
     # processes started by Lightning's DDP launcher inherit the folder chosen by rank zero
     if inherited and "LOCAL_RANK" in os.environ:
@@ -107,25 +177,68 @@ def _prepare(member: str, args: list[str]) -> tuple[list[str], Path]:
     ckpt = _option(args, "--ckpt_path")
     if ckpt is not None and ckpt[1] == "last":
         last = _latest_checkpoint(runs, recipe)
+        checkpoint = _load_checkpoint(last)
         _set_option(args, ckpt[0], "--ckpt_path", str(last))
         run_dir = last.parent.parent
-        _forget_metrics_after(run_dir / "metrics.csv", last)
+        if args and args[0] == "fit":
+            _forget_metrics_after(run_dir / "metrics.csv", checkpoint["global_step"])
     else:
+        if ckpt is not None and ckpt[1] not in _LIGHTNING_CKPT_NAMES:
+            _load_checkpoint(Path(ckpt[1]))
         run_dir = _new_run_dir(runs, recipe)
     os.environ[_RUN_DIR_ENV] = str(run_dir)
     return args, run_dir
 
 
+class _FirstBatch(L.Callback):
+    """Marks an exception raised once the run's batches started, so :func:`console_main` keeps its traceback."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def on_train_batch_start(self, *args: Any) -> None:
+        self.started = True
+
+    def on_validation_batch_start(self, *args: Any) -> None:
+        self.started = True
+
+    def on_test_batch_start(self, *args: Any) -> None:
+        self.started = True
+
+    def on_predict_batch_start(self, *args: Any) -> None:
+        self.started = True
+
+    def on_exception(self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException) -> None:
+        if self.started:
+            exception._recur_during_run = True  # type: ignore[attr-defined]
+
+
 class RecurCLI(LightningCLI):
-    """LightningCLI that adds ``checkpoints/best.ckpt`` (by the module's ``monitor``) and ``checkpoints/last.ckpt``."""
+    """LightningCLI that adds ``checkpoints/best.ckpt`` (by the module's ``monitor``), ``checkpoints/last.ckpt``
+    (:class:`LastCheckpoint`, every ``--checkpoint_every_n_steps`` steps) and the global random states in every
+    checkpoint (:class:`RandomStates`)."""
 
     def __init__(self, run_dir: Path, **kwargs: Any) -> None:
         self.run_dir = run_dir
         super().__init__(**kwargs)
 
+    def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
+        parser.add_argument(
+            "--checkpoint_every_n_steps",
+            type=int,
+            default=_DEFAULT_CHECKPOINT_EVERY_N_STEPS,
+            help="refresh checkpoints/last.ckpt every this many optimizer steps (0: only at the end of each epoch)",
+        )
+
+    def _prepare_subcommand_parser(self, klass: type, subcommand: str, **kwargs: Any) -> LightningArgumentParser:
+        parser = super()._prepare_subcommand_parser(klass, subcommand, **kwargs)
+        if subcommand in ("validate", "test"):
+            # PlainProgress prints the metrics in one line; --verbose true brings Lightning's table back
+            parser.set_defaults(verbose=False)
+        return parser
+
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[L.Callback]) -> L.Trainer:
         folder = self.run_dir / "checkpoints"
-        # two callbacks: Lightning only refreshes save_last when a top-k checkpoint was written
         best = ModelCheckpoint(
             dirpath=folder,
             filename="best",
@@ -133,8 +246,36 @@ class RecurCLI(LightningCLI):
             mode=getattr(self.model, "monitor_mode", "min"),
             save_on_train_epoch_end=True,
         )
-        last = ModelCheckpoint(dirpath=folder, filename="last", save_on_train_epoch_end=True)
-        return super()._instantiate_trainer(config, [*callbacks, best, last])
+        every = self._get(self.config, "checkpoint_every_n_steps", _DEFAULT_CHECKPOINT_EVERY_N_STEPS)
+        last = LastCheckpoint(folder, every_n_train_steps=every)
+        return super()._instantiate_trainer(config, [*callbacks, _FirstBatch(), RandomStates(), best, last])
+
+
+# Lightning warnings that say nothing to a person running a recipe, matched by the start of their message.
+_HARMLESS_WARNINGS = (
+    # recipes log epoch metrics; per-step logging is the user's choice of log_every_n_steps
+    r"The number of training batches \(\d+\) is smaller than the logging interval",
+    # Lightning 2.6 calls a torch API torch has since deprecated
+    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
+    # best.ckpt's monitor before the first validation (after it, Lightning raises instead)
+    r"`ModelCheckpoint\(monitor=.*\)` could not find the monitored key",
+    # a resumed run writes into its own checkpoints folder
+    r"Checkpoint directory .* exists and is not empty",
+    # torchdata 0.11's StatefulDataLoader calls an API torch has since deprecated
+    r"'set_vital' is deprecated",
+    # recur_core.ops.slstm compiles its loop with torch.jit.script at import
+    r"`torch\.jit\.script` is deprecated",
+)
+
+
+def _quiet_lightning() -> None:
+    """Silence Lightning's informational messages (seed, accelerators, tips, restored states) and its harmless
+    warnings; a model summary asked for with ``--trainer.enable_model_summary true`` still prints."""
+    for name in ("lightning.pytorch", "lightning.fabric"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+    logging.getLogger("lightning.pytorch.callbacks.model_summary").setLevel(logging.INFO)
+    for message in _HARMLESS_WARNINGS:
+        warnings.filterwarnings("ignore", message=message)
 
 
 def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> RecurCLI:
@@ -142,7 +283,9 @@ def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> Rec
 
     With ``run=False`` there is no subcommand: the config is parsed and the model, data and
     trainer are instantiated (``cli.model``, ``cli.datamodule``, ``cli.trainer``) but nothing runs.
+    Errors are raised as they are; :func:`console_main` turns a user's mistake into one line.
     """
+    _quiet_lightning()
     from_argv = args is None
     args, run_dir = _prepare(member, sys.argv[1:] if from_argv else args)
     if from_argv:
@@ -168,6 +311,7 @@ def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> Rec
         "callbacks": callbacks,
         "plugins": [{"class_path": "recur_core.engine.AtomicCheckpointIO"}],
         "enable_progress_bar": interactive,
+        "enable_model_summary": False,
     }
     return RecurCLI(
         run_dir,
@@ -178,7 +322,121 @@ def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> Rec
         trainer_defaults=trainer_defaults,
         save_config_kwargs={"overwrite": True},
         seed_everything_default=0,
+        parser_kwargs={"exit_on_error": False},
         args=None if from_argv else args,
         auto_configure_optimizers=False,
         run=run,
     )
+
+
+# ----- one-line errors -----------------------------------------------------------------------------------
+
+# missing or unreadable paths the user named: a mistake whenever they happen
+_PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
+# settings a constructor, DataModule.setup or the checkpoint restore rejected: a mistake before batches run
+_SETTING_ERRORS = (ValueError, TypeError, LookupError, MisconfigurationException)
+
+
+def _chain(err: BaseException) -> list[BaseException]:
+    """``err`` and the exceptions it was raised from (``__cause__``, else ``__context__``), outermost first."""
+    chain: list[BaseException] = []
+    while err is not None and err not in chain:
+        chain.append(err)
+        err = err.__cause__ or (None if err.__suppress_context__ else err.__context__)
+    return chain
+
+
+def _raised_in_jsonargparse(err: BaseException) -> bool:
+    tb = err.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("jsonargparse")
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
+
+
+_TYPE_NAME = re.compile(r"<class '(?:builtins\.)?([\w.]+)'>")
+
+
+def _type_names(text: str) -> str:
+    """``<class 'int'>`` -> ``int``, ``NoneType`` -> ``None``, ``typing.Literal[...]`` -> ``one of ...``."""
+    text = _TYPE_NAME.sub(r"\1", text).replace("NoneType", "None")
+    return re.sub(r"typing\.Literal\[(.*?)\]", r"one of \1", text)
+
+
+def _argument_message(err: BaseException) -> str:
+    """One line for a jsonargparse parse error: the option it is about and why, without the usage block."""
+    keys: list[str] = []
+    class_path = None
+    subtypes = None
+    for e in _chain(err):
+        text = str(e).strip()
+        first = text.splitlines()[0] if text else ""
+        if match := re.match(r'Parser key "([^"]+)":', first):
+            if not keys or keys[-1] != match[1]:
+                keys.append(match[1])
+                subtypes = None
+        elif match := re.match(r"Problem with given class_path '([^']+)':", first):
+            class_path = match[1]
+        elif first.startswith("Does not validate against any of the Union subtypes"):
+            found = re.search(r"^Subtypes: \[(.*)\]$", text, re.MULTILINE)
+            subtypes = _type_names(found[1]).split(", ") if found else None
+    innermost = _chain(err)[-1]
+    reason = _one_line(str(innermost))
+    option = "--" + ".".join(keys) if keys else ""
+    if match := re.fullmatch(r"Option '(\w+)' is not accepted", reason):
+        return f"unknown option {option}.{match[1]} of {class_path}; list them with: --{keys[0]}.help {class_path}"
+    if match := re.fullmatch(r"Expected a (.+?)\. Got value: (.*)", reason):
+        wanted = " or ".join(s for s in subtypes) if subtypes else _type_names(match[1])
+        reason = f"expected {wanted}, got {match[2]!r}"
+    elif isinstance(innermost, ImportError | AttributeError) and class_path:
+        reason = f"cannot import {class_path}: {reason}"
+    else:
+        reason = _type_names(reason)
+    return f"{option}: {reason}" if option else reason
+
+
+def _user_error(err: BaseException) -> str | None:
+    """The one-line message for a user's mistake, or None when ``err`` is a bug (see the module docstring)."""
+    if isinstance(err, argparse.ArgumentError):
+        return _argument_message(err)
+    own = next((e for e in _chain(err) if not _raised_in_jsonargparse(e)), err)
+    during_run = getattr(err, "_recur_during_run", False)
+    if isinstance(own, _PATH_ERRORS):
+        if isinstance(own, OSError) and own.strerror and own.filename:
+            return f"{own.strerror}: {own.filename}"
+        return _one_line(str(own))
+    if during_run:
+        return None
+    if isinstance(own, RuntimeError) and str(own).startswith("Error(s) in loading state_dict"):
+        return "the checkpoint does not fit this model: " + _one_line("\n".join(str(own).splitlines()[:2]))
+    if isinstance(own, _SETTING_ERRORS):
+        message = str(own.args[0]) if isinstance(own, KeyError) and own.args else str(own)
+        return _one_line(message)
+    return None
+
+
+def _debug() -> bool:
+    return os.environ.get("RECUR_DEBUG", "") not in ("", "0")
+
+
+def console_main(member: str, args: list[str] | None = None) -> None:
+    """``recur-<member>``: :func:`run_cli` on ``args`` (default ``sys.argv[1:]``) for people at a terminal.
+
+    A user's mistake prints ``recur-<member>: error: <message>`` on stderr and exits with status 2;
+    with ``RECUR_DEBUG=1`` it raises as :func:`run_cli` does. Ctrl-C outside training exits with 130.
+    """
+    try:
+        run_cli(member, args)
+    except KeyboardInterrupt:
+        if _debug():
+            raise
+        raise SystemExit(130) from None
+    except Exception as err:
+        message = _user_error(err)
+        if message is None or _debug():
+            raise
+        print(f"recur-{member}: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
