@@ -11,33 +11,27 @@ else ``~/.cache/recur/data``), where ``recur data fetch NAME`` puts them; the ca
 (:mod:`~recur_graph.data.catalogue`) say what each folder holds.
 """
 
-from recur_graph.data.elliptic import load_elliptic, read_elliptic
-from recur_graph.data.sbm import DynamicSBM, generate_sbm, generated_sbm_graph, read_sbm_csv, write_sbm_csv
-from recur_graph.data.snap import load_bitcoin, read_signed_network
-from recur_graph.data.snapshots import (
-    TemporalGraph,
-    WindowDataset,
-    bucket_times,
-    chronological_split,
-    sample_negative_edges,
-)
-from recur_graph.data.uci import load_uci, read_uci_messages
+from recur_core.lazy import lazy_exports
 
-__all__ = [
-    "DynamicSBM",
-    "TemporalGraph",
-    "WindowDataset",
-    "bucket_times",
-    "chronological_split",
-    "generate_sbm",
-    "generated_sbm_graph",
-    "load_bitcoin",
-    "load_elliptic",
-    "load_uci",
-    "read_elliptic",
-    "read_sbm_csv",
-    "read_signed_network",
-    "read_uci_messages",
-    "sample_negative_edges",
-    "write_sbm_csv",
-]
+# names load on first use: the catalogue entry point imports this package without torch
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "DynamicSBM": "recur_graph.data.sbm",
+        "TemporalGraph": "recur_graph.data.snapshots",
+        "WindowDataset": "recur_graph.data.snapshots",
+        "bucket_times": "recur_graph.data.snapshots",
+        "chronological_split": "recur_graph.data.snapshots",
+        "generate_sbm": "recur_graph.data.sbm",
+        "generated_sbm_graph": "recur_graph.data.sbm",
+        "load_bitcoin": "recur_graph.data.snap",
+        "load_elliptic": "recur_graph.data.elliptic",
+        "load_uci": "recur_graph.data.uci",
+        "read_elliptic": "recur_graph.data.elliptic",
+        "read_sbm_csv": "recur_graph.data.sbm",
+        "read_signed_network": "recur_graph.data.snap",
+        "read_uci_messages": "recur_graph.data.uci",
+        "sample_negative_edges": "recur_graph.data.snapshots",
+        "write_sbm_csv": "recur_graph.data.sbm",
+    },
+)

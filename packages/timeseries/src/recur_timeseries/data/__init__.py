@@ -1,29 +1,25 @@
 """Datasets: ETT CSVs (real format), simulated AR processes and sunspots (embedded), and their shared windowing."""
 
-from recur_timeseries.data.ett import ETT_HEADER, ETTDataset, ETTSplits, ett_split_sizes, load_ett, read_ett_csv
-from recur_timeseries.data.synthetic import (
-    PAPER_SPARSE_AR3,
-    ARProcessDataset,
-    SunspotsDataset,
-    generate_ar_process,
-    sunspots_series,
-)
-from recur_timeseries.data.windowing import LagWindows, Standardizer, make_windows, split_with_lookback
+from recur_core.lazy import lazy_exports
 
-__all__ = [
-    "ETT_HEADER",
-    "PAPER_SPARSE_AR3",
-    "ARProcessDataset",
-    "ETTDataset",
-    "ETTSplits",
-    "LagWindows",
-    "Standardizer",
-    "SunspotsDataset",
-    "ett_split_sizes",
-    "generate_ar_process",
-    "load_ett",
-    "make_windows",
-    "read_ett_csv",
-    "split_with_lookback",
-    "sunspots_series",
-]
+# names load on first use: the catalogue entry point imports this package without torch
+__all__, __getattr__, __dir__ = lazy_exports(
+    __name__,
+    {
+        "ARProcessDataset": "recur_timeseries.data.synthetic",
+        "ETTDataset": "recur_timeseries.data.ett",
+        "ETTSplits": "recur_timeseries.data.ett",
+        "ETT_HEADER": "recur_timeseries.data.ett",
+        "LagWindows": "recur_timeseries.data.windowing",
+        "PAPER_SPARSE_AR3": "recur_timeseries.data.synthetic",
+        "Standardizer": "recur_timeseries.data.windowing",
+        "SunspotsDataset": "recur_timeseries.data.synthetic",
+        "ett_split_sizes": "recur_timeseries.data.ett",
+        "generate_ar_process": "recur_timeseries.data.synthetic",
+        "load_ett": "recur_timeseries.data.ett",
+        "make_windows": "recur_timeseries.data.windowing",
+        "read_ett_csv": "recur_timeseries.data.ett",
+        "split_with_lookback": "recur_timeseries.data.windowing",
+        "sunspots_series": "recur_timeseries.data.synthetic",
+    },
+)
