@@ -102,7 +102,12 @@ def test_stopped_fit_resumes_exactly(every, stop, where, uninterrupted, tmp_path
     os.killpg(proc.pid, stop)
     stderr = proc.communicate(timeout=120)[1]
     (last,) = found
-    step = torch.load(last, weights_only=False)["global_step"]
+    checkpoint = torch.load(last, weights_only=False)
+    step = checkpoint["global_step"]
+    # what makes the resume exact: the training loader's position and the global random states
+    (loader,) = checkpoint["loops"]["fit_loop"]["state_dict"]["combined_loader"]
+    assert loader["_num_yielded"] == step
+    assert {"torch", "numpy", "python"} <= checkpoint["callbacks"]["RandomStates"].keys()
     if where == "mid-epoch":
         assert 0 < step < STEPS_PER_EPOCH, f"stopped at step {step}, not mid-epoch"
     else:

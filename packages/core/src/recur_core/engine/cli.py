@@ -52,6 +52,7 @@ from typing import Any
 import lightning as L
 import torch
 import yaml
+from jsonargparse.typing import NonNegativeInt
 from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
@@ -225,7 +226,7 @@ class RecurCLI(LightningCLI):
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
             "--checkpoint_every_n_steps",
-            type=int,
+            type=NonNegativeInt,
             default=_DEFAULT_CHECKPOINT_EVERY_N_STEPS,
             help="refresh checkpoints/last.ckpt every this many optimizer steps (0: only at the end of each epoch)",
         )
@@ -265,6 +266,9 @@ _HARMLESS_WARNINGS = (
     r"'set_vital' is deprecated",
     # recur_core.ops.slstm compiles its loop with torch.jit.script at import
     r"`torch\.jit\.script` is deprecated",
+    # torch_geometric builds sparse CSR adjacency matrices (recur-graph)
+    r"Sparse invariant checks are implicitly disabled",
+    r"Sparse CSR tensor support is in beta state",
 )
 
 
