@@ -32,8 +32,9 @@ traceback instead. A mistake is:
   with these.
 
 Everything else, and any ``ValueError`` / ``TypeError`` raised once batches run, is a bug and keeps its
-traceback. A wrapped exception (jsonargparse wraps constructor errors) is judged by the innermost one
-raised outside jsonargparse, so an ``AttributeError`` in a constructor stays a traceback.
+traceback. A wrapped exception (jsonargparse wraps constructor errors) is judged by the outermost
+exception of its chain raised outside jsonargparse, so an ``AttributeError`` in a constructor stays a
+traceback.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ class RecurCLI(LightningCLI):
         return super()._instantiate_trainer(config, [*callbacks, _FirstBatch(), RandomStates(), best, last])
 
 
-# Lightning warnings that say nothing to a person running a recipe, matched by the start of their message.
+# Warnings that say nothing to a person running a recipe, matched by the start of their message.
 _HARMLESS_WARNINGS = (
     # recipes log epoch metrics; per-step logging is the user's choice of log_every_n_steps
     r"The number of training batches \(\d+\) is smaller than the logging interval",
@@ -260,8 +261,9 @@ _HARMLESS_WARNINGS = (
     r"`isinstance\(treespec, LeafSpec\)` is deprecated",
     # best.ckpt's monitor before the first validation (after it, Lightning raises instead)
     r"`ModelCheckpoint\(monitor=.*\)` could not find the monitored key",
-    # a resumed run writes into its own checkpoints folder
+    # a resumed run writes into its own checkpoints folder; one from another run's checkpoint into a new folder
     r"Checkpoint directory .* exists and is not empty",
+    r"The dirpath has changed from",
     # torchdata 0.11's StatefulDataLoader calls an API torch has since deprecated
     r"'set_vital' is deprecated",
     # recur_core.ops.slstm compiles its loop with torch.jit.script at import
@@ -273,8 +275,8 @@ _HARMLESS_WARNINGS = (
 
 
 def _quiet_lightning() -> None:
-    """Silence Lightning's informational messages (seed, accelerators, tips, restored states) and its harmless
-    warnings; a model summary asked for with ``--trainer.enable_model_summary true`` still prints."""
+    """Silence Lightning's informational messages (seed, accelerators, tips, restored states) and the known
+    harmless warnings above; a model summary asked for with ``--trainer.enable_model_summary true`` still prints."""
     for name in ("lightning.pytorch", "lightning.fabric"):
         logging.getLogger(name).setLevel(logging.WARNING)
     logging.getLogger("lightning.pytorch.callbacks.model_summary").setLevel(logging.INFO)
@@ -390,10 +392,10 @@ def _argument_message(err: BaseException) -> str:
     innermost = _chain(err)[-1]
     reason = _one_line(str(innermost))
     option = "--" + ".".join(keys) if keys else ""
-    if match := re.fullmatch(r"Option '(\w+)' is not accepted", reason):
+    if (match := re.fullmatch(r"Option '(\w+)' is not accepted", reason)) and keys and class_path:
         return f"unknown option {option}.{match[1]} of {class_path}; list them with: --{keys[0]}.help {class_path}"
     if match := re.fullmatch(r"Expected a (.+?)\. Got value: (.*)", reason):
-        wanted = " or ".join(s for s in subtypes) if subtypes else _type_names(match[1])
+        wanted = " or ".join(subtypes) if subtypes else _type_names(match[1])
         reason = f"expected {wanted}, got {match[2]!r}"
     elif isinstance(innermost, ImportError | AttributeError) and class_path:
         reason = f"cannot import {class_path}: {reason}"
