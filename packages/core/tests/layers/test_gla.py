@@ -56,3 +56,28 @@ def test_extreme_gates_stay_finite_in_float32():
             y_t, state = layer.step(x[:, t], state)
             steps.append(y_t)
     torch.testing.assert_close(torch.stack(steps, 1), y, rtol=1e-4, atol=1e-4)
+
+
+def test_layer_is_the_papers_token_loop():
+    # Written from the update rule with the layer's weights, bypassing _heads and _output, which every
+    # form shares: a wrong head split, key scale, gate, norm or output gate would show here only.
+    torch.manual_seed(0)
+    layer = build_layer("gla", d_model=16, num_heads=2).double()
+    heads, key_dim, value_dim = 2, 4, 8
+    x = torch.randn(2, 11, 16, dtype=torch.float64)
+    w_q, w_k = layer.qk.weight.split(heads * key_dim)
+    state = torch.zeros(2, heads, key_dim, value_dim, dtype=torch.float64)
+    outputs = []
+    for x_t in x.unbind(1):
+        q, k = ((x_t @ w.T).view(2, heads, key_dim) for w in (w_q, w_k))
+        v = (x_t @ layer.v.weight.T).view(2, heads, value_dim)
+        logits = x_t @ layer.gate_down.weight.T @ layer.gate_up.weight.T + layer.gate_up.bias
+        alpha = torch.sigmoid(logits).pow(1 / 16).view(2, heads, key_dim)
+        state = alpha[..., None] * state + k[..., None] * v[..., None, :]
+        o = (state * q[..., None]).sum(-2) / key_dim**0.5
+        o = o / (o.square().mean(-1, keepdim=True) + layer.norm.eps).sqrt() * layer.norm.weight
+        swish = torch.nn.functional.silu(x_t @ layer.output_gate.weight.T)
+        outputs.append((swish * o.flatten(-2)) @ layer.out.weight.T)
+    y, final = layer(x)
+    torch.testing.assert_close(y, torch.stack(outputs, 1))
+    torch.testing.assert_close(final, state)

@@ -57,3 +57,35 @@ def test_position_counter_follows_valid_steps():
 def test_rejects_unknown_variant():
     with pytest.raises(ValueError, match="variant"):
         build_layer("retention", d_model=8, variant="softmax")
+
+
+def test_retnet_layer_is_the_papers_token_loop():
+    # Written from RetNet's recurrent form with the layer's weights, bypassing _heads and _output, which
+    # every form shares: a wrong head split, rotation, key scale, decay, GroupNorm or swish gate shows here only.
+    torch.manual_seed(0)
+    layer = build_layer("retention", d_model=16, num_heads=2).double()
+    heads, key_dim, value_dim = 2, 8, 16
+    x = torch.randn(2, 11, 16, dtype=torch.float64)
+    w_q, w_k = layer.qk.weight.split(16)
+    # q and k as K/2 complex numbers (x_i + i x_{i + K/2}), turned by n θ_i, θ_i = 10000^(−i/(K/2))
+    theta = 10000.0 ** (-torch.arange(key_dim // 2, dtype=torch.float64) / (key_dim // 2))
+    gamma = 1 - 2.0 ** torch.tensor([-5.0, -6.0], dtype=torch.float64)
+    state = torch.zeros(2, heads, key_dim, value_dim, dtype=torch.float64)
+    outputs = []
+    for n, x_t in enumerate(x.unbind(1)):
+        turn = torch.polar(torch.ones_like(theta), n * theta)
+        q, k = (
+            torch.view_as_real(torch.complex(*(x_t @ w.T).view(2, heads, 2, key_dim // 2).unbind(-2)) * turn)
+            .transpose(-1, -2)
+            .flatten(-2)
+            for w in (w_q, w_k)
+        )
+        v = (x_t @ layer.v.weight.T).view(2, heads, value_dim)
+        state = gamma[:, None, None] * state + k[..., None] * v[..., None, :]
+        o = (state * q[..., None]).sum(-2) / key_dim**0.5
+        o = (o - o.mean(-1, keepdim=True)) / (o.var(-1, unbiased=False, keepdim=True) + layer.norm.eps).sqrt()
+        o = o.flatten(-2) * layer.norm.weight + layer.norm.bias
+        outputs.append((torch.nn.functional.silu(x_t @ layer.gate.weight.T) * o) @ layer.out.weight.T)
+    y, (final, _) = layer(x)
+    torch.testing.assert_close(y, torch.stack(outputs, 1))
+    torch.testing.assert_close(final, state)
