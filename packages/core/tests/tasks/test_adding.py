@@ -92,4 +92,5 @@ def test_the_shipped_recipe_fits_with_the_regression_task(runs_dir, one_thread):
     cli = run_cli("core", ["fit", "--config", "adding/lstm", "--trainer.max_epochs", "1", *tiny, *lengths])
     assert isinstance(cli.model, SequenceRegressionTask)
     assert torch.isfinite(cli.trainer.callback_metrics["val/loss"])
-    assert (next((runs_dir / "adding" / "lstm").iterdir()) / "checkpoints" / "best.ckpt").is_file()
+    assert (cli.run_dir / "checkpoints" / "best.ckpt").is_file()
+    assert cli.run_dir.parent == runs_dir / "core" / "adding" / "lstm"
