@@ -49,12 +49,13 @@ def test_a_usage_mistake_is_one_line(capsys):
     assert _one_line_error(capsys, ["list", "--long"]) == "unrecognized arguments: --long"
 
 
-def test_recur_list_into_a_reader_that_stopped_stops_quietly():
-    # the reader closes before `recur list` writes: every write meets a closed pipe
+@pytest.mark.parametrize("command", [["list"], ["data", "list"], ["data", "verify"]])
+def test_output_into_a_reader_that_stopped_stops_quietly(command):
+    # the reader closes before `recur ...` writes: every write meets a closed pipe
     read_end, write_end = os.pipe()
     os.close(read_end)
     out = subprocess.run(
-        [sys.executable, "-m", "recur_core.umbrella", "list"], stdout=write_end, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "recur_core.umbrella", *command], stdout=write_end, stderr=subprocess.PIPE, text=True
     )
     os.close(write_end)
     assert out.returncode == 0 and out.stderr == ""

@@ -122,9 +122,11 @@ def main(argv: list[str] | None = None) -> None:
 
     add_data_command(sub)
     args = parser.parse_args(argv)
-    if args.command == "data":
-        raise SystemExit(run_data_command(args))
     try:
+        if args.command == "data":
+            code = run_data_command(args)
+            sys.stdout.flush()
+            raise SystemExit(code)
         if args.command == "list":
             _print_list()
         else:

@@ -91,6 +91,9 @@ def run_data_command(args: argparse.Namespace) -> int:
         if args.data_command == "fetch":
             return _fetch(args.name, args.root)
         return _verify(args.name, args.root)
+    except BrokenPipeError:
+        # the reader stopped early (`recur data list | head`): the caller ends quietly
+        raise
     except (DataFetchError, ValueError, OSError) as err:
         if os.environ.get("RECUR_DEBUG") == "1":
             raise

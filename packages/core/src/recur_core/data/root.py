@@ -51,7 +51,7 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         chosen = Path(os.environ["XDG_CACHE_HOME"]) / "recur" / "data"
     else:
         chosen = Path.home() / ".cache" / "recur" / "data"
-    return chosen.expanduser().absolute()
+    return Path(os.path.abspath(chosen.expanduser()))
 
 
 def missing_paths(spec: DatasetSpec, folder: Path) -> list[str]:
