@@ -7,7 +7,7 @@
 Sections (float32, forward+backward unless said otherwise):
 
 1. ``chunk_delta_rule`` vs ``naive_delta_rule`` (the token loop); the ``deltanet`` layer vs the same
-   layer with its op swapped for the token loop, and vs ``layer.step`` token by token; goal: 20x.
+   layer with its op swapped for the token loop, and vs ``layer.step`` token by token (the ratios are information: the withdrawn ≥ 20x goal measured the loop).
 2. The layer's chunk size, and the chunk op's backward cost relative to its forward (autograd).
 3. The WY/UT triangular solve alone: ``torch.linalg.solve_triangular`` vs a blocked inversion
    (recursive 2x2 block forward substitution in batched matmuls, defined here only to compare).
@@ -35,7 +35,6 @@ import recur_core.layers.deltanet as deltanet_module
 from recur_core import build_layer
 from recur_core.ops.delta_rule import chunk_delta_rule, naive_delta_rule
 
-GOAL = 20.0
 
 
 def _timed(fn: Callable[[], None], repeats: int, results: dict[str, list[tuple[float, float]]], name: str) -> None:
@@ -159,7 +158,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--heads", type=int, default=4)
     parser.add_argument("--long", type=int, default=None, help="long-sequence length (default 65536, 8192 quick)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    parser.add_argument("--check", action="store_true", help=f"exit 1 if a ratio falls below {GOAL:.0f}x")
+    parser.add_argument("--check", action="store_true", help="exit 1 if an output or gradient is not finite")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -198,7 +197,6 @@ def main(argv: list[str] | None = None) -> int:
     for fast, slow, label in rows:
         (fw, fc), (nw, nc) = times[fast], times[slow]
         print(f"{fast:<8}{fw * 1e3:>9.1f}  {label:<22}{nw * 1e3:>10.1f}{nw / fw:>11.1f}x{nc / fc:>10.1f}x")
-        failed |= nw / fw < GOAL
 
     print("\n2. layer chunk size (forward+backward) and the chunk op's backward cost")
     sizes = (16, 32, 64, 128)
@@ -247,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {'bf16 autocast' if autocast else 'float32':<14} finite={ok}  ({seconds:.1f} s forward+backward)")
         failed |= not ok
     if args.check and failed:
-        print(f"FAIL: a ratio below {GOAL:.0f}x or a non-finite value")
+        print("FAIL: a non-finite output or gradient")
         return 1
     return 0
 
