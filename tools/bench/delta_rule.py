@@ -7,7 +7,8 @@
 Sections (float32, forward+backward unless said otherwise):
 
 1. ``chunk_delta_rule`` vs ``naive_delta_rule`` (the token loop); the ``deltanet`` layer vs the same
-   layer with its op swapped for the token loop, and vs ``layer.step`` token by token (the ratios are information: the withdrawn ≥ 20x goal measured the loop).
+   layer with its op swapped for the token loop, and vs ``layer.step`` token by token (information
+   only: the withdrawn ≥ 20x goal measured the loop more than the chunked form).
 2. The layer's chunk size, and the chunk op's backward cost relative to its forward (autograd).
 3. The WY/UT triangular solve alone: ``torch.linalg.solve_triangular`` vs a blocked inversion
    (recursive 2x2 block forward substitution in batched matmuls, defined here only to compare).
@@ -34,7 +35,6 @@ import torch.nn.functional as F
 import recur_core.layers.deltanet as deltanet_module
 from recur_core import build_layer
 from recur_core.ops.delta_rule import chunk_delta_rule, naive_delta_rule
-
 
 
 def _timed(fn: Callable[[], None], repeats: int, results: dict[str, list[tuple[float, float]]], name: str) -> None:
