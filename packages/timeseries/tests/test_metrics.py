@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from recur_timeseries.metrics import mae, mse, stpe
+from recur_timeseries.metrics import mae, mse, skill_score, stpe
 
 
 def test_mse_and_mae_by_hand():
@@ -24,3 +24,11 @@ def test_stpe_pads_the_shorter_vector_and_takes_a_row():
     assert stpe(torch.tensor([[0.2, 0.0, 0.0]]), [0.2, 0.0, 0.0, 0.5]) == pytest.approx(100 * 0.5 / 0.9)
     with pytest.raises(ValueError, match="one vector of AR coefficients"):
         stpe(np.zeros((2, 3)), [0.1])
+
+
+def test_skill_score_by_hand():
+    assert skill_score(1.0, 4.0) == pytest.approx(0.75)
+    assert skill_score(4.0, 4.0) == 0.0
+    assert skill_score(6.0, 4.0) == pytest.approx(-0.5)
+    with pytest.raises(ValueError, match="reference error must be positive"):
+        skill_score(1.0, 0.0)

@@ -1,16 +1,19 @@
-"""Fit AR-Net in a few lines of plain torch, without Lightning: full-batch Adam with cosine decay.
+"""Fit AR-Net in a few lines of plain torch, without Lightning: full-batch Adam with cosine decay, or L-BFGS.
 
 For small tables (thousands of windows) a full-batch step costs about as much as a mini-batch
 step, so this is the quickest honest fit, and the one ``tools/repro/arnet.py`` times: AR-Net's
 claim that fit time grows linearly in p is about the model, and a Trainer's fixed per-step and
 per-epoch costs would hide it. The ``recur-timeseries`` CLI trains the same objective, with the
 same learning-rate schedule (:func:`recur_core.schedules.warmup_cosine`), on mini-batches through
-:class:`~recur_timeseries.task.ARNetModule`.
+:class:`~recur_timeseries.task.ARNetModule`. L-BFGS is for long, smooth series (ETT), where the
+lags are so correlated that Adam needs thousands of steps to reach the least-squares optimum;
+``tools/repro/arnet_ett.py`` uses it.
 """
 
 from __future__ import annotations
 
 from functools import partial
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +37,8 @@ def fit_arnet(
     c1: float = 3.0,
     c2: float = 3.0,
     seed: int = 0,
+    optimizer: Literal["adam", "lbfgs"] = "adam",
+    lbfgs_max_iter: int = 20,
 ) -> ARNet:
     r"""Train an :class:`ARNet` on all windows at once.
 
@@ -44,7 +49,9 @@ def fit_arnet(
 
     with λ_t from :func:`~recur_timeseries.models.arnet.regularization_weight` (ramped to λ(s) at
     ``ramp_end`` of the ``steps``). The decaying step size lets weights that the prior pulls to
-    zero settle there instead of oscillating around it.
+    zero settle there instead of oscillating around it. With ``optimizer="lbfgs"`` each of the
+    ``steps`` is ``lbfgs_max_iter`` L-BFGS iterations with a strong-Wolfe line search starting at
+    step length ``lr`` (1 is usual), λ_t held fixed within a step; there is no schedule.
 
     Args:
         lags: [N, p], column i = lag i + 1.
@@ -56,6 +63,8 @@ def fit_arnet(
         ramp_end: fraction of training at which λ reaches λ(s).
         bias, c1, c2: see :class:`ARNet`.
         seed: seeds the weight initialization.
+        optimizer: ``"adam"`` or ``"lbfgs"``.
+        lbfgs_max_iter: L-BFGS iterations per step.
 
     Returns:
         the trained model (in train mode; its weights are the coefficients [n_forecasts, p]).
@@ -66,15 +75,27 @@ def fit_arnet(
     torch.manual_seed(seed)
     model = ARNet(lags.shape[1], targets.shape[1], bias=bias, c1=c1, c2=c2).to(lags.dtype)
     torch.random.set_rng_state(generator_state)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(warmup_cosine, warmup_steps=0, total_steps=steps))
+    if optimizer not in ("adam", "lbfgs"):
+        raise ValueError(f"optimizer must be 'adam' or 'lbfgs', got {optimizer!r}")
+    if optimizer == "lbfgs":
+        solver = torch.optim.LBFGS(
+            model.parameters(), lr=lr, max_iter=lbfgs_max_iter, history_size=20, line_search_fn="strong_wolfe"
+        )
+    else:
+        solver = torch.optim.Adam(model.parameters(), lr=lr)
+        schedule = torch.optim.lr_scheduler.LambdaLR(solver, partial(warmup_cosine, warmup_steps=0, total_steps=steps))
     for step in range(steps):
-        loss = F.mse_loss(model(lags), targets)
         weight = 0.0 if sparsity is None else regularization_weight(step / steps, sparsity, lambda_scale, 0.0, ramp_end)
-        if weight > 0:
-            loss = loss + weight * model.regularizer()
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        schedule.step()
+
+        def objective(weight: float = weight) -> Tensor:
+            solver.zero_grad(set_to_none=True)
+            loss = F.mse_loss(model(lags), targets)
+            if weight > 0:
+                loss = loss + weight * model.regularizer()
+            loss.backward()
+            return loss
+
+        solver.step(objective)
+        if optimizer == "adam":
+            schedule.step()
     return model

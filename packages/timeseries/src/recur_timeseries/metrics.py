@@ -1,4 +1,4 @@
-"""Forecast errors (MSE, MAE) and AR-Net's coefficient-recovery score (sTPE)."""
+"""Forecast errors (MSE, MAE), the skill score against a baseline, and AR-Net's coefficient-recovery score (sTPE)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mae", "mse", "stpe"]
+__all__ = ["mae", "mse", "skill_score", "stpe"]
 
 ArrayLike = Tensor | np.ndarray
 
@@ -21,6 +21,24 @@ def mae(prediction: ArrayLike, target: ArrayLike) -> Tensor:
     """Mean absolute error over every entry; inputs of the same shape, tensors or arrays. Returns a 0-d tensor."""
     prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
     return (prediction - target).abs().mean()
+
+
+def skill_score(error: float, reference_error: float) -> float:
+    r"""The share of a reference forecast's error that a model removes (Murphy 1988's MSE skill score).
+
+    .. math::
+        \mathrm{skill} = 1 - \frac{\mathrm{MSE}_{model}}{\mathrm{MSE}_{reference}}
+
+    Positive: the model is better (1 = perfect); 0: as good as the reference; negative: worse. It
+    shows differences that a 4-digit error hides (MSE 0.0010404 vs 0.0010400 is skill -0.00045).
+
+    Args:
+        error: the model's error (MSE, or another error where smaller is better).
+        reference_error: the reference's error on the same targets; must be positive.
+    """
+    if reference_error <= 0:
+        raise ValueError(f"the reference error must be positive for a skill score, got {reference_error}")
+    return 1.0 - float(error) / float(reference_error)
 
 
 def _as_vector(weights: ArrayLike, name: str) -> np.ndarray:

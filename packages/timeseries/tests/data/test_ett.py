@@ -51,6 +51,13 @@ def test_windows_of_the_target(tmp_path):
     targets = data.standardizer.inverse(data.targets.double().numpy())
     np.testing.assert_allclose(lags[0], ot[[11, 10, 9]], rtol=1e-5)
     np.testing.assert_allclose(targets[0], ot[[12, 13]], rtol=1e-5)
+    # hourly dates: a one-day season; every earlier row is the past (rows 0..8 before the borrowed 9..11)
+    assert data.period == 24
+    np.testing.assert_allclose(data.standardizer.inverse(data.past), ot[:9], rtol=1e-5)
+    np.testing.assert_allclose(data.standardizer.inverse(data.history(5)[0].double().numpy()), ot[11:6:-1], rtol=1e-5)
+    quarter_hours = write_ett(tmp_path / "ETTm1.csv", 20, step="15min")
+    quarter_hours = ETTDataset(quarter_hours, p=3, split="test", splits=(12, 4, 4))
+    assert quarter_hours.period == 96 and len(quarter_hours.past) == 16 - 3
 
 
 def test_missing_file_says_where_files_go(tmp_path):

@@ -56,3 +56,7 @@ def test_sunspots_series_and_splits():
     assert test.standardizer.inverse(test.targets[-1, 0].double().numpy()) == pytest.approx(series[-1], rel=1e-5)
     with pytest.raises(ValueError, match="split must be"):
         SunspotsDataset(p, split="dev")
+    # the past is every earlier year in the same z-units: lag p + 2 of the first test window is 2 years before its lags
+    assert test.period == 11 and len(test.past) == 309 - n_test - p
+    first = test.standardizer.inverse(test.history(p + 2)[0].double().numpy())
+    np.testing.assert_allclose(first, series[309 - n_test - p - 2 : 309 - n_test][::-1], rtol=1e-5)

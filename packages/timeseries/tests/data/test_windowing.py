@@ -62,3 +62,18 @@ def test_lag_windows_dataset():
     torch.testing.assert_close(lags, torch.tensor([3.0, 2.0, 1.0]))
     torch.testing.assert_close(targets, torch.tensor([4.0, 5.0]))
     assert data.lags.shape == (4, 3) and data.targets.shape == (4, 2)
+
+
+def test_history_reaches_into_the_past():
+    # series 10..15 after past 5..9: with p = 2, window 0 has lags (11, 10) and target 12
+    data = LagWindows(np.arange(10.0, 16.0), p=2, past=np.arange(5.0, 10.0), period=4, dtype=torch.float64)
+    assert data.max_lags == 7 and data.period == 4
+    history = data.history(4)
+    assert history.shape == (len(data), 4)
+    torch.testing.assert_close(history[0], torch.tensor([11.0, 10.0, 9.0, 8.0], dtype=torch.float64))
+    torch.testing.assert_close(history[:, :2], data.lags)
+    torch.testing.assert_close(data.history(1), data.lags[:, :1])
+    with pytest.raises(ValueError, match="history of 8 lags asked for, but the windows have p=2 lags and 5 earlier"):
+        data.history(8)
+    with pytest.raises(ValueError, match="period must be a positive number of steps or None"):
+        LagWindows(np.arange(8.0), p=2, period=0)

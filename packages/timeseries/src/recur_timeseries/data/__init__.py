@@ -12,6 +12,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "ETT_HEADER": "recur_timeseries.data.ett",
         "LagWindows": "recur_timeseries.data.windowing",
         "PAPER_SPARSE_AR3": "recur_timeseries.data.synthetic",
+        "SOLAR_CYCLE_YEARS": "recur_timeseries.data.synthetic",
         "Standardizer": "recur_timeseries.data.windowing",
         "SunspotsDataset": "recur_timeseries.data.synthetic",
         "ett_split_sizes": "recur_timeseries.data.ett",

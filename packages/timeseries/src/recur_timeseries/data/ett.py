@@ -84,14 +84,12 @@ def _check_complete(path: Path, column: str, bad: np.ndarray, what: str) -> None
         )
 
 
-def _rows_per_hour(path: Path, dates: pd.Series) -> int:
+def _rows_per_hour(dates: pd.Series) -> int | None:
+    """Rows per hour read off the median step of the first 1000 dates; None unless it divides an hour."""
     step = dates.iloc[: min(len(dates), 1000)].diff().dropna().median()
     seconds = step.total_seconds() if pd.notna(step) else 0.0
     if seconds <= 0 or 3600 % seconds:
-        raise ValueError(
-            f"{path}: cannot infer the sampling rate from the dates (median step {step}); "
-            "ETT files are hourly or every 15 minutes. Pass splits=(train, val, test) row counts instead."
-        )
+        return None
     return int(3600 // seconds)
 
 
@@ -108,6 +106,8 @@ class ETTSplits:
     test: np.ndarray
     columns: tuple[str, ...]
     standardizer: Standardizer
+    # sampling rate read off the dates (1 hourly, 4 every 15 minutes); None when they do not give one
+    rows_per_hour: int | None = None
 
     def column(self, split: Literal["train", "val", "test"], name: str) -> np.ndarray:
         """One variable of one split as a 1-D series."""
@@ -134,8 +134,13 @@ def load_ett(
     """
     path = Path(path)
     frame = read_ett_csv(path, columns)
+    rate = _rows_per_hour(frame["date"])
     if splits is None:
-        rate = _rows_per_hour(path, frame["date"])
+        if rate is None:
+            raise ValueError(
+                f"{path}: cannot infer the sampling rate from the dates; ETT files are hourly or every "
+                "15 minutes. Pass splits=(train, val, test) row counts instead."
+            )
         splits = ett_split_sizes(rate)
         origin = f"the standard 12/4/4-month ETT splits at {rate} row(s) per hour"
     else:
@@ -159,6 +164,7 @@ def load_ett(
         test=scaler.transform(test),
         columns=tuple(frame.columns[1:]),
         standardizer=scaler,
+        rows_per_hour=rate,
     )
 
 
@@ -166,7 +172,10 @@ class ETTDataset(LagWindows):
     """Lag windows of one ETT variable (default ``OT``) in one split: p lags → next ``n_forecasts`` values.
 
     Validation and test splits borrow the p preceding rows as context, so the first window of each
-    predicts that split's first row. Values are z-scored with training statistics.
+    predicts that split's first row. Values are z-scored with training statistics. ``past`` holds
+    every earlier row of the variable and ``period`` is one day in rows (24 hourly, 96 for
+    15-minute files, read off the dates; None when they give no rate), for the seasonal-naive
+    baseline.
 
     Args:
         path: the CSV file.
@@ -200,4 +209,9 @@ class ETTDataset(LagWindows):
                 f"+ {n_forecasts} forecast step(s) (needs at least {p + n_forecasts}); lower p or enlarge the split"
             )
         self.standardizer = data.standardizer
-        super().__init__(series, p, n_forecasts, dtype)
+        # the whole z-scored variable up to the test split's end; this split's series starts at `start`
+        whole = np.concatenate([data.column("train", target), *(data.column(s, target)[p:] for s in ("val", "test"))])
+        train_rows, val_rows = len(data.train), len(data.val) - p
+        start = {"train": 0, "val": train_rows - p, "test": train_rows + val_rows - p}[split]
+        period = None if data.rows_per_hour is None else 24 * data.rows_per_hour
+        super().__init__(series, p, n_forecasts, dtype, past=whole[:start], period=period)

@@ -18,6 +18,7 @@ from recur_timeseries.data.windowing import LagWindows, Standardizer, split_with
 
 __all__ = [
     "PAPER_SPARSE_AR3",
+    "SOLAR_CYCLE_YEARS",
     "ARProcessDataset",
     "SunspotsDataset",
     "generate_ar_process",
@@ -25,6 +26,9 @@ __all__ = [
 ]
 
 Split = Literal["train", "val", "test"]
+
+# mean length of the solar (Schwabe) cycle in years: the sunspots' seasonal-naive period
+SOLAR_CYCLE_YEARS = 11
 
 # The paper's sparse process: AR(3) with φ = (0.2, 0.3, -0.5), fitted with much larger orders.
 PAPER_SPARSE_AR3: tuple[float, ...] = (0.2, 0.3, -0.5)
@@ -82,6 +86,9 @@ class ARProcessDataset(LagWindows):
         burn_in: simulated steps dropped first (default 1000).
         seed: innovations seed; use different seeds for train and validation sets.
 
+    ``period`` is None: a stationary AR process has no season, so there is no seasonal-naive
+    forecast of it.
+
     Shapes:
         item: lags [p], targets [n_forecasts]; ``true_coefficients`` [len(coefficients)].
     """
@@ -107,7 +114,9 @@ class SunspotsDataset(LagWindows):
 
     The last ``test_fraction`` and the ``val_fraction`` before it are held out (rounded to whole
     years); validation and test splits are prefixed with the p preceding years, so each split's
-    first target is its own first year.
+    first target is its own first year. ``past`` holds every earlier year; ``period`` is 11 years,
+    the mean length of the solar cycle (single cycles run 9 to 14 years, so a seasonal-naive
+    forecast 11 years back is a rough reference, not a fixed season).
 
     Args:
         p: number of lags.
@@ -136,4 +145,12 @@ class SunspotsDataset(LagWindows):
         if split not in parts:
             raise ValueError(f"split must be 'train', 'val' or 'test', got {split!r}")
         self.standardizer = Standardizer.fit(parts["train"])
-        super().__init__(self.standardizer.transform(parts[split]), p, n_forecasts, dtype)
+        start = {"train": 0, "val": sizes[0] - p, "test": sizes[0] + sizes[1] - p}[split]
+        super().__init__(
+            self.standardizer.transform(parts[split]),
+            p,
+            n_forecasts,
+            dtype,
+            past=self.standardizer.transform(series[:start]),
+            period=SOLAR_CYCLE_YEARS,
+        )

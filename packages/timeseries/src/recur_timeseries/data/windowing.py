@@ -104,24 +104,69 @@ class Standardizer:
 class LagWindows(Dataset):
     """A torch ``Dataset`` of (lags, targets) pairs cut from one series by :func:`make_windows`.
 
+    Besides the windows it keeps what the naive baselines of
+    :func:`recur_timeseries.models.baselines.baseline_forecasts` need: the series' seasonal
+    ``period`` and the values before it (``past``), so :meth:`history` can give the same windows
+    more lags than the model sees (a seasonal-naive forecast one day back when p is shorter).
+
     Args:
         series: 1-D array of T values (already normalized if wanted).
         p: number of lags.
         n_forecasts: future values per item (default 1).
         dtype: tensor dtype (default float32).
+        past: the values of the same series before ``series[0]``, in the same units (default none).
+        period: the seasonal period in steps (24 for hourly data with a daily cycle), or None
+            when the series has none.
 
     Shapes:
         item: lags [p] (most recent first), targets [n_forecasts]; ``lags`` [N, p] and ``targets``
-        [N, n_forecasts] hold all of them.
+        [N, n_forecasts] hold all of them; ``past`` [T_past].
     """
 
-    def __init__(self, series: np.ndarray, p: int, n_forecasts: int = 1, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self,
+        series: np.ndarray,
+        p: int,
+        n_forecasts: int = 1,
+        dtype: torch.dtype = torch.float32,
+        past: np.ndarray | None = None,
+        period: int | None = None,
+    ) -> None:
         lags, targets = make_windows(series, p, n_forecasts)
+        if period is not None and period < 1:
+            raise ValueError(f"period must be a positive number of steps or None, got {period}")
         self.p = p
         self.n_forecasts = n_forecasts
         self.series = np.asarray(series)
+        self.past = np.asarray([] if past is None else past, dtype=self.series.dtype)
+        self.period = period
         self.lags = torch.as_tensor(lags, dtype=dtype)
         self.targets = torch.as_tensor(targets, dtype=dtype)
+
+    @property
+    def max_lags(self) -> int:
+        """The most lags :meth:`history` can give every window: p plus the length of ``past``."""
+        return self.p + len(self.past)
+
+    def history(self, width: int) -> Tensor:
+        """The same N windows with ``width`` lags (lag 1 first), reaching into ``past`` beyond lag p.
+
+        Columns ``[:p]`` equal :attr:`lags` where ``width >= p``; the targets are unchanged.
+
+        Shapes:
+            -> [N, width], the dtype of :attr:`lags`.
+        """
+        if not 1 <= width <= self.max_lags:
+            raise ValueError(
+                f"history of {width} lags asked for, but the windows have p={self.p} lags and "
+                f"{len(self.past)} earlier values, at most {self.max_lags} lags"
+            )
+        if width <= self.p:
+            return self.lags[:, :width]
+        extra = width - self.p
+        series = np.concatenate([self.past[len(self.past) - extra :], self.series])
+        lags, _ = make_windows(series, width, self.n_forecasts)
+        return torch.as_tensor(lags, dtype=self.lags.dtype)
 
     def __len__(self) -> int:
         return self.lags.shape[0]
