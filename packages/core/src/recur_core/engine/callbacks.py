@@ -57,9 +57,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
 
 def _format(metrics: dict[str, Any]) -> str:
-    """Epoch-level values only: ``loss_epoch`` is shown as ``loss``; per-step values are dropped."""
+    """Epoch-level values only (``loss_epoch`` shown as ``loss``; per-step values dropped), to 5 significant
+    digits: a model and its baselines often differ in the fourth."""
     shown = {k: v for k, v in metrics.items() if not k.endswith("_step") and k + "_epoch" not in metrics}
-    return "  ".join(f"{k.removesuffix('_epoch')} {float(v):.4g}" for k, v in sorted(shown.items()))
+    return "  ".join(f"{k.removesuffix('_epoch')} {float(v):.5g}" for k, v in sorted(shown.items()))
 
 
 class PlainProgress(L.Callback):
