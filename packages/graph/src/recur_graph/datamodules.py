@@ -19,18 +19,47 @@ command. ``path`` reads a copy elsewhere instead (another file in the same forma
 from __future__ import annotations
 
 import abc
+from collections.abc import Iterator
 from typing import Literal
 
 import torch
+from torchdata.stateful_dataloader import StatefulDataLoader
 
-from recur_core.engine import Split, SplitDataModule
+from recur_core.engine import EpochShuffle, Split, SplitDataModule
 from recur_graph.data.elliptic import load_elliptic
 from recur_graph.data.sbm import DynamicSBM, generated_sbm_graph, read_sbm_csv
 from recur_graph.data.snap import BITCOIN_SNAPSHOT_SECONDS, bitcoin_path, read_signed_network
 from recur_graph.data.snapshots import TASKS, Task, TemporalGraph, WindowDataset, chronological_split
 from recur_graph.data.uci import UCI_SNAPSHOT_SECONDS, read_uci_messages, uci_path
 
-__all__ = ["BitcoinData", "EllipticData", "SBMData", "TemporalGraphData", "UCIData"]
+__all__ = ["BitcoinData", "EllipticData", "EpochItems", "SBMData", "TemporalGraphData", "UCIData"]
+
+
+class EpochItems(EpochShuffle):
+    """The training order of each epoch, every index tagged with its epoch: ``(epoch, index)``.
+
+    The order is :class:`~recur_core.engine.EpochShuffle`'s when ``shuffle``, else time order.
+    The sampler runs in the main process and Lightning tells it the epoch (also after a resume), so
+    a :class:`~recur_graph.data.WindowDataset` draws epoch ``e``'s negatives for item ``i`` in
+    whichever process, and after whichever restart, it is read.
+
+    Args:
+        size: number of items.
+        seed: seeds the shuffled orders.
+        shuffle: a new order every epoch (False: ``0 .. size - 1``).
+    """
+
+    def __init__(self, size: int, seed: int, shuffle: bool) -> None:
+        super().__init__(size, seed)
+        self.shuffle = shuffle
+
+    def order(self, epoch: int) -> list[int]:
+        return super().order(epoch) if self.shuffle else list(range(self.size))
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.epoch
+        for index in super().__iter__():
+            yield epoch, index
 
 
 class TemporalGraphData(SplitDataModule, abc.ABC):
@@ -47,12 +76,14 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
         train_fraction, val_fraction: the chronological split (official 0.7 / 0.1).
         negatives: non-edges sampled per true edge in link-prediction training
             (official ``negative_mult_training``); validation and test score all pairs.
+        smart_negatives: draw those non-edges' targets from the nodes seen in the window (official
+            ``smart_neg_sampling``, the default); False draws both ends uniformly from all nodes.
         features: ``"degree"`` (one-hot out-degree, official ``use_1_hot_node_feats``) or ``"given"``.
         eval_windows: validate and test on only the first this many windows of each split
             (None: all). Scoring all N² pairs per snapshot is what costs on a CPU.
         shuffle: reshuffle the training windows every epoch (official: time order).
         num_workers: DataLoader worker processes.
-        seed: seeds negative sampling and shuffling.
+        seed: seeds negative sampling (with the epoch and the window) and shuffling.
     """
 
     supported_tasks: tuple[str, ...] = TASKS
@@ -65,6 +96,7 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
         train_fraction: float = 0.7,
         val_fraction: float = 0.1,
         negatives: int = 10,
+        smart_negatives: bool = True,
         features: Literal["degree", "given"] = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
@@ -83,6 +115,7 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
         self.train_fraction = train_fraction
         self.val_fraction = val_fraction
         self.negatives = negatives
+        self.smart_negatives = smart_negatives
         self.features = features
         self.eval_windows = eval_windows
         self.graph: TemporalGraph | None = None
@@ -106,7 +139,30 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
         if split != "train" and self.eval_windows is not None:
             targets = targets[: self.eval_windows]
         negatives = self.negatives if split == "train" and self.task == "link_pred" else None
-        return WindowDataset(self.graph, targets, self.history, self.task, self.features, None, negatives, self.seed)
+        return WindowDataset(
+            self.graph,
+            targets,
+            self.history,
+            self.task,
+            self.features,
+            negatives=negatives,
+            smart_negatives=self.smart_negatives,
+            seed=self.seed,
+        )
+
+    def loader(self, split: Split) -> StatefulDataLoader:
+        """As the core loader, but the training one hands the dataset ``(epoch, index)`` (:class:`EpochItems`)."""
+        if split != "train":
+            return super().loader(split)
+        dataset = self.dataset(split)
+        return StatefulDataLoader(
+            dataset,
+            batch_size=None,
+            sampler=EpochItems(len(dataset), self.seed, self.shuffle),
+            num_workers=self.num_workers,
+            generator=torch.Generator().manual_seed(self.seed),
+            persistent_workers=self.num_workers > 0,
+        )
 
     @property
     def num_features(self) -> int:
@@ -128,7 +184,7 @@ class SBMData(TemporalGraphData):
         path: an SBM CSV (``source,target,weight,time``); None generates one with the options below.
         num_nodes, num_snapshots, num_communities, p_in, p_out, migrations, generator_seed:
             see :class:`~recur_graph.data.DynamicSBM`.
-        task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
+        task, history, train_fraction, val_fraction, negatives, smart_negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData` (link prediction only).
     """
 
@@ -149,6 +205,7 @@ class SBMData(TemporalGraphData):
         train_fraction: float = 0.7,
         val_fraction: float = 0.1,
         negatives: int = 10,
+        smart_negatives: bool = True,
         features: Literal["degree", "given"] = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
@@ -161,6 +218,7 @@ class SBMData(TemporalGraphData):
             train_fraction=train_fraction,
             val_fraction=val_fraction,
             negatives=negatives,
+            smart_negatives=smart_negatives,
             features=features,
             eval_windows=eval_windows,
             shuffle=shuffle,
@@ -182,7 +240,7 @@ class BitcoinData(TemporalGraphData):
         root: the data root; None: :func:`recur_core.data.data_root`'s choice.
         path: a SNAP signed-network CSV elsewhere (plain or gzipped) read instead of the data root's.
         snapshot_seconds: snapshot width (official 1.2e6 s).
-        task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
+        task, history, train_fraction, val_fraction, negatives, smart_negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData`.
     """
 
@@ -199,6 +257,7 @@ class BitcoinData(TemporalGraphData):
         train_fraction: float = 0.7,
         val_fraction: float = 0.1,
         negatives: int = 100,
+        smart_negatives: bool = True,
         features: Literal["degree", "given"] = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
@@ -211,6 +270,7 @@ class BitcoinData(TemporalGraphData):
             train_fraction=train_fraction,
             val_fraction=val_fraction,
             negatives=negatives,
+            smart_negatives=smart_negatives,
             features=features,
             eval_windows=eval_windows,
             shuffle=shuffle,
@@ -234,7 +294,7 @@ class UCIData(TemporalGraphData):
         path: an edge list elsewhere read instead (SNAP CollegeMsg, or KONECT's ``out.opsahl-ucsocial``
             that the official code reads).
         snapshot_seconds: snapshot width (official 190,080 s).
-        task, history, train_fraction, val_fraction, negatives, features, eval_windows, shuffle,
+        task, history, train_fraction, val_fraction, negatives, smart_negatives, features, eval_windows, shuffle,
         num_workers, seed: see :class:`TemporalGraphData`.
     """
 
@@ -250,6 +310,7 @@ class UCIData(TemporalGraphData):
         train_fraction: float = 0.71,
         val_fraction: float = 0.1,
         negatives: int = 50,
+        smart_negatives: bool = True,
         features: Literal["degree", "given"] = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
@@ -262,6 +323,7 @@ class UCIData(TemporalGraphData):
             train_fraction=train_fraction,
             val_fraction=val_fraction,
             negatives=negatives,
+            smart_negatives=smart_negatives,
             features=features,
             eval_windows=eval_windows,
             shuffle=shuffle,

@@ -99,13 +99,14 @@ class TemporalGraphTask(RecurModule):
         data = self._trainer.datamodule if self._trainer is not None else None
         if data is not None:
             check_data_matches(self, ("task",))
+        # also when in_features was given: the reported class comes from the data unless set
+        if isinstance(data, TemporalGraphData) and self.hparams.target_class is None and data.task != "link_pred":
+            self.hparams.target_class = data.minority_class
         if self.net is not None:
             return
         if not isinstance(data, TemporalGraphData):
             raise ValueError("in_features is unset and there is no recur_graph DataModule to take it from")
         self.hparams.in_features = data.num_features
-        if self.hparams.target_class is None and data.task != "link_pred":
-            self.hparams.target_class = data.minority_class
         self._build(data.num_features)
 
     def forward(self, x: Tensor, edge_index: Tensor, edge_weight: Tensor | None = None) -> Tensor:

@@ -147,3 +147,42 @@ def test_edge_and_node_classification_labels():
     assert item["x"].shape == (2, 4, 4)
     with pytest.raises(ValueError, match="edge classification needs edge classes"):
         WindowDataset(_graph(), [0], history=1, task="edge_cls")
+
+
+def _pairs(dataset, key):
+    return dataset[key]["pairs"]
+
+
+def _random_graph(nodes=12, snapshots=5, events=20):
+    rng = np.random.default_rng(0)
+    ends = rng.integers(nodes, size=(2, snapshots * events))
+    return TemporalGraph.from_events(nodes, ends[0], ends[1], np.repeat(np.arange(snapshots), events))
+
+
+def test_negatives_are_a_function_of_seed_epoch_and_item():
+    g = _random_graph()
+
+    def build(seed=0):
+        return WindowDataset(g, [1, 2, 3], history=2, task="link_pred", negatives=2, seed=seed)
+
+    first, rebuilt = build(), build()
+    later = _pairs(first, (3, 1))
+    assert later.shape[1] > 20  # true edges and negatives
+    # any reading order, and a rebuilt dataset (a resumed run, another worker): the same draws
+    assert torch.equal(_pairs(first, (0, 0)), _pairs(first, 0))
+    assert torch.equal(_pairs(rebuilt, (3, 1)), later) and torch.equal(_pairs(rebuilt, (0, 2)), _pairs(first, (0, 2)))
+    # a new draw every epoch, per item and per seed
+    assert len({tuple(_pairs(first, (epoch, 1)).flatten().tolist()) for epoch in range(4)}) == 4
+    assert len({tuple(_pairs(build(seed), (0, 1)).flatten().tolist()) for seed in range(4)}) == 4
+
+
+def test_uniform_negatives_reach_nodes_outside_the_window():
+    # the window (snapshot 0) holds nodes 0..3; the true edges of snapshot 1 join any of 12 nodes
+    rng = np.random.default_rng(0)
+    source = np.concatenate([[0, 1, 2], rng.integers(12, size=20)])
+    target = np.concatenate([[1, 2, 3], rng.integers(12, size=20)])
+    g = TemporalGraph.from_events(12, source, target, np.repeat([0, 1], [3, 20]))
+    smart = WindowDataset(g, [0], history=1, task="link_pred", negatives=5)[0]
+    uniform = WindowDataset(g, [0], history=1, task="link_pred", negatives=5, smart_negatives=False)[0]
+    assert set(smart["pairs"][1, smart["labels"] == 0].tolist()) <= {0, 1, 2, 3}
+    assert set(uniform["pairs"][1, uniform["labels"] == 0].tolist()) - {0, 1, 2, 3}

@@ -284,7 +284,14 @@ class WindowDataset(Dataset):
             or ``"given"`` (``graph.node_features``).
         max_degree: width - 1 of the one-hot degree features (default: the graph's largest).
         negatives: non-edges sampled per true edge (link prediction training); None = evaluation.
-        seed: seeds the negative sampler.
+        smart_negatives: draw the non-edges' targets from the nodes seen in the window (the
+            official ``smart_neg_sampling``); False draws both ends uniformly from all nodes.
+        seed: with the epoch and the item, seeds the negative sampler.
+
+    The negatives of an item are a pure function of ``(seed, epoch, t)``: index the dataset with
+    ``(epoch, index)`` (what :class:`recur_graph.datamodules.EpochItems` yields) for epoch ``epoch``'s draw, or with
+    ``index`` alone for epoch 0's. So a rebuilt dataset, a resumed run and every loader worker
+    draw the same negatives for the same item, and each epoch draws new ones.
     """
 
     def __init__(
@@ -296,6 +303,7 @@ class WindowDataset(Dataset):
         features: Literal["degree", "given"] = "degree",
         max_degree: int | None = None,
         negatives: int | None = None,
+        smart_negatives: bool = True,
         seed: int = 0,
     ) -> None:
         if task not in TASKS:
@@ -312,7 +320,8 @@ class WindowDataset(Dataset):
         self.task = task
         self.features = features
         self.negatives = negatives
-        self.generator = torch.Generator().manual_seed(seed)
+        self.smart_negatives = smart_negatives
+        self.seed = seed
         self.degrees = graph.out_degrees()
         self.max_degree = int(self.degrees.max()) if max_degree is None else max_degree
         if int(self.degrees.max()) > self.max_degree:
@@ -330,7 +339,8 @@ class WindowDataset(Dataset):
     def __len__(self) -> int:
         return len(self.targets)
 
-    def __getitem__(self, index: int) -> dict[str, Tensor]:
+    def __getitem__(self, index: int | tuple[int, int]) -> dict[str, Tensor]:
+        epoch, index = index if isinstance(index, tuple) else (0, index)
         g, t = self.graph, self.targets[index]
         first = t - self.history + 1
         window = slice(g.edges(first).start, g.edges(t).stop)
@@ -342,7 +352,7 @@ class WindowDataset(Dataset):
             "snapshot": torch.tensor(t),
         }
         if self.task == "link_pred":
-            item.update(self._link_labels(t, window))
+            item.update(self._link_labels(t, window, epoch))
         elif self.task == "edge_cls":
             part = g.edges(t)
             item["pairs"], item["labels"] = g.edge_index[:, part], g.edge_label[part]
@@ -356,16 +366,23 @@ class WindowDataset(Dataset):
             return self.degrees[first : t + 1]
         return self.graph.node_features.expand(t + 1 - first, *self.graph.node_features.shape)
 
-    def _link_labels(self, t: int, window: slice) -> dict[str, Tensor]:
+    def negatives_generator(self, epoch: int, t: int) -> torch.Generator:
+        """The generator of target snapshot ``t``'s negatives in ``epoch``, seeded by ``(seed, epoch, t)`` alone."""
+        state = np.random.SeedSequence([self.seed, epoch, t]).generate_state(1, dtype=np.uint64)[0]
+        return torch.Generator().manual_seed(int(state))
+
+    def _link_labels(self, t: int, window: slice, epoch: int) -> dict[str, Tensor]:
         g = self.graph
         positives = g.edge_index[:, g.edges(t + 1)]
         if self.negatives is None:
             return {"positives": positives}
-        # the nodes of each window snapshot (either end of an edge), once per snapshot they appear in
-        times = g.edge_time[window].repeat(2)
-        candidates = torch.unique(times * g.num_nodes + g.edge_index[:, window].flatten()) % g.num_nodes
+        candidates = None
+        if self.smart_negatives:
+            # the nodes of each window snapshot (either end of an edge), once per snapshot they appear in
+            times = g.edge_time[window].repeat(2)
+            candidates = torch.unique(times * g.num_nodes + g.edge_index[:, window].flatten()) % g.num_nodes
         negatives = sample_negative_edges(
-            positives, g.num_nodes, self.negatives * positives.shape[1], candidates, self.generator
+            positives, g.num_nodes, self.negatives * positives.shape[1], candidates, self.negatives_generator(epoch, t)
         )
         labels = torch.cat([torch.ones(positives.shape[1]), torch.zeros(negatives.shape[1])]).long()
         return {"pairs": torch.cat([positives, negatives], 1), "labels": labels}
