@@ -87,3 +87,30 @@ def test_unbatched_items_pass_through():
 def test_bad_options_say_what_is_allowed(option, value):
     with pytest.raises(ValueError, match=option):
         Numbers(**{option: value})
+
+
+class Tagged(Numbers):
+    epoch_indexed = True
+
+    def make_dataset(self, split):
+        return _EpochEcho() if split == "train" else super().make_dataset(split)
+
+
+class _EpochEcho(torch.utils.data.Dataset):
+    """Item ``(epoch, index)`` is ``[epoch, index]``: shows what the loader asked for."""
+
+    def __len__(self) -> int:
+        return 5
+
+    def __getitem__(self, item):
+        epoch, index = item
+        return torch.tensor([epoch, index])
+
+
+def test_an_epoch_indexed_training_set_is_asked_for_epoch_and_index():
+    data = Tagged(batch_size=None, shuffle=False)
+    loader = data.train_dataloader()
+    for epoch in (0, 1, 4):
+        loader.sampler.set_epoch(epoch)
+        assert [item.tolist() for item in loader] == [[epoch, index] for index in range(5)]
+    assert [int(item[0]) for item in data.val_dataloader()] == [0, 1, 2, 3]

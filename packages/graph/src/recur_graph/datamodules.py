@@ -19,47 +19,18 @@ command. ``path`` reads a copy elsewhere instead (another file in the same forma
 from __future__ import annotations
 
 import abc
-from collections.abc import Iterator
 from typing import Literal
 
 import torch
-from torchdata.stateful_dataloader import StatefulDataLoader
 
-from recur_core.engine import EpochShuffle, Split, SplitDataModule
+from recur_core.engine import Split, SplitDataModule
 from recur_graph.data.elliptic import load_elliptic
 from recur_graph.data.sbm import DynamicSBM, generated_sbm_graph, read_sbm_csv
 from recur_graph.data.snap import BITCOIN_SNAPSHOT_SECONDS, bitcoin_path, read_signed_network
 from recur_graph.data.snapshots import TASKS, Task, TemporalGraph, WindowDataset, chronological_split
 from recur_graph.data.uci import UCI_SNAPSHOT_SECONDS, read_uci_messages, uci_path
 
-__all__ = ["BitcoinData", "EllipticData", "EpochItems", "SBMData", "TemporalGraphData", "UCIData"]
-
-
-class EpochItems(EpochShuffle):
-    """The training order of each epoch, every index tagged with its epoch: ``(epoch, index)``.
-
-    The order is :class:`~recur_core.engine.EpochShuffle`'s when ``shuffle``, else time order.
-    The sampler runs in the main process and Lightning tells it the epoch (also after a resume), so
-    a :class:`~recur_graph.data.WindowDataset` draws epoch ``e``'s negatives for item ``i`` in
-    whichever process, and after whichever restart, it is read.
-
-    Args:
-        size: number of items.
-        seed: seeds the shuffled orders.
-        shuffle: a new order every epoch (False: ``0 .. size - 1``).
-    """
-
-    def __init__(self, size: int, seed: int, shuffle: bool) -> None:
-        super().__init__(size, seed)
-        self.shuffle = shuffle
-
-    def order(self, epoch: int) -> list[int]:
-        return super().order(epoch) if self.shuffle else list(range(self.size))
-
-    def __iter__(self) -> Iterator[tuple[int, int]]:
-        epoch = self.epoch
-        for index in super().__iter__():
-            yield epoch, index
+__all__ = ["BitcoinData", "EllipticData", "SBMData", "TemporalGraphData", "UCIData"]
 
 
 class TemporalGraphData(SplitDataModule, abc.ABC):
@@ -87,6 +58,8 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
     """
 
     supported_tasks: tuple[str, ...] = TASKS
+    # link-prediction windows draw their negatives from (seed, epoch, window)
+    epoch_indexed = True
 
     def __init__(
         self,
@@ -148,20 +121,6 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
             negatives=negatives,
             smart_negatives=self.smart_negatives,
             seed=self.seed,
-        )
-
-    def loader(self, split: Split) -> StatefulDataLoader:
-        """As the core loader, but the training one hands the dataset ``(epoch, index)`` (:class:`EpochItems`)."""
-        if split != "train":
-            return super().loader(split)
-        dataset = self.dataset(split)
-        return StatefulDataLoader(
-            dataset,
-            batch_size=None,
-            sampler=EpochItems(len(dataset), self.seed, self.shuffle),
-            num_workers=self.num_workers,
-            generator=torch.Generator().manual_seed(self.seed),
-            persistent_workers=self.num_workers > 0,
         )
 
     @property

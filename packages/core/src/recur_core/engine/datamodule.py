@@ -45,34 +45,45 @@ STAGE_SPLITS: dict[str, tuple[Split, ...]] = {
 }
 
 
-class EpochShuffle(Sampler[int]):
-    """A new random order of ``range(size)`` every epoch, drawn from ``(seed, epoch)`` alone.
+class EpochShuffle(Sampler):
+    """The training order of each epoch, drawn from ``(seed, epoch)`` alone.
 
     Nothing carries over from one epoch to the next, so a loader rebuilt after a restart, told the
     epoch (Lightning calls :meth:`set_epoch` before each epoch), yields that epoch's order again.
     Without :meth:`set_epoch`, each pass read to its end moves on to the next epoch.
 
+    With ``with_epoch`` every index comes tagged as ``(epoch, index)``: the sampler runs in the main
+    process, so a dataset that draws random numbers per item (negative samples, augmentations) can
+    seed them from ``(seed, epoch, index)`` and draw the same in any worker and after any restart.
+
     Args:
         size: number of items.
         seed: the orders of every epoch follow from it.
+        shuffle: a new random order every epoch; False keeps ``0 .. size - 1``.
+        with_epoch: yield ``(epoch, index)`` pairs instead of indices.
     """
 
-    def __init__(self, size: int, seed: int) -> None:
+    def __init__(self, size: int, seed: int, shuffle: bool = True, with_epoch: bool = False) -> None:
         self.size = size
         self.seed = seed
+        self.shuffle = shuffle
+        self.with_epoch = with_epoch
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
     def order(self, epoch: int) -> list[int]:
-        """The permutation of ``range(size)`` used in ``epoch``."""
+        """The order of ``range(size)`` used in ``epoch``."""
+        if not self.shuffle:
+            return list(range(self.size))
         state = np.random.SeedSequence([self.seed, epoch]).generate_state(1, dtype=np.uint64)[0]
         return torch.randperm(self.size, generator=torch.Generator().manual_seed(int(state))).tolist()
 
-    def __iter__(self) -> Iterator[int]:
+    def __iter__(self) -> Iterator[int | tuple[int, int]]:
         epoch = self.epoch
-        yield from self.order(epoch)
+        order = self.order(epoch)
+        yield from ((epoch, index) for index in order) if self.with_epoch else order
         # only an epoch read to its end moves on: loaders create iterators they never use
         self.epoch = epoch + 1
 
@@ -86,6 +97,8 @@ class SplitDataModule(LightningDataModule, abc.ABC):
     Subclasses implement :meth:`make_dataset` and may override :meth:`collate_fn` (default:
     PyTorch's collation). The training split is reshuffled every epoch when ``shuffle``
     (:class:`EpochShuffle`); the others keep their order. ``predict`` reads the test split.
+    A subclass whose training items draw random numbers sets ``epoch_indexed = True``: its
+    training dataset is then indexed with ``(epoch, index)`` (see :class:`EpochShuffle`).
 
     Args:
         batch_size: items per batch; ``None`` hands each dataset item over as it is (an item
@@ -96,6 +109,8 @@ class SplitDataModule(LightningDataModule, abc.ABC):
             torch's global random state (which a resumed run restores).
         shuffle: reshuffle the training split every epoch.
     """
+
+    epoch_indexed: bool = False
 
     def __init__(self, *, batch_size: int | None, num_workers: int = 0, seed: int = 0, shuffle: bool = True) -> None:
         super().__init__()
@@ -130,13 +145,13 @@ class SplitDataModule(LightningDataModule, abc.ABC):
             self.dataset(split)
 
     def loader(self, split: Split) -> StatefulDataLoader:
-        """A resumable loader over ``split``; only the training split is shuffled."""
+        """A resumable loader over ``split``; only the training split is shuffled (or epoch-indexed)."""
         dataset = self.dataset(split)
-        shuffle = split == "train" and self.shuffle
+        train = split == "train"
         return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochShuffle(len(dataset), self.seed) if shuffle else None,
+            sampler=EpochShuffle(len(dataset), self.seed, self.shuffle, self.epoch_indexed) if train else None,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn(),
             generator=torch.Generator().manual_seed(self.seed),

@@ -289,9 +289,10 @@ class WindowDataset(Dataset):
         seed: with the epoch and the item, seeds the negative sampler.
 
     The negatives of an item are a pure function of ``(seed, epoch, t)``: index the dataset with
-    ``(epoch, index)`` (what :class:`recur_graph.datamodules.EpochItems` yields) for epoch ``epoch``'s draw, or with
-    ``index`` alone for epoch 0's. So a rebuilt dataset, a resumed run and every loader worker
-    draw the same negatives for the same item, and each epoch draws new ones.
+    ``(epoch, index)`` (what :class:`recur_core.engine.EpochShuffle` yields for an
+    ``epoch_indexed`` DataModule) for epoch ``epoch``'s draw, or with ``index`` alone for epoch
+    0's. So a rebuilt dataset, a resumed run and every loader worker draw the same negatives for
+    the same item, and each epoch draws new ones.
     """
 
     def __init__(
