@@ -48,8 +48,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import math
 import statistics
 import time
@@ -62,8 +60,16 @@ from torch import Tensor
 
 from recur_core.layers.base import flatten_state
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
-from recur_core.schedules import warmup_cosine
+from recur_core.repro import (
+    Claim,
+    invoked_command,
+    outcome,
+    repro_parser,
+    shuffled_batches,
+    train_warmup_cosine,
+    write_claims,
+    write_rows,
+)
 
 PAPER = "Feng et al. 2024, Attention as an RNN (Aaren)"
 ARMS = ("aaren", "attention")
@@ -122,25 +128,9 @@ def train(
     model: SequenceModel, x: Tensor, y: Tensor, loss_fn: Callable, epochs: int, batch: int, lr: float, seed: int
 ) -> None:
     """AdamW over shuffled mini-batches, 10% warm-up then cosine decay, gradient clipping at 1."""
-    generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    per_epoch = math.ceil(len(x) / batch)
-    steps, warmup = epochs * per_epoch, max(1, epochs * per_epoch // 10)
-    model.train()
-    step = 0
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=generator)
-        for i in range(0, len(x), batch):
-            scale = warmup_cosine(step, warmup, steps)
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
-            idx = perm[i : i + batch]
-            loss = loss_fn(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
-            step += 1
+    batches = shuffled_batches(len(x), batch, epochs, torch.Generator().manual_seed(seed))
+    steps = epochs * math.ceil(len(x) / batch)
+    train_warmup_cosine(model, batches, lambda idx: loss_fn(model(x[idx]), y[idx]), steps, lr, weight_decay=0.01)
 
 
 @torch.no_grad()
@@ -182,9 +172,7 @@ def _plot(path: Path, mean: dict[str, dict[str, float]], memory: dict[tuple[str,
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/aaren"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs and one seed")
+    parser = repro_parser(__doc__, "runs/repro/aaren", quick_help="fewer epochs and one seed")
     parser.add_argument("--epochs", type=int, help="epochs per task and arm (default 30, --quick 12)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 2, --quick 1)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, every arm")
@@ -227,10 +215,7 @@ def main() -> None:
             )
 
     columns = ["arm", "seed", "digits_acc", "forecast_mse", "cpu_seconds"]
-    with (args.out / "tasks.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    write_rows(args.out / "tasks.csv", rows, columns, digits=5)
     mean = {a: {k: statistics.fmean(r[k] for r in rows if r["arm"] == a) for k in columns[2:]} for a in ARMS}
 
     memory, deviation = {}, 0.0
@@ -238,10 +223,10 @@ def main() -> None:
         for seq_len in MEMORY_LENGTHS:
             memory[arm, seq_len], dev = state_bytes(forecasters[arm], seq_len)
             deviation = max(deviation, dev)
-    with (args.out / "memory.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["arm", "tokens", "state_bytes"])
-        writer.writerows([arm, seq_len, memory[arm, seq_len]] for arm in ARMS for seq_len in MEMORY_LENGTHS)
+    write_rows(
+        args.out / "memory.csv",
+        [{"arm": arm, "tokens": t, "state_bytes": memory[arm, t]} for arm in ARMS for t in MEMORY_LENGTHS],
+    )
     _plot(args.out / "aaren.png", mean, memory)
 
     print(f"\nmean over {len(seeds)} seed(s)")

@@ -52,8 +52,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -62,7 +60,7 @@ import torch
 
 from recur_core.engine import quiet_trainer
 from recur_core.engine.module import SequenceTask
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks import NParityData
 from recur_core.techniques import Curriculum, MultiHeadLagTask
 
@@ -151,9 +149,7 @@ def _plot(path: Path, advances: list[dict], finals: list[dict], steps: int) -> N
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/curriculum"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="one seed, 300 steps, shorter streams")
+    parser = repro_parser(__doc__, "runs/repro/curriculum", quick_help="one seed, 300 steps, shorter streams")
     parser.add_argument("--steps", type=int, help="optimizer steps per curriculum (default 800, --quick 300)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 2, --quick 1)")
     parser.add_argument("--lr", type=float, default=3e-3, help="learning rate, both arms")
@@ -173,15 +169,9 @@ def main() -> None:
             advances += a
             finals.append(f)
 
-    with (args.out / "curriculum.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(advances[0]))
-        writer.writeheader()
-        writer.writerows(advances)
+    write_rows(args.out / "curriculum.csv", advances)
     columns = ["arm", "seed", "n_reached", "n_solved", "tau_mean", "tau_max", "seconds"]
-    with (args.out / "final.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: round(r[k], 4) if isinstance(r[k], float) else r[k] for k in columns} for r in finals)
+    write_rows(args.out / "final.csv", finals, columns, digits=4)
     _plot(args.out / "curriculum.png", advances, finals, steps)
 
     mean = {

@@ -54,8 +54,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import itertools
 import math
 import time
@@ -73,7 +71,7 @@ from recur_core.analysis import (
     semiseparable_rank,
     supported_layers,
 )
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 
 PAPER = "Sieber et al. 2024, DSF (NeurIPS)"
 D_MODEL = 32
@@ -199,13 +197,6 @@ def approximation(x: torch.Tensor, temperatures: list[float], features: list[int
     return rows
 
 
-def write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def plot(phis: dict, approx: list[dict], out: Path) -> None:
     import matplotlib
 
@@ -243,9 +234,12 @@ def plot(phis: dict, approx: list[dict], out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/dsf"), help="folder for CSV and PNG")
-    parser.add_argument("--quick", action="store_true", help="T up to 64 and one random-feature draw (~30 s)")
+    parser = repro_parser(
+        __doc__,
+        "runs/repro/dsf",
+        quick_help="T up to 64 and one random-feature draw (~30 s)",
+        out_help="folder for CSV and PNG",
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -259,7 +253,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.manual_seed(0)
     x = torch.randn(1 if args.quick else 2, lengths[-1], D_MODEL, dtype=torch.float64)
     layers, phis = layer_table(x, rtol)
-    write_csv(args.out / "layers.csv", layers)
+    write_rows(args.out / "layers.csv", layers)
     header = ("layer", "n", "err f64", "err f32", "rank", f"band{BAND}", "lookback", "rowsum")
     print(f"{header[0]:18s}" + "".join(f"{h:>10s}" for h in header[1:]))
     for r in layers:
@@ -270,7 +264,7 @@ def main(argv: list[str] | None = None) -> int:
         )
 
     ranks = rank_sweep(lengths, rtol)
-    write_csv(args.out / "rank_vs_length.csv", ranks)
+    write_rows(args.out / "rank_vs_length.csv", ranks)
     print("\nsemiseparable rank of Φ (max over heads/channels) by T:")
     for name in LAYERS:
         mine = [r for r in ranks if r["layer"] == name]
@@ -280,7 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     features = [8, 32, 128] if args.quick else [8, 32, 128, 512]
     x_approx = x[:1, :64]
     approx = approximation(x_approx, temperatures, features, draws=1 if args.quick else 3)
-    write_csv(args.out / "approximation.csv", approx)
+    write_rows(args.out / "approximation.csv", approx)
     print("\nrow TV distance to softmax Φ (same q, k):")
     for r in approx:
         print(f"  c={r['c']:<4} {r['method']:26s} n={r['n']:<4d} tv={r['tv']:.3f}")

@@ -52,8 +52,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import itertools
 import math
 import time
@@ -62,7 +60,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.techniques import add_gradient_noise
 
 PAPER = "Neelakantan et al. 2015, Adding Gradient Noise Improves Learning for Very Deep Networks"
@@ -149,9 +147,9 @@ def _plot(path: Path, rows: list[dict], etas: list[float], threshold: float) -> 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/gradient_noise"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="5 seeds, 500 steps, etas 0 / 0.3, threshold 0.5")
+    parser = repro_parser(
+        __doc__, "runs/repro/gradient_noise", quick_help="5 seeds, 500 steps, etas 0 / 0.3, threshold 0.5"
+    )
     parser.add_argument("--steps", type=int, help="SGD steps per network (default 2000, --quick 500)")
     parser.add_argument("--seeds", type=int, help="networks per arm (default 10, --quick 5)")
     parser.add_argument("--threshold", type=float, help="success: test accuracy above this (default 0.9, --quick 0.5)")
@@ -181,10 +179,7 @@ def main() -> None:
         )
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "results.csv", rows)
     _plot(args.out / "results.png", rows, etas, threshold)
 
     noisy = [eta for eta in etas if eta > 0]

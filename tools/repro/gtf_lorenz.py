@@ -49,14 +49,13 @@ Writes ``results.csv``, ``curves.csv``, ``gtf_lorenz.png`` and ``claims.csv`` in
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 import time
 from pathlib import Path
 
 import torch
 
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks.lorenz import Lorenz63Data
 from recur_core.techniques.dynamics_metrics import (
     hellinger_spectrum_distance,
@@ -70,9 +69,9 @@ CLIP = 10.0
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="100 training steps per forcing, 5000-step free runs")
-    parser.add_argument("--out", default="runs/repro/gtf_lorenz")
+    parser = repro_parser(
+        __doc__, "runs/repro/gtf_lorenz", quick_help="100 training steps per forcing, 5000-step free runs"
+    )
     parser.add_argument("--steps", type=int, default=None, help="training steps per forcing (default 600, quick 100)")
     parser.add_argument("--seq-len", type=int, default=50, help="training window length")
     parser.add_argument("--dt", type=float, default=0.05, help="sampling step of the Lorenz system")
@@ -155,7 +154,7 @@ def main() -> None:
     torch.set_num_threads(1)
     steps = args.steps or (100 if args.quick else 600)
     args.eval_len = args.eval_len or (5000 if args.quick else 20000)
-    out = Path(args.out)
+    out = args.out
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     data = Lorenz63Data(
@@ -206,14 +205,8 @@ def main() -> None:
         )
         print(f"{name}: {time.time() - begin:.0f}s", flush=True)
 
-    with (out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with (out / "curves.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(curves[0]))
-        writer.writeheader()
-        writer.writerows(curves)
+    write_rows(out / "results.csv", rows)
+    write_rows(out / "curves.csv", curves)
     plot(out / "gtf_lorenz.png", test, runs, curves)
 
     columns = ("D_stsp", 7), ("D_H", 6), ("PE(20)", 7), ("grad max", 9), ("median", 7), ("clipped", 8), ("alpha", 6)

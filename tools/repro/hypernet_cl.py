@@ -61,8 +61,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -75,7 +73,7 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 from torch import Tensor, nn
 
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.techniques.hypernetwork import (
     ContinualHyperNet,
     FunctionalTarget,
@@ -199,9 +197,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/hypernet_cl"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="one seed, 200 steps per task")
+    parser = repro_parser(__doc__, "runs/repro/hypernet_cl", quick_help="one seed, 200 steps per task")
     parser.add_argument("--steps", type=int, help="optimizer steps per task (default 300, --quick 200)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3, --quick 1)")
     parser.add_argument("--beta", type=float, default=0.01, help="output regulariser weight")
@@ -225,14 +221,8 @@ def main() -> None:
         finals.append(dict(arm=arm, final_acc=sum(accs) / seeds, forgetting=sum(forgets) / seeds, params=params))
         print(f"{arm}: done at {time.time() - start:.0f}s", flush=True)
 
-    with open(args.out / "accuracy.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    with open(args.out / "final.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(finals[0]))
-        writer.writeheader()
-        writer.writerows(finals)
+    write_rows(args.out / "accuracy.csv", rows)
+    write_rows(args.out / "final.csv", finals)
     plot(rows, args.out / "hypernet_cl.png")
 
     print(f"\n{'arm':<16} {'params':>7} {'final acc':>10} {'forgetting':>11}   ({seeds} seed(s), {steps} steps/task)")

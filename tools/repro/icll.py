@@ -55,8 +55,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import itertools
 import time
 from pathlib import Path
@@ -70,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recur_core.models.sequence_model import Block, SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks import RegBenchData, greedy_accuracy, ngram_predictions, total_variation_distance
 
 PAPER = "Akyürek et al. 2024, In-Context Language Learning: Architectures and Algorithms"
@@ -126,9 +124,7 @@ def plot(results: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/icll"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="100 steps per model, 5-9 strings, 1000 training DFAs")
+    parser = repro_parser(__doc__, "runs/repro/icll", quick_help="100 steps per model, 5-9 strings, 1000 training DFAs")
     parser.add_argument("--steps", type=int, help="optimizer steps per model (default 400, --quick 100)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -168,10 +164,7 @@ def main() -> None:
         results.append(dict(model=name, params=params, greedy_acc=acc, tv=tv, seconds=time.time() - t0))
         print(f"{name}: {100 * acc:.1f}% in {time.time() - t0:.0f}s", flush=True)
 
-    with open(args.out / "results.csv", "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(results[0]))
-        writer.writeheader()
-        writer.writerows(results)
+    write_rows(args.out / "results.csv", results)
     plot(results, args.out / "icll.png")
     print(f"\n{'model':<14} {'params':>7} {'greedy acc':>11} {'TV':>6} {'s':>5}   ({steps} steps per model)")
     for r in results:

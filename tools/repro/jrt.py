@@ -88,8 +88,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import math
 import time
 from dataclasses import dataclass
@@ -100,7 +98,7 @@ import torch.nn.functional as F
 
 from recur_core.layers.conv import CausalConv1d
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.mqar import generate_mqar
 from recur_core.techniques.jrt import read_twice
@@ -226,13 +224,6 @@ def train_arm(arm: Arm, pairs: int, queries: int, args) -> tuple[dict, list[dict
     return row, curve
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _plot(path: Path, curves: list[dict], selective: tuple[int, int]) -> None:
     import matplotlib
 
@@ -257,9 +248,9 @@ def _plot(path: Path, curves: list[dict], selective: tuple[int, int]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/jrt"), help="folder for CSV and PNG")
-    parser.add_argument("--quick", action="store_true", help="fewer steps, no control arms")
+    parser = repro_parser(
+        __doc__, "runs/repro/jrt", quick_help="fewer steps, no control arms", out_help="folder for CSV and PNG"
+    )
     parser.add_argument("--pairs", type=int, default=8, help="key-value pairs P")
     parser.add_argument("--queries", type=int, default=2, help="asked keys Q (selective: Q < P)")
     parser.add_argument("--vocab", type=int, default=32, help="vocabulary (keys and values: (V - 2) / 2 each)")
@@ -293,8 +284,8 @@ def main() -> None:
             row, curve = train_arm(arm, pairs, queries, args)
             rows.append(row)
             curves.extend(curve)
-    _write_csv(args.out / "results.csv", rows)
-    _write_csv(args.out / "curves.csv", curves)
+    write_rows(args.out / "results.csv", rows)
+    write_rows(args.out / "curves.csv", curves)
     _plot(args.out / "jrt.png", curves, selective)
 
     if args.arms is not None:

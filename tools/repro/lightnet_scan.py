@@ -60,8 +60,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import math
 import statistics
 import time
@@ -74,8 +72,16 @@ from torch import Tensor, nn
 from recur_core.layers.base import SequenceLayer, flatten_state
 from recur_core.models import SequenceModel
 from recur_core.registry import build_layer
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
-from recur_core.schedules import warmup_cosine
+from recur_core.repro import (
+    Claim,
+    invoked_command,
+    outcome,
+    repro_parser,
+    shuffled_batches,
+    train_warmup_cosine,
+    write_claims,
+    write_rows,
+)
 
 PAPER = "Qin et al. 2024, You Only Scan Once: Efficient Multi-dimension Sequential Modeling with LightNet"
 GRID = 4  # patches per side
@@ -187,24 +193,11 @@ def load_patches(seed: int = 0) -> tuple[Tensor, Tensor, Tensor, Tensor]:
 
 def train(model: SequenceModel, x: Tensor, y: Tensor, epochs: int, batch: int, lr: float, seed: int) -> None:
     """AdamW over shuffled mini-batches, 10% warm-up then cosine decay."""
-    generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
-    per_epoch = math.ceil(len(x) / batch)
-    steps, warmup = epochs * per_epoch, max(1, epochs * per_epoch // 10)
-    model.train()
-    step = 0
-    for _ in range(epochs):
-        perm = torch.randperm(len(x), generator=generator)
-        for i in range(0, len(x), batch):
-            scale = warmup_cosine(step, warmup, steps)
-            for group in opt.param_groups:
-                group["lr"] = lr * scale
-            idx = perm[i : i + batch]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            step += 1
+    batches = shuffled_batches(len(x), batch, epochs, torch.Generator().manual_seed(seed))
+    steps = epochs * math.ceil(len(x) / batch)
+    train_warmup_cosine(
+        model, batches, lambda idx: F.cross_entropy(model(x[idx]), y[idx]), steps, lr, weight_decay=0.01, clip=None
+    )
 
 
 @torch.no_grad()
@@ -257,9 +250,7 @@ def _plot(path: Path, mean: dict[str, dict[str, float]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/lightnet_scan"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="fewer epochs and one seed")
+    parser = repro_parser(__doc__, "runs/repro/lightnet_scan", quick_help="fewer epochs and one seed")
     parser.add_argument("--epochs", type=int, help="training epochs per arm (default 20, --quick 8)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 3, --quick 1)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, every arm")
@@ -291,10 +282,7 @@ def main() -> None:
             )
 
     columns = ["arm", "seed", "test_acc", "train_cpu_s", "forward_cpu_ms"]
-    with (args.out / "digits.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    write_rows(args.out / "digits.csv", rows, columns, digits=4)
     mean = {a: {k: statistics.fmean(r[k] for r in rows if r["arm"] == a) for k in columns[2:]} for a in ARMS}
     _plot(args.out / "digits.png", mean)
 
@@ -303,10 +291,13 @@ def main() -> None:
         for name in ("lightnet", "gla")
         for dtype in (torch.float32, torch.float64)
     }
-    with (args.out / "permutation.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["layer", "dtype", "max_abs_deviation"])
-        writer.writerows([name, dtype, f"{dev:.3e}"] for (name, dtype), dev in deviation.items())
+    write_rows(
+        args.out / "permutation.csv",
+        [
+            {"layer": name, "dtype": dtype, "max_abs_deviation": f"{dev:.3e}"}
+            for (name, dtype), dev in deviation.items()
+        ],
+    )
 
     print(f"\nmean over {len(seeds)} seed(s)")
     print(f"{'arm':<18} {'test acc':>9} {'train CPU s':>12} {'fwd CPU ms':>11}")

@@ -45,8 +45,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -54,7 +52,7 @@ import torch
 import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.schedules import warmup_cosine
 
 PAPER = "Gu et al. 2021, Combining Recurrent, Convolutional, and Continuous-time Models with LSSLs"
@@ -158,9 +156,9 @@ def _plot(path: Path, rows: list[dict], seq_len: int) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/lssl_hippo"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="256-step sequences (upsample 2) and fewer steps")
+    parser = repro_parser(
+        __doc__, "runs/repro/lssl_hippo", quick_help="256-step sequences (upsample 2) and fewer steps"
+    )
     parser.add_argument("--upsample", type=int, help="pixel repeat per image axis (default 4, --quick 2)")
     parser.add_argument("--steps", type=int, help="training steps per arm (default 300, --quick 150)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, both arms")
@@ -184,10 +182,7 @@ def main() -> None:
     for arm in ARMS:
         rows += run_arm(arm, data, steps, args.batch, args.lr, evals=6, seed=args.seed)
 
-    with (args.out / "curves.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    write_rows(args.out / "curves.csv", rows, digits=4)
     _plot(args.out / "curves.png", rows, seq_len)
 
     final = {arm: [r for r in rows if r["arm"] == arm][-1] for arm in ARMS}

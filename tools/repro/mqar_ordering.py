@@ -87,8 +87,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import itertools
 import math
 import time
@@ -100,8 +98,15 @@ from torch import Tensor, nn
 
 from recur_core.layers.base import flatten_state
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
-from recur_core.schedules import warmup_cosine
+from recur_core.repro import (
+    Claim,
+    invoked_command,
+    outcome,
+    repro_parser,
+    train_warmup_cosine,
+    write_claims,
+    write_rows,
+)
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.mqar import generate_mqar
 
@@ -161,18 +166,13 @@ def state_elements(model: ShiftRecall, seq_len: int) -> int:
 def train(model: ShiftRecall, steps: int, batch: int, lr: float, seed: int) -> None:
     """AdamW on fresh MQAR sequences each step, cycling through the pair counts."""
     generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1)
-    model.train()
-    for step, pairs in zip(range(steps), itertools.cycle(PAIRS)):
-        for group in opt.param_groups:
-            group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
-        data = generate_mqar(batch, VOCAB, pairs, SEQ_LEN, generator)
+    batches = (generate_mqar(batch, VOCAB, pairs, SEQ_LEN, generator) for pairs in itertools.cycle(PAIRS))
+
+    def loss_fn(data) -> torch.Tensor:
         logits = model(data.inputs)
-        loss = F.cross_entropy(logits.flatten(0, 1), data.targets.flatten(), ignore_index=IGNORE_INDEX)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        return F.cross_entropy(logits.flatten(0, 1), data.targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    train_warmup_cosine(model, batches, loss_fn, steps, lr, weight_decay=0.1)
 
 
 @torch.no_grad()
@@ -217,9 +217,7 @@ def _plot(path: Path, chosen: dict[str, list[dict]]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/mqar_ordering"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="one learning rate, smaller test sets")
+    parser = repro_parser(__doc__, "runs/repro/mqar_ordering", quick_help="one learning rate, smaller test sets")
     parser.add_argument("--steps", type=int, default=400, help="training steps per run")
     parser.add_argument("--lrs", type=float, nargs="+", help="peak learning rates tried per arm (default 3e-3 1e-2)")
     parser.add_argument("--batch", type=int, default=256, help="training sequences per step")
@@ -261,12 +259,7 @@ def main() -> None:
             print(f"  {layer:<17} lr {lr:g}: test {accs}  ({seconds:.0f} CPU s)", flush=True)
 
     columns = ["arm", "lr", "pairs", "val_acc", "test_acc", "cpu_seconds", "state_elements"]
-    with (args.out / "mqar.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(
-            {k: round(v, 4) if isinstance(v, float) and k != "lr" else v for k, v in r.items()} for r in rows
-        )
+    write_rows(args.out / "mqar.csv", rows, columns, digits=4, exact=("lr",))
 
     chosen, mean = {}, {}
     for layer, _ in arms:

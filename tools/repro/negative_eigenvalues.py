@@ -55,8 +55,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import time
 from pathlib import Path
 
@@ -64,8 +62,15 @@ import torch
 import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
-from recur_core.schedules import warmup_cosine
+from recur_core.repro import (
+    Claim,
+    invoked_command,
+    outcome,
+    repro_parser,
+    train_warmup_cosine,
+    write_claims,
+    write_rows,
+)
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.parity import generate_parity
 
@@ -102,18 +107,13 @@ def build(layer: str, neg: bool | None, d_model: int) -> SequenceModel:
 def train(model: SequenceModel, steps: int, batch: int, lr: float, seed: int) -> None:
     """AdamW on fresh strings of the training lengths each step, cross-entropy on every prefix's parity."""
     generator = torch.Generator().manual_seed(seed)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
-    model.train()
-    for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
-        data = generate_parity(batch, TRAIN_LENGTHS, generator, running=True)
+    batches = (generate_parity(batch, TRAIN_LENGTHS, generator, running=True) for _ in range(steps))
+
+    def loss_fn(data) -> torch.Tensor:
         logits = model(data.inputs.long(), data.lengths)
-        loss = F.cross_entropy(logits.flatten(0, 1), data.targets.long().flatten(), ignore_index=IGNORE_INDEX)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        return F.cross_entropy(logits.flatten(0, 1), data.targets.long().flatten(), ignore_index=IGNORE_INDEX)
+
+    train_warmup_cosine(model, batches, loss_fn, steps, lr, weight_decay=0.0)
 
 
 @torch.no_grad()
@@ -173,9 +173,9 @@ def _plot(path: Path, rows: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/negative_eigenvalues"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="450 steps, one seed, 512 test strings")
+    parser = repro_parser(
+        __doc__, "runs/repro/negative_eigenvalues", quick_help="450 steps, one seed, 512 test strings"
+    )
     parser.add_argument("--steps", type=int, help="training steps per arm (default 600, --quick 450)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 2, --quick 1)")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate, every arm")
@@ -215,10 +215,7 @@ def main() -> None:
         "test_token_acc",
         "seconds",
     ]
-    with (args.out / "parity.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows({k: round(v, 4) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    write_rows(args.out / "parity.csv", rows, columns, digits=4)
     _plot(args.out / "parity.png", rows)
 
     mean = {

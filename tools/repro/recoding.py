@@ -48,8 +48,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import importlib
 import inspect
 import math
@@ -61,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.techniques import Recoder
 
 PAPER = "Ulmer 2019, Recoding latent sentence representations (arXiv 2101.00674)"
@@ -183,9 +181,7 @@ def _plot(path: Path, rows: list[dict], plain: float) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/recoding"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="d = 64 and 300 training steps")
+    parser = repro_parser(__doc__, "runs/repro/recoding", quick_help="d = 64 and 300 training steps")
     parser.add_argument("--steps", type=int, help="training steps (default 1000, --quick 300)")
     parser.add_argument("--d-model", type=int, help="LSTM width (default 128, --quick 64)")
     parser.add_argument("--lr", type=float, default=3e-3, help="learning rate")
@@ -225,11 +221,9 @@ def main() -> None:
             rows.append({"signal": signal, "alpha": alpha, "perplexity": ppl, "change": ppl / plain - 1})
     eval_seconds = time.perf_counter() - start
 
-    with (args.out / "perplexity.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerow({"signal": "none", "alpha": 0.0, "perplexity": round(plain, 4), "change": 0.0})
-        writer.writerows({k: round(v, 5) if isinstance(v, float) else v for k, v in r.items()} for r in rows)
+    # the unrecoded model first, its perplexity to 4 decimals (rounding it again to 5 changes nothing)
+    none = {"signal": "none", "alpha": 0.0, "perplexity": round(plain, 4), "change": 0.0}
+    write_rows(args.out / "perplexity.csv", [none, *rows], digits=5)
     _plot(args.out / "perplexity.png", rows, plain)
 
     print(f"\n{'signal':<10} {'alpha':>6} {'perplexity':>10} {'change':>8}")

@@ -62,8 +62,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import math
 import time
 from pathlib import Path
@@ -72,7 +70,7 @@ import lightning as L
 import torch
 
 from recur_core.engine import SequenceTask, quiet_trainer
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks import ReberData
 from recur_core.tasks.reber import embedded_reber_transitions, generate_reber
 from recur_core.techniques import CubicPruning, sparsity_report
@@ -168,9 +166,7 @@ def _plot(path: Path, rows: list[dict], names: list[str]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/sparse_reber"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="one seed, fewer steps")
+    parser = repro_parser(__doc__, "runs/repro/sparse_reber", quick_help="one seed, fewer steps")
     parser.add_argument("--steps", type=int, help="training steps per arm (default 800, --quick 600)")
     parser.add_argument("--seeds", type=int, help="seeds per arm (default 2, --quick 1)")
     parser.add_argument("--num-train", type=int, default=4000, help="training strings")
@@ -197,10 +193,7 @@ def main() -> None:
             )
 
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "results.csv", rows)
     _plot(args.out / "results.png", rows, list(plan))
 
     print(f"\n{'arm':>10} {'LSTM nz':>8} {'all nz':>7} {'greedy':>7} {'memory':>7}")

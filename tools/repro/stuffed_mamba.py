@@ -57,8 +57,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import math
 import time
 from contextlib import nullcontext
@@ -68,7 +66,7 @@ import torch
 import torch.nn.functional as F
 
 from recur_core.models import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks.base import IGNORE_INDEX
 from recur_core.tasks.passkey import FILLER_OFFSET, generate_passkey
 from recur_core.techniques.state_collapse import StateFix, apply_state_fix, head_state_norm
@@ -196,13 +194,6 @@ def passkey_probe(d_state: int, steps: int, lengths: list[int], seed: int) -> tu
     return rows, seconds
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-
-
 def _plot(path: Path, curves: dict, passkey: list[dict]) -> None:
     import matplotlib
 
@@ -239,9 +230,12 @@ def _plot(path: Path, curves: dict, passkey: list[dict]) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/stuffed_mamba"), help="folder for CSV and PNG")
-    parser.add_argument("--quick", action="store_true", help="fewer steps, no T_train = 256 control")
+    parser = repro_parser(
+        __doc__,
+        "runs/repro/stuffed_mamba",
+        quick_help="fewer steps, no T_train = 256 control",
+        out_help="folder for CSV and PNG",
+    )
     parser.add_argument("--steps", type=int, default=None, help="LM training steps per model")
     parser.add_argument("--passkey-steps", type=int, default=None, help="passkey training steps per model")
     parser.add_argument("--seed", type=int, default=0)
@@ -286,8 +280,8 @@ def main() -> None:
         )
         passkey.extend(probe)
         print(f"passkey N={d_state} ({seconds:.0f}s): " + "  ".join(f"{r['length']}: {r['accuracy']}%" for r in probe))
-    _write_csv(args.out / "positions.csv", rows)
-    _write_csv(args.out / "passkey.csv", passkey)
+    write_rows(args.out / "positions.csv", rows)
+    write_rows(args.out / "passkey.csv", passkey)
     _plot(args.out / "stuffed_mamba.png", curves, passkey)
 
     small, large = f"N=8, T_train={T_TRAIN}", f"N=64, T_train={T_TRAIN}"

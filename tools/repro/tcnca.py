@@ -57,8 +57,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import sys
 from pathlib import Path
 
@@ -74,7 +72,7 @@ from _timing import median_times
 
 from recur_core import build_layer
 from recur_core.models.sequence_model import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 from recur_core.tasks import generate_mqar
 
 PAPER = "Terzić et al. 2023, TCNCA: Temporal Convolution Network with Chunked Attention"
@@ -143,9 +141,7 @@ def plot(rows: list[dict], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/tcnca"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="T = 1k, 4k only")
+    parser = repro_parser(__doc__, "runs/repro/tcnca", quick_help="T = 1k, 4k only")
     args = parser.parse_args()
     torch.set_num_threads(1)
     torch.manual_seed(0)
@@ -158,10 +154,7 @@ def main() -> None:
         times = median_times({v: temporal_fwd_bwd(layers[v], x) for v in VARIANTS}, repeats)
         rows.extend({"T": steps, "variant": v, "seconds": times[v]} for v in VARIANTS)
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "timings.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["T", "variant", "seconds"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "timings.csv", rows)
     plot(rows, args.out / "tcnca.png")
 
     by = {(r["T"], r["variant"]): r["seconds"] for r in rows}
@@ -177,10 +170,7 @@ def main() -> None:
         f"T={t}: dilated {by[(t, 'dilated')] * 1e3:.1f} ms, ema_fft {by[(t, 'ema_fft')] * 1e3:.1f} ms" for t in lengths
     )
     mqar = {v: mqar_accuracy(v, 300 if args.quick else 800) for v in VARIANTS}
-    with (args.out / "mqar.csv").open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["temporal", "accuracy"])
-        writer.writerows(mqar.items())
+    write_rows(args.out / "mqar.csv", [{"temporal": v, "accuracy": acc} for v, acc in mqar.items()])
     parity = mqar["dilated"] >= mqar["ema_fft"] - 0.05 and max(mqar.values()) >= 0.5
     print(f"MQAR accuracy: dilated {100 * mqar['dilated']:.1f}%, ema_fft {100 * mqar['ema_fft']:.1f}%")
     print(f"check 3 (a model reaches 50% and dilated is within 5 points of ema_fft or above): {parity}")

@@ -67,8 +67,6 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import argparse
-import csv
 import statistics
 import time
 from pathlib import Path
@@ -83,7 +81,7 @@ from torch import Tensor, nn
 
 from recur_core.models.sequence_model import MLP
 from recur_core.models.titans import PersistentAttention, TitansModel, window_mask
-from recur_core.repro import Claim, invoked_command, outcome, write_claims
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
 
 PAPER = "Behrouz et al. 2024, Titans: Learning to Memorize at Test Time"
 ARMS = ("swa", "mag", "mag_no_momentum", "mag_no_forgetting")
@@ -181,9 +179,7 @@ def plot(accuracy: dict[str, float], path: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/repro/titans_needles"), help="output folder")
-    parser.add_argument("--quick", action="store_true", help="200 steps, 1 seed")
+    parser = repro_parser(__doc__, "runs/repro/titans_needles", quick_help="200 steps, 1 seed")
     parser.add_argument("--steps", type=int, help="optimizer steps per arm (default 400, --quick 200)")
     args = parser.parse_args()
     torch.set_num_threads(1)
@@ -197,10 +193,7 @@ def main() -> None:
             rows.append({"arm": arm, "seed": seed, "accuracy": acc, "seconds": seconds})
             print(f"{arm:>18} seed {seed}: {100 * acc:5.1f}%  ({seconds:.0f} s)", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
-    with (args.out / "results.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=["arm", "seed", "accuracy", "seconds"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_rows(args.out / "results.csv", rows)
     accuracy = {arm: statistics.mean(r["accuracy"] for r in rows if r["arm"] == arm) for arm in ARMS}
     plot(accuracy, args.out / "titans_needles.png")
 

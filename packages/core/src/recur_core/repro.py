@@ -1,9 +1,11 @@
-"""The claims a reproduction script checks, in the one file format ``tools/repro/run_all.py`` reads.
+"""What the scripts under ``tools/repro/`` share: their claims, their CSV tables, their options, a training loop.
 
 Every script under ``tools/repro/`` ends by calling :func:`write_claims` with one :class:`Claim` per
 claim of its paper. ``run_all.py`` runs the scripts, reads each ``claims.csv`` back with
 :func:`read_claims` and generates ``docs/results.md`` from them, so that page holds only what a script
-measured.
+measured. The scripts write their measurements with :func:`write_rows`, take ``--out`` and ``--quick``
+from :func:`repro_parser`, and those that train with AdamW under a warm-up-cosine schedule call
+:func:`train_warmup_cosine` (over :func:`shuffled_batches` for epochs of a fixed set).
 
 .. code-block:: python
 
@@ -23,13 +25,34 @@ measured.
 
 from __future__ import annotations
 
+import argparse
 import csv
 import shlex
 import sys
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any, TypeVar
 
-__all__ = ["CLAIMS_FILE", "OUTCOMES", "Claim", "invoked_command", "outcome", "read_claims", "write_claims"]
+import torch
+
+from recur_core.schedules import warmup_cosine
+
+__all__ = [
+    "CLAIMS_FILE",
+    "OUTCOMES",
+    "Claim",
+    "invoked_command",
+    "outcome",
+    "read_claims",
+    "repro_parser",
+    "shuffled_batches",
+    "train_warmup_cosine",
+    "write_claims",
+    "write_rows",
+]
+
+Batch = TypeVar("Batch")
 
 CLAIMS_FILE = "claims.csv"
 OUTCOMES = ("yes", "partly", "no")
@@ -89,6 +112,97 @@ def write_claims(out_dir: str | Path, claims: list[Claim]) -> Path:
         writer.writerows(asdict(claim) for claim in claims)
     partial.replace(path)
     return path
+
+
+def write_rows(
+    path: str | Path,
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
+    digits: int | None = None,
+    exact: Collection[str] = (),
+) -> Path:
+    """Write ``rows`` as a CSV table with a header line (replacing ``path``) and return the path.
+
+    Args:
+        path: the CSV file; its folder is created.
+        rows: one mapping per line; values are written as :class:`csv.writer` writes them.
+        columns: the columns, in order; keys of a row outside them are left out, a column a row lacks
+            is left empty. Default: the keys of the first row, in its order.
+        digits: float values are rounded to this many decimals (``round(v, digits)``); default none.
+        exact: columns whose floats are never rounded (a learning rate of ``3e-5`` is not ``0.0``).
+    """
+    if not rows:
+        raise ValueError(f"write_rows needs at least one row for {path}")
+    columns = list(rows[0]) if columns is None else list(columns)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+
+    def written(key: str, value: Any) -> Any:
+        if digits is not None and isinstance(value, float) and key not in exact:
+            return round(value, digits)
+        return value
+
+    with path.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows({key: written(key, row[key]) for key in columns if key in row} for row in rows)
+    return path
+
+
+def repro_parser(
+    doc: str, out_default: str | Path, quick_help: str, out_help: str = "output folder"
+) -> argparse.ArgumentParser:
+    """The command line every reproduction script starts from: ``--out`` (a folder) and ``--quick``.
+
+    Args:
+        doc: the script's docstring; its first paragraph is the ``--help`` description.
+        out_default: the default of ``--out``, ``runs/repro/<script>``.
+        quick_help: what ``--quick`` makes smaller, as ``--help`` shows it.
+        out_help: the help of ``--out``.
+    """
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(out_default), help=out_help)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    return parser
+
+
+def shuffled_batches(num: int, batch: int, epochs: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """Indices into ``num`` examples, ``batch`` at a time (the last of an epoch shorter), for ``epochs``
+    epochs, each a fresh permutation drawn from ``generator``; ``epochs * ceil(num / batch)`` batches."""
+    for _ in range(epochs):
+        perm = torch.randperm(num, generator=generator)
+        for i in range(0, num, batch):
+            yield perm[i : i + batch]
+
+
+def train_warmup_cosine(
+    model: torch.nn.Module,
+    batches: Iterable[Batch],
+    loss_fn: Callable[[Batch], torch.Tensor],
+    steps: int,
+    lr: float,
+    weight_decay: float,
+    clip: float | None = 1.0,
+) -> None:
+    """Train ``model`` for ``steps`` AdamW steps, one per batch, the learning rate warmed up then cosine-decayed.
+
+    Each step sets the learning rate to ``lr * warmup_cosine(step, max(1, steps // 10), steps)`` (10%
+    linear warm-up), takes the next of ``batches`` (only ``steps`` of them are drawn), computes
+    ``loss_fn(batch)``, back-propagates, clips the gradient norm at ``clip`` (``None``: no clipping) and
+    steps. The model is left in training mode.
+    """
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    warmup = max(1, steps // 10)
+    model.train()
+    for step, batch in zip(range(steps), batches):
+        for group in opt.param_groups:
+            group["lr"] = lr * warmup_cosine(step, warmup, steps)
+        loss = loss_fn(batch)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+        opt.step()
 
 
 def read_claims(path: str | Path) -> list[Claim]:
