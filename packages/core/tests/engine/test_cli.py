@@ -1,6 +1,7 @@
 """CLI smoke runs: recipes, overrides, run folders, checkpoints, resume after a kill, 2-process DDP."""
 
 import csv
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ import pytest
 import torch
 import yaml
 
-from recur_core.engine import SequenceTask, run_cli
+from recur_core.engine import SequenceRegressionTask, SequenceTask, run_cli
+from recur_core.models import SequenceModel
 from recur_core.recipes import find_recipe, list_recipes
 
 TINY = [
@@ -37,13 +39,100 @@ def _run_dirs(runs: Path, recipe: str) -> list[Path]:
     return sorted((runs / "core" / recipe).iterdir())
 
 
+def _plain(value):
+    """``value`` as YAML would hold it: tuples as lists, in dicts and lists too."""
+    if isinstance(value, (tuple, list)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
+def _held(obj, key: str, parsed):
+    """The value of option ``key`` in the instantiated DataModule ``obj``: a split size, or the attribute of
+    that name; the parsed config's value (``parsed``) where ``obj`` keeps neither."""
+    if key in ("num_train", "num_val", "num_test") and hasattr(obj, "num_samples"):
+        return obj.num_samples[key.removeprefix("num_")]
+    value = getattr(obj, key, None)
+    return parsed if value is None or callable(value) else value
+
+
+def _assert_data_holds(obj, section: dict, parsed, where: str) -> None:
+    """``obj`` is an instance of the section's ``class_path`` holding every ``init_args`` value the YAML sets."""
+    assert type(obj).__name__ == section["class_path"].rsplit(".", 1)[1], (where, type(obj))
+    for key, value in section.get("init_args", {}).items():
+        held = _held(obj, key, parsed.init_args[key])
+        if isinstance(value, dict) and "class_path" in value:
+            _assert_data_holds(held, value, parsed.init_args[key], f"{where}.{key}")
+        else:
+            assert _plain(held) == value, f"{where}.{key}: the YAML sets {value!r}, the object holds {held!r}"
+
+
+# the task options that reach the SequenceModel under another name
+NET_OPTION = {"num_classes": "output_dim", "num_outputs": "output_dim"}
+
+
+def _assert_model_holds(model, section: dict) -> None:
+    """The module is the section's class, built with every option the YAML sets; where it wraps a
+    SequenceModel, the network was built with them too (its config and its number of blocks)."""
+    assert type(model).__name__ == section["class_path"].rsplit(".", 1)[1], type(model)
+    options = section.get("init_args", {})
+    for key, value in options.items():
+        assert _plain(model.hparams[key]) == value, f"model.{key}: {model.hparams[key]!r} != {value!r}"
+    net = getattr(model, "net", None)
+    if isinstance(net, SequenceModel):
+        built = {f.name for f in dataclasses.fields(net.config)}
+        for key, value in options.items():
+            if NET_OPTION.get(key, key) in built:
+                assert _plain(getattr(net.config, NET_OPTION.get(key, key))) == value, f"model.net.{key}"
+        assert len(net.blocks) == net.config.n_layers
+
+
 @pytest.mark.parametrize("recipe", sorted(list_recipes()))
 def test_every_shipped_recipe_instantiates(recipe, runs_dir):
     path = find_recipe(recipe)[1]
     first_line = path.read_text().splitlines()[0]
     assert first_line.startswith("# recur-") and f"--config {recipe}" in first_line, first_line
-    cli = run_cli(path.parent.parent.parent.name.removeprefix("recur-"), ["--config", recipe], run=False)
-    assert cli.model is not None and cli.datamodule is not None and cli.trainer is not None
+    member = path.parent.parent.parent.name.removeprefix("recur-")
+    cli = run_cli(member, ["--config", recipe], run=False)
+    config = yaml.safe_load(path.read_text())
+    _assert_model_holds(cli.model, config["model"])
+    _assert_data_holds(cli.datamodule, config["data"], cli.config.data, "data")
+    for key, value in config.get("trainer", {}).items():
+        if key == "callbacks":
+            names = [type(c).__name__ for c in cli.trainer.callbacks]
+            assert all(c["class_path"].rsplit(".", 1)[1] in names for c in value), names
+        else:
+            assert _plain(getattr(cli.trainer, key)) == value, f"trainer.{key}"
+
+
+@pytest.mark.parametrize("recipe", sorted(list_recipes("core")))
+def test_core_recipe_data_feeds_its_model(recipe, runs_dir, one_thread):
+    data = yaml.safe_load(find_recipe(recipe)[1].read_text())["data"]["init_args"]
+    # the core tasks are generated: shrink each split (of the wrapped data, for ReadTwiceData) to 8 examples
+    prefix, sizes = ("--data.data.", data["data"]["init_args"]) if "data" in data else ("--data.", data)
+    small = {"num_train": "8", "num_val": "8", "num_test": "8", "batch_size": "4"}
+    overrides = [a for key, value in small.items() if key in sizes for a in (prefix + key, value)]
+    cli = run_cli("core", ["--config", recipe, *overrides], run=False)
+    cli.datamodule.setup("fit")
+    batch = next(iter(cli.datamodule.train_dataloader()))
+    model = cli.model
+    targets = batch.get("targets")
+    if type(model) is SequenceTask:
+        # a score for each of the data's classes at every target: [B] or [B, T] targets, one more axis out
+        out = model(batch["inputs"], batch.get("lengths"))
+        assert out.shape == (*targets.shape, cli.datamodule.num_classes), (out.shape, targets.shape)
+    elif type(model) is SequenceRegressionTask:
+        out = model(batch["inputs"], batch.get("lengths"))
+        outputs = model.hparams.num_outputs
+        assert out.shape == (len(targets), outputs) and targets.numel() == len(targets) * outputs, (
+            out.shape,
+            targets.shape,
+        )
+    loss = model.training_step(batch, 0)
+    assert loss.dim() == 0 and torch.isfinite(loss)
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
 def test_fit_writes_the_run_folder_and_overrides_apply(runs_dir):

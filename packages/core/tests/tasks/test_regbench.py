@@ -182,10 +182,21 @@ def test_sequence_task_ignores_the_legal_masks(one_thread):
     data = RegBenchData(**MINIATURE, num_strings=(3, 4), num_train=16, batch_size=8)
     data.setup("fit")
     batch = next(iter(data.train_dataloader()))
+    torch.manual_seed(0)
     model = SequenceTask(layer="lstm", d_model=16, n_layers=1, vocab_size=12, num_classes=12, readout="token")
     loss = model.training_step(batch, 0)
+    # the mean negative log-likelihood of the next token over the scored positions, worked out here
+    log_probs = model(batch["inputs"], batch["lengths"]).log_softmax(-1)
+    scored = (batch["targets"] != IGNORE_INDEX).nonzero().tolist()
+    expected = -sum(log_probs[b, t, batch["targets"][b, t]] for b, t in scored) / len(scored)
+    torch.testing.assert_close(loss, expected)
+    # the legal masks are for the metrics only: other masks, or none, give the same loss
+    for legal in (torch.ones_like(batch["legal"]), ~batch["legal"]):
+        torch.testing.assert_close(model.training_step({**batch, "legal": legal}, 0), loss, rtol=0, atol=0)
+    without = {k: v for k, v in batch.items() if k != "legal"}
+    torch.testing.assert_close(model.training_step(without, 0), loss, rtol=0, atol=0)
     loss.backward()
-    assert torch.isfinite(loss)
+    assert all(p.grad is not None for p in model.parameters())
 
 
 @pytest.mark.parametrize(
