@@ -66,7 +66,7 @@ from recur_core.repro import (
     outcome,
     repro_parser,
     shuffled_batches,
-    train_warmup_cosine,
+    train_adamw,
     write_claims,
     write_rows,
 )
@@ -130,7 +130,7 @@ def train(
     """AdamW over shuffled mini-batches, 10% warm-up then cosine decay, gradient clipping at 1."""
     batches = shuffled_batches(len(x), batch, epochs, torch.Generator().manual_seed(seed))
     steps = epochs * math.ceil(len(x) / batch)
-    train_warmup_cosine(model, batches, lambda idx: loss_fn(model(x[idx]), y[idx]), steps, lr, weight_decay=0.01)
+    train_adamw(model, batches, lambda idx: loss_fn(model(x[idx]), y[idx]), steps, lr, weight_decay=0.01)
 
 
 @torch.no_grad()

@@ -68,7 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from recur_core.models.sequence_model import Block, SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, train_adamw, write_claims, write_rows
 from recur_core.tasks import RegBenchData, greedy_accuracy, ngram_predictions, total_variation_distance
 
 PAPER = "Akyürek et al. 2024, In-Context Language Learning: Architectures and Algorithms"
@@ -98,17 +98,11 @@ def evaluate(predict, loader) -> tuple[float, float]:
 
 
 def train(model: nn.Module, loader, steps: int) -> None:
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)
-    batches = itertools.cycle(loader)
-    model.train()
-    for _ in range(steps):
-        batch = next(batches)
+    def loss_fn(batch: dict) -> torch.Tensor:
         logits = model(batch["inputs"].long(), lengths=batch["lengths"])
-        loss = F.cross_entropy(logits.flatten(0, 1), batch["targets"].long().flatten(), ignore_index=-100)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
+        return F.cross_entropy(logits.flatten(0, 1), batch["targets"].long().flatten(), ignore_index=-100)
+
+    train_adamw(model, itertools.cycle(loader), loss_fn, steps, 1e-3, weight_decay=0.1, scheduler="constant")
     model.eval()
 
 

@@ -78,7 +78,7 @@ from recur_core.repro import (
     outcome,
     repro_parser,
     shuffled_batches,
-    train_warmup_cosine,
+    train_adamw,
     write_claims,
     write_rows,
 )
@@ -195,7 +195,7 @@ def train(model: SequenceModel, x: Tensor, y: Tensor, epochs: int, batch: int, l
     """AdamW over shuffled mini-batches, 10% warm-up then cosine decay."""
     batches = shuffled_batches(len(x), batch, epochs, torch.Generator().manual_seed(seed))
     steps = epochs * math.ceil(len(x) / batch)
-    train_warmup_cosine(
+    train_adamw(
         model, batches, lambda idx: F.cross_entropy(model(x[idx]), y[idx]), steps, lr, weight_decay=0.01, clip=None
     )
 

@@ -103,7 +103,7 @@ from recur_core.repro import (
     invoked_command,
     outcome,
     repro_parser,
-    train_warmup_cosine,
+    train_adamw,
     write_claims,
     write_rows,
 )
@@ -172,7 +172,7 @@ def train(model: ShiftRecall, steps: int, batch: int, lr: float, seed: int) -> N
         logits = model(data.inputs)
         return F.cross_entropy(logits.flatten(0, 1), data.targets.flatten(), ignore_index=IGNORE_INDEX)
 
-    train_warmup_cosine(model, batches, loss_fn, steps, lr, weight_decay=0.1)
+    train_adamw(model, batches, loss_fn, steps, lr, weight_decay=0.1)
 
 
 @torch.no_grad()

@@ -67,7 +67,7 @@ from recur_core.repro import (
     invoked_command,
     outcome,
     repro_parser,
-    train_warmup_cosine,
+    train_adamw,
     write_claims,
     write_rows,
 )
@@ -113,7 +113,7 @@ def train(model: SequenceModel, steps: int, batch: int, lr: float, seed: int) ->
         logits = model(data.inputs.long(), data.lengths)
         return F.cross_entropy(logits.flatten(0, 1), data.targets.long().flatten(), ignore_index=IGNORE_INDEX)
 
-    train_warmup_cosine(model, batches, loss_fn, steps, lr, weight_decay=0.0)
+    train_adamw(model, batches, loss_fn, steps, lr, weight_decay=0.0)
 
 
 @torch.no_grad()

@@ -72,7 +72,7 @@ from _timing import median_times
 
 from recur_core import build_layer
 from recur_core.models.sequence_model import SequenceModel
-from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, train_adamw, write_claims, write_rows
 from recur_core.tasks import generate_mqar
 
 PAPER = "Terzić et al. 2023, TCNCA: Temporal Convolution Network with Chunked Attention"
@@ -109,15 +109,13 @@ def mqar_accuracy(temporal: str, steps: int) -> float:
         output_dim=vocab,
         layer_kwargs={"temporal": temporal, "chunk_size": seq_len},
     )
-    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=0.01)
     train = generate_mqar(32 * steps, vocab, pairs, seq_len, torch.Generator().manual_seed(1))
-    for i in range(steps):
+
+    def loss_fn(i: int) -> torch.Tensor:
         x, y = train.inputs[32 * i : 32 * (i + 1)].long(), train.targets[32 * i : 32 * (i + 1)]
-        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten(), ignore_index=-100)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+        return F.cross_entropy(model(x).flatten(0, 1), y.flatten(), ignore_index=-100)
+
+    train_adamw(model, range(steps), loss_fn, steps, 3e-3, weight_decay=0.01, scheduler="constant")
     test = generate_mqar(512, vocab, pairs, seq_len, torch.Generator().manual_seed(2))
     with torch.no_grad():
         predictions = model(test.inputs.long()).argmax(-1)

@@ -81,7 +81,7 @@ from torch import Tensor, nn
 
 from recur_core.models.sequence_model import MLP
 from recur_core.models.titans import PersistentAttention, TitansModel, window_mask
-from recur_core.repro import Claim, invoked_command, outcome, repro_parser, write_claims, write_rows
+from recur_core.repro import Claim, invoked_command, outcome, repro_parser, train_adamw, write_claims, write_rows
 
 PAPER = "Behrouz et al. 2024, Titans: Learning to Memorize at Test Time"
 ARMS = ("swa", "mag", "mag_no_momentum", "mag_no_forgetting")
@@ -149,17 +149,15 @@ def train_and_test(arm: str, seed: int, steps: int, seq_len: int, batch: int) ->
     """Test accuracy on the query positions after ``steps`` updates, and the wall seconds it took."""
     torch.manual_seed(seed)
     model = build(arm)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=LR, weight_decay=0.01)
     data = torch.Generator().manual_seed(1000 + seed)
     start = time.perf_counter()
-    for _ in range(steps):
-        tokens, targets = needle_batch(batch, seq_len, data)
-        logits = model(tokens)[:, -NUM_NEEDLES:]
-        loss = F.cross_entropy(logits.flatten(0, 1), targets.flatten())
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
+    batches = (needle_batch(batch, seq_len, data) for _ in range(steps))
+
+    def loss_fn(needles: tuple[Tensor, Tensor]) -> Tensor:
+        tokens, targets = needles
+        return F.cross_entropy(model(tokens)[:, -NUM_NEEDLES:].flatten(0, 1), targets.flatten())
+
+    train_adamw(model, batches, loss_fn, steps, LR, weight_decay=0.01, scheduler="constant")
     tokens, targets = needle_batch(512, seq_len, torch.Generator().manual_seed(99))
     with torch.no_grad():
         predictions = model(tokens)[:, -NUM_NEEDLES:].argmax(-1)

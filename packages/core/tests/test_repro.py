@@ -1,4 +1,5 @@
 import csv
+import itertools
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,7 @@ from recur_core.repro import (
     read_claims,
     repro_parser,
     shuffled_batches,
-    train_warmup_cosine,
+    train_adamw,
     write_claims,
     write_rows,
 )
@@ -106,14 +107,15 @@ def test_shuffled_batches_cover_every_index_once_per_epoch():
     assert all(torch.equal(a, b) for a, b in zip(batches, again))
 
 
-def _reference_loop(model, batches, loss_fn, steps, lr, weight_decay, clip):
-    """The loop the repro scripts wrote out before ``train_warmup_cosine``."""
+def _reference_loop(model, batches, loss_fn, steps, lr, weight_decay, clip, scheduler):
+    """The loops the repro scripts wrote out before ``train_adamw``."""
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     model.train()
     batches = iter(batches)
     for step in range(steps):
-        for group in opt.param_groups:
-            group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
+        if scheduler == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = lr * warmup_cosine(step, max(1, steps // 10), steps)
         loss = loss_fn(next(batches))
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -122,11 +124,11 @@ def _reference_loop(model, batches, loss_fn, steps, lr, weight_decay, clip):
         opt.step()
 
 
-@pytest.mark.parametrize("clip", [None, 0.05])
-def test_train_warmup_cosine_matches_the_written_out_loop(clip):
+@pytest.mark.parametrize(("clip", "scheduler"), [(None, "cosine"), (0.05, "cosine"), (0.05, "constant")])
+def test_train_adamw_matches_the_written_out_loop(clip, scheduler):
     x, y = torch.randn(37, 5, generator=torch.Generator().manual_seed(1)), torch.randint(0, 3, (37,))
     models = []
-    for train in (_reference_loop, train_warmup_cosine):
+    for train in (_reference_loop, train_adamw):
         torch.manual_seed(0)
         model = torch.nn.Sequential(torch.nn.Linear(5, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
         drawn = []
@@ -139,7 +141,7 @@ def test_train_warmup_cosine_matches_the_written_out_loop(clip):
                 drawn.append(idx)
                 yield idx
 
-        train(model, batches(), loss_fn, 17, 3e-2, 0.01, clip)
+        train(model, batches(), loss_fn, 17, 3e-2, 0.01, clip, scheduler)
         models.append((model, len(drawn)))
     (reference, drawn_ref), (model, drawn) = models
     # 17 of the 20 batches are drawn, none more, and the weights are the same to the bit
@@ -147,3 +149,16 @@ def test_train_warmup_cosine_matches_the_written_out_loop(clip):
     for a, b in zip(reference.parameters(), model.parameters()):
         assert torch.equal(a, b)
     assert model.training
+
+
+def test_train_adamw_schedules_differ_and_unknown_one_is_refused():
+    weights = {}
+    for scheduler in ("cosine", "constant"):
+        torch.manual_seed(0)
+        model = torch.nn.Linear(3, 1)
+        ones = itertools.repeat(torch.ones(2, 3))
+        train_adamw(model, ones, lambda x, model=model: model(x).square().mean(), 5, 0.1, 0.0, None, scheduler)
+        weights[scheduler] = model.weight.detach().clone()
+    assert not torch.equal(weights["cosine"], weights["constant"])
+    with pytest.raises(ValueError, match="scheduler must be"):
+        train_adamw(model, [], lambda x: x, 1, 0.1, 0.0, scheduler="linear")

@@ -4,8 +4,8 @@ Every script under ``tools/repro/`` ends by calling :func:`write_claims` with on
 claim of its paper. ``run_all.py`` runs the scripts, reads each ``claims.csv`` back with
 :func:`read_claims` and generates ``docs/results.md`` from them, so that page holds only what a script
 measured. The scripts write their measurements with :func:`write_rows`, take ``--out`` and ``--quick``
-from :func:`repro_parser`, and those that train with AdamW under a warm-up-cosine schedule call
-:func:`train_warmup_cosine` (over :func:`shuffled_batches` for epochs of a fixed set).
+from :func:`repro_parser`, and those whose training is plain AdamW steps (warm-up and cosine decay, or
+a constant learning rate) call :func:`train_adamw` (over :func:`shuffled_batches` for epochs of a fixed set).
 
 .. code-block:: python
 
@@ -32,7 +32,7 @@ import sys
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 
@@ -47,7 +47,7 @@ __all__ = [
     "read_claims",
     "repro_parser",
     "shuffled_batches",
-    "train_warmup_cosine",
+    "train_adamw",
     "write_claims",
     "write_rows",
 ]
@@ -175,7 +175,7 @@ def shuffled_batches(num: int, batch: int, epochs: int, generator: torch.Generat
             yield perm[i : i + batch]
 
 
-def train_warmup_cosine(
+def train_adamw(
     model: torch.nn.Module,
     batches: Iterable[Batch],
     loss_fn: Callable[[Batch], torch.Tensor],
@@ -183,20 +183,24 @@ def train_warmup_cosine(
     lr: float,
     weight_decay: float,
     clip: float | None = 1.0,
+    scheduler: Literal["cosine", "constant"] = "cosine",
 ) -> None:
-    """Train ``model`` for ``steps`` AdamW steps, one per batch, the learning rate warmed up then cosine-decayed.
+    """Train ``model`` for ``steps`` AdamW steps, one per batch.
 
-    Each step sets the learning rate to ``lr * warmup_cosine(step, max(1, steps // 10), steps)`` (10%
-    linear warm-up), takes the next of ``batches`` (only ``steps`` of them are drawn), computes
-    ``loss_fn(batch)``, back-propagates, clips the gradient norm at ``clip`` (``None``: no clipping) and
-    steps. The model is left in training mode.
+    Each step sets the learning rate (``"cosine"``: ``lr * warmup_cosine(step, max(1, steps // 10), steps)``,
+    10% linear warm-up then cosine decay; ``"constant"``: ``lr`` throughout), takes the next of ``batches``
+    (only ``steps`` of them are drawn), computes ``loss_fn(batch)``, back-propagates, clips the gradient
+    norm at ``clip`` (``None``: no clipping) and steps. The model is left in training mode.
     """
+    if scheduler not in ("cosine", "constant"):
+        raise ValueError(f"scheduler must be 'cosine' or 'constant', got {scheduler!r}")
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
     warmup = max(1, steps // 10)
     model.train()
     for step, batch in zip(range(steps), batches):
-        for group in opt.param_groups:
-            group["lr"] = lr * warmup_cosine(step, warmup, steps)
+        if scheduler == "cosine":
+            for group in opt.param_groups:
+                group["lr"] = lr * warmup_cosine(step, warmup, steps)
         loss = loss_fn(batch)
         opt.zero_grad(set_to_none=True)
         loss.backward()
