@@ -13,6 +13,10 @@ the direction reproduced and the command. A script that fails or writes no claim
     .venv/bin/python tools/repro/run_all.py                     # full settings (each <= 10 min)
     .venv/bin/python tools/repro/run_all.py --only arnet dsf    # a subset; the page keeps the others' rows
     .venv/bin/python tools/repro/run_all.py --page-only         # regenerate the page from existing claims
+
+A script with no ``claims.csv`` under ``--out`` (not run in this checkout) keeps its rows — claims and
+run record — from the page as it was, so a subset can be re-run on a fresh clone; its row in the
+"Runs" table still says when and how it ran.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -74,8 +79,31 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def results_page(out: Path, folder: Path = HERE) -> str:
-    """The Markdown of ``docs/results.md``, from every ``out/<script>/claims.csv`` and ``run.json``."""
+# a claim row's last cell is the command that ran its script; a "Runs" row starts with the script
+_CLAIM_ROW = re.compile(r"^\|.*\| `python tools/repro/(\w+)\.py[^`]*` \|$")
+_RUN_ROW = re.compile(r"^\| `(\w+)\.py` \| (?:quick|full) \|")
+
+
+def previous_rows(page: Path) -> dict[str, tuple[list[str], str]]:
+    """Each script's claim rows and "Runs" row on an existing results page (none if there is no page)."""
+    if not page.is_file():
+        return {}
+    claims: dict[str, list[str]] = {}
+    runs: dict[str, str] = {}
+    for line in page.read_text().splitlines():
+        if match := _RUN_ROW.match(line):
+            runs[match.group(1)] = line
+        elif (match := _CLAIM_ROW.match(line)) and "| no result:" not in line:
+            claims.setdefault(match.group(1), []).append(line)
+    return {name: (rows, runs[name]) for name, rows in claims.items() if name in runs}
+
+
+def results_page(out: Path, folder: Path = HERE, previous: dict[str, tuple[list[str], str]] | None = None) -> str:
+    """The Markdown of ``docs/results.md``, from every ``out/<script>/claims.csv`` and ``run.json``.
+
+    A script that has neither under ``out`` takes its rows from ``previous`` (:func:`previous_rows`).
+    """
+    previous = previous or {}
     lines = [
         "# Reproduction results",
         "",
@@ -90,6 +118,11 @@ def results_page(out: Path, folder: Path = HERE) -> str:
     for name in scripts(folder):
         record_file = out / name / RUN_RECORD
         record = json.loads(record_file.read_text()) if record_file.is_file() else None
+        if record is None and name in previous:
+            kept_claims, kept_run = previous[name]
+            lines += kept_claims
+            runs.append((name, kept_run))
+            continue
         runs.append((name, record))
         claims = out / name / CLAIMS_FILE
         if claims.is_file() and record and record["returncode"] == 0:
@@ -102,7 +135,9 @@ def results_page(out: Path, folder: Path = HERE) -> str:
             lines.append(f"| `{name}.py` | — | no result: {why} | — | `python tools/repro/{name}.py` |")
     lines += ["", "## Runs", "", "| script | mode | wall time (s) | finished |", "|---|---|---|---|"]
     for name, record in runs:
-        if record:
+        if isinstance(record, str):
+            lines.append(record)
+        elif record:
             lines.append(f"| `{name}.py` | {record['mode']} | {record['seconds']} | {record['finished']} |")
         else:
             lines.append(f"| `{name}.py` | — | — | — |")
@@ -132,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             list(pool.map(run, args.only or scripts()))
     args.page.parent.mkdir(parents=True, exist_ok=True)
-    args.page.write_text(results_page(args.out))
+    args.page.write_text(results_page(args.out, previous=previous_rows(args.page)))
     print(f"wrote {args.page}")
     return 0
 

@@ -30,3 +30,31 @@ def test_run_all_runs_scripts_and_writes_page_from_claims(tmp_path, repro_script
     assert "no result: failed (exit 3)" in page
     assert "`later.py` | — | no result: not run yet" in page
     assert "| `good.py` | quick |" in page
+
+
+def test_scripts_not_run_here_keep_their_rows_from_the_page(tmp_path, repro_script):
+    """A subset re-run on a fresh clone: the other scripts' claims and run records come from the old page."""
+    run_all = repro_script("run_all")
+    repro = tmp_path / "repro"
+    repro.mkdir()
+    for name in ("good", "kept", "later"):
+        (repro / f"{name}.py").write_text(GOOD)
+    out = tmp_path / "runs"
+    run_all.run_script("good", out / "good", quick=False, timeout=60, folder=repro)
+    old = tmp_path / "results.md"
+    old.write_text(
+        "| paper | claim | recur measured | reproduced | command |\n|---|---|---|---|---|\n"
+        "| Paper K | k claim | measured earlier | **yes** | `python tools/repro/kept.py --out runs/repro/kept` |\n"
+        "| Paper G | stale | measured before | **no** | `python tools/repro/good.py --out runs/repro/good` |\n"
+        "\n| script | mode | wall time (s) | finished |\n|---|---|---|---|\n"
+        "| `kept.py` | full | 12.5 | 2026-11-28 02:40 UTC |\n"
+        "| `good.py` | full | 3.0 | 2026-11-28 02:41 UTC |\n"
+    )
+    previous = run_all.previous_rows(old)
+    assert sorted(previous) == ["good", "kept"]
+    page = run_all.results_page(out, folder=repro, previous=previous)
+    assert "| Paper K | k claim | measured earlier | **yes** |" in page
+    assert "| `kept.py` | full | 12.5 | 2026-11-28 02:40 UTC |" in page
+    # what ran here replaces the page's rows
+    assert "measured full" in page and "measured before" not in page
+    assert "`later.py` | — | no result: not run yet" in page
