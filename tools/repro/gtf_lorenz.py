@@ -94,11 +94,13 @@ def train(name: str, forcing: str, alpha: float, data: Lorenz63Data, args: argpa
         layer_kwargs={"latent_dim": args.latent, "hidden_dim": args.hidden},
     )
     optimizer = torch.optim.RAdam(task.parameters(), lr=1e-3)
+    # one loader for the whole run: each pass over it is a new epoch in a new order
+    loader = data.train_dataloader()
     curves, batches = [], iter(())
     for step in range(steps):
         batch = next(batches, None)
         if batch is None:
-            batches = iter(data.train_dataloader())
+            batches = iter(loader)
             batch = next(batches)
         loss, applied = task.loss(batch["inputs"])
         optimizer.zero_grad()

@@ -41,11 +41,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import logging
 import os
 import re
 import sys
-import warnings
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -60,6 +58,7 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
 from recur_core.engine.callbacks import LastCheckpoint, MetricPlots, PlainProgress, RandomStates
 from recur_core.engine.module import RecurModule
+from recur_core.engine.trainer import quiet_lightning
 from recur_core.recipes import find_recipe
 
 __all__ = ["RecurCLI", "console_main", "run_cli"]
@@ -253,37 +252,6 @@ class RecurCLI(LightningCLI):
         return super()._instantiate_trainer(config, [*callbacks, _FirstBatch(), RandomStates(), best, last])
 
 
-# Warnings that say nothing to a person running a recipe, matched by the start of their message.
-_HARMLESS_WARNINGS = (
-    # recipes log epoch metrics; per-step logging is the user's choice of log_every_n_steps
-    r"The number of training batches \(\d+\) is smaller than the logging interval",
-    # Lightning 2.6 calls a torch API torch has since deprecated
-    r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-    # best.ckpt's monitor before the first validation (after it, Lightning raises instead)
-    r"`ModelCheckpoint\(monitor=.*\)` could not find the monitored key",
-    # a resumed run writes into its own checkpoints folder; one from another run's checkpoint into a new folder
-    r"Checkpoint directory .* exists and is not empty",
-    r"The dirpath has changed from",
-    # torchdata 0.11's StatefulDataLoader calls an API torch has since deprecated
-    r"'set_vital' is deprecated",
-    # recur_core.ops.slstm compiles its loop with torch.jit.script at import
-    r"`torch\.jit\.script` is deprecated",
-    # torch_geometric builds sparse CSR adjacency matrices (recur-graph)
-    r"Sparse invariant checks are implicitly disabled",
-    r"Sparse CSR tensor support is in beta state",
-)
-
-
-def _quiet_lightning() -> None:
-    """Silence Lightning's informational messages (seed, accelerators, tips, restored states) and the known
-    harmless warnings above; a model summary asked for with ``--trainer.enable_model_summary true`` still prints."""
-    for name in ("lightning.pytorch", "lightning.fabric"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    logging.getLogger("lightning.pytorch.callbacks.model_summary").setLevel(logging.INFO)
-    for message in _HARMLESS_WARNINGS:
-        warnings.filterwarnings("ignore", message=message)
-
-
 def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> RecurCLI:
     """Entry point of ``recur-<member>``: parse ``args`` (default ``sys.argv[1:]``) and run the subcommand.
 
@@ -291,7 +259,7 @@ def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> Rec
     trainer are instantiated (``cli.model``, ``cli.datamodule``, ``cli.trainer``) but nothing runs.
     Errors are raised as they are; :func:`console_main` turns a user's mistake into one line.
     """
-    _quiet_lightning()
+    quiet_lightning()
     from_argv = args is None
     args, run_dir = _prepare(member, sys.argv[1:] if from_argv else args)
     if from_argv:

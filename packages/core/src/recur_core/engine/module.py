@@ -3,6 +3,7 @@ so importing or exporting a model never needs Lightning."""
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -74,17 +75,18 @@ def _warmup_constant(step: int, warmup_steps: int) -> float:
 def check_data_matches(module: L.LightningModule, names: tuple[str, ...]) -> None:
     """Raise if the trainer's DataModule states one of ``names`` differently from the module's hparams.
 
-    The message names both values and the override that fixes it (``--model.p 24``). Options the
-    DataModule does not have are not checked.
+    The message names both values and the override that fixes it (``--model.p 24``, and
+    ``--data.p 8`` where the DataModule takes that option). Options the DataModule does not have
+    are not checked.
     """
     data = getattr(module.trainer, "datamodule", None)
     for name in names:
         mine, theirs = module.hparams[name], getattr(data, name, None)
         if theirs is not None and theirs != mine:
-            raise ValueError(
-                f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; "
-                f"set --model.{name} {theirs} (or --data.{name} {mine})"
-            )
+            data_option = name in inspect.signature(type(data)).parameters
+            other = f"--data.{name} {mine}" if data_option else "change the data options"
+            fix = f"set --model.{name} {theirs} (or {other})"
+            raise ValueError(f"model.{name} = {mine!r} but the data has {name} = {theirs!r}; {fix}")
 
 
 class _SequenceModelTask(RecurModule):
