@@ -39,7 +39,12 @@ the epoch of best validation F1), ``--quick`` on one thread: 131 s wall, 93 s us
 ahead in 2 of 5 counted panels ("partly"): Bitcoin-OTC MRR 0.122 vs 0.094 (GCN-GRU, formerly 0.001,
 below random), MAP 0.0025 vs 0.0044; SBM MAP 0.199 vs 0.201, MRR 0.066 vs 0.061; distrust AP 0.169
 vs 0.169 (random ranking 0.158). Edge-classification F1 (EGCN-O 0.185, others lower) stays below
-"distrust everywhere" (0.208): not counted, a miss. The full setting was not rerun (over 10 min).
+"distrust everywhere" (0.208): not counted, a miss.
+
+Full setting (2026-12-03, 405 s wall, one other single-thread job beside it): EvolveGCN ahead in 2
+of 6 panels ("partly"): SBM MAP 0.101 vs 0.098, MRR 0.033 vs 0.032; Bitcoin-OTC link prediction MAP
+0.0031 vs 0.0039 and MRR 0.082 vs 0.101 (GCN-GRU leads once negatives are uniform); edge
+classification F1 0.164 (EGCN-O) vs 0.208 (GCN-GRU) vs 0.193 input-blind, distrust AP 0.147 vs 0.244.
 Writes ``evolvegcn.csv``, ``evolvegcn.png`` and ``claims.csv`` to ``--out`` (default ``runs/repro/evolvegcn``).
 """
 

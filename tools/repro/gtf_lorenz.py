@@ -43,6 +43,12 @@ one-winged band, GTF(0.2) and STF settle on limit cycles), and BPTT, whose free 
 fixed point, scores the lowest D_H (the z-scored decaying transient has a low-frequency spectrum,
 as Lorenz-63 has). The gradient claim holds; the reconstruction claim only partly.
 
+Re-measured (full run, 2026-12-03, 34 s wall on a quiet machine) after the training loader became
+one loader whose epochs each get a new order (it was rebuilt every epoch, so every epoch replayed
+the first order): D_stsp / D_H aGTF 13.2 / 0.85, GTF(0.2) 13.0 / 0.83, STF(5) 13.7 / 0.76, BPTT
+14.6 / 0.34; max gradient norm BPTT 72.4 vs aGTF 4.7. With one seed the D_stsp ranking moves with
+the batch order (aGTF was 10.8 before), so it says little at 600 steps; the gradient claim holds.
+
 Writes ``results.csv``, ``curves.csv``, ``gtf_lorenz.png`` and ``claims.csv`` into ``--out``.
 """
 

@@ -47,6 +47,9 @@ Measured (one thread, 2-core machine shared with two other jobs, load ~3.5):
   99.1%, memory 50.4% (50.9, 49.8: chance); dense-64 (32,768) greedy 97.0%, memory 77.6% (65.1, 90.1).
   Both checks hold: "yes". The pruned model also carries the memory symbol further than the dense
   large one, which generalises less well from 9-20 to 40-80 symbols in 800 steps.
+- full run re-measured 2026-12-03 (52 s wall on a quiet machine; training order now drawn per epoch
+  from (seed, epoch)): memory sparse-64 98.1% vs dense-20 51.6% vs dense-64 99.5%; greedy 100% /
+  98.8% / 100%: both checks hold.
 - ``--quick`` (h = 64, 90%, 600 steps, 1 seed, test strings 40-80): 1 min 51 s wall (1 min 13 s CPU).
   sparse-64 greedy 100%, memory 98.4%; dense-20 greedy 98.9%, memory 50.6%; dense-64 greedy 99.3%,
   memory 58.7%: "yes". At 400 steps the pruned model had not yet learnt the memory symbol (49.7%).
