@@ -110,6 +110,8 @@ def test_a_missing_dataset_is_one_line(monkeypatch, capsys, runs_dir):
     monkeypatch.setattr(TaskDataModule, "make_dataset", missing)
     args = ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *TINY]
     assert _one_line_error(capsys, "core", args) == message
+    # the run that never started leaves no folder behind
+    assert not list(runs_dir.glob("core/parity/lstm/*"))
 
 
 def test_a_missing_data_file_of_a_member_is_one_line(capsys, runs_dir):

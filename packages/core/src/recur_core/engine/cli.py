@@ -43,6 +43,7 @@ import argparse
 import csv
 import os
 import re
+import shutil
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -412,5 +413,14 @@ def console_main(member: str, args: list[str] | None = None) -> None:
         message = _user_error(err)
         if message is None or _debug():
             raise
+        _remove_if_empty(os.environ.get(_RUN_DIR_ENV))
         print(f"recur-{member}: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def _remove_if_empty(run_dir: str | None) -> None:
+    """Remove a run folder that a failed start left with nothing in it but TensorBoard's empty event file."""
+    if run_dir is None or not Path(run_dir).is_dir():
+        return
+    if not any(path.is_file() for path in Path(run_dir).rglob("*") if "tensorboard" not in path.parts):
+        shutil.rmtree(run_dir)
