@@ -15,12 +15,17 @@ features): ``X Θ`` is then a row lookup of ``Θ``, and the one-hot matrix is ne
 from __future__ import annotations
 
 import math
+import warnings
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import add_self_loops, spmm, to_torch_csr_tensor
+
+with warnings.catch_warnings():
+    # torch_geometric 2.8 scripts a helper with torch.jit.script at import, which torch deprecates
+    warnings.simplefilter("ignore", FutureWarning)
+    from torch_geometric.nn.conv.gcn_conv import gcn_norm
+    from torch_geometric.utils import add_self_loops, spmm, to_torch_csr_tensor
 
 __all__ = [
     "GCNLayer",
