@@ -9,7 +9,8 @@ unless the ini file asks for it:
 
 - ``recur_nan_empty = true``: ``nan_empty`` applies to every test;
 - ``recur_data = <folder>`` (relative to the ini file): the data root for the tests when
-  ``RECUR_DATA`` is unset, used when that folder exists (``../shared/data`` in development and CI).
+  ``RECUR_DATA`` is unset, used when that folder exists (the workspace names the shared data folder
+  beside the checkout, in development and CI).
 
 torch is imported inside the fixtures that need it, so collecting torch-free tests stays fast.
 """

@@ -89,10 +89,10 @@ class _NoProgress:
     """Stands in for a tqdm bar when no terminal is watching."""
 
     def update(self, _: int) -> None:
-        pass
+        """No bar to advance."""
 
     def close(self) -> None:
-        pass
+        """No bar to close."""
 
 
 def _progress_bar(enabled: bool, total: int | None, initial: int, label: str):
