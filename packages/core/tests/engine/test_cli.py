@@ -15,25 +15,6 @@ from recur_core.engine import SequenceRegressionTask, SequenceTask, run_cli
 from recur_core.models import SequenceModel
 from recur_core.recipes import find_recipe, list_recipes
 
-TINY = [
-    "--model.d_model",
-    "16",
-    "--model.n_layers",
-    "1",
-    "--data.num_train",
-    "256",
-    "--data.num_val",
-    "64",
-    "--data.num_test",
-    "64",
-    "--data.batch_size",
-    "64",
-    "--data.train_lengths",
-    "[3, 8]",
-    "--data.test_lengths",
-    "[8, 12]",
-]
-
 
 def _run_dirs(runs: Path, recipe: str) -> list[Path]:
     return sorted((runs / "core" / recipe).iterdir())
@@ -135,9 +116,9 @@ def test_core_recipe_data_feeds_its_model(recipe, runs_dir, one_thread):
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
 
 
-def test_fit_writes_the_run_folder_and_overrides_apply(runs_dir):
+def test_fit_writes_the_run_folder_and_overrides_apply(runs_dir, tiny):
     cli = run_cli(
-        "core", ["fit", "--config", "parity/lstm", "--model.layer", "gru", "--trainer.max_epochs", "2", *TINY]
+        "core", ["fit", "--config", "parity/lstm", "--model.layer", "gru", "--trainer.max_epochs", "2", *tiny]
     )
     assert isinstance(cli.model, SequenceTask) and cli.model.hparams.layer == "gru"
     (run,) = _run_dirs(runs_dir, "parity/lstm")
@@ -159,18 +140,18 @@ def test_resume_without_a_previous_run_says_what_to_do(runs_dir):
         run_cli("core", ["fit", "--config", "parity/gru", "--ckpt_path", "last"])
 
 
-def test_model_and_data_disagreement_is_explained(runs_dir):
+def test_model_and_data_disagreement_is_explained(runs_dir, tiny):
     with pytest.raises(ValueError, match=r"model.vocab_size = 5 but the data has vocab_size = 3"):
         run_cli(
-            "core", ["fit", "--config", "parity/lstm", "--model.vocab_size", "5", "--trainer.max_epochs", "1", *TINY]
+            "core", ["fit", "--config", "parity/lstm", "--model.vocab_size", "5", "--trainer.max_epochs", "1", *tiny]
         )
 
 
-def test_validate_and_test_from_a_checkpoint(runs_dir):
-    run_cli("core", ["fit", "--config", "parity/elman", "--trainer.max_epochs", "1", *TINY])
+def test_validate_and_test_from_a_checkpoint(runs_dir, tiny):
+    run_cli("core", ["fit", "--config", "parity/elman", "--trainer.max_epochs", "1", *tiny])
     (run,) = _run_dirs(runs_dir, "parity/elman")
     best = run / "checkpoints" / "best.ckpt"
-    cli = run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", str(best), *TINY])
+    cli = run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", str(best), *tiny])
     assert "test/acc" in cli.trainer.callback_metrics
 
 
@@ -179,14 +160,14 @@ def _cli(*args: str, env: dict) -> list[str]:
     return [str(Path(sys.executable).parent / "recur-core"), *args]
 
 
-def test_two_process_ddp_fit_on_cpu(runs_dir):
+def test_two_process_ddp_fit_on_cpu(runs_dir, tiny):
     env = {**os.environ, "RECUR_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
     env.pop("RECUR_RUN_DIR", None)
     args = [
         "fit",
         "--config",
         "parity/lstm",
-        *TINY,
+        *tiny,
         "--trainer.max_epochs",
         "2",
         "--trainer.accelerator",
@@ -200,5 +181,5 @@ def test_two_process_ddp_fit_on_cpu(runs_dir):
     assert out.returncode == 0, out.stderr[-3000:]
     (run,) = _run_dirs(runs_dir, "parity/lstm")
     last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
-    # two processes share each epoch's 4 batches of 64: 2 optimizer steps per epoch, not 4
-    assert last["epoch"] == 1 and last["global_step"] == 4
+    # two processes share each epoch's 2 batches of 64 (128 sequences): 1 optimizer step per epoch, not 2
+    assert last["epoch"] == 1 and last["global_step"] == 2

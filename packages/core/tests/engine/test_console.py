@@ -13,25 +13,6 @@ import pytest
 from recur_core.engine import SequenceTask, console_main
 from recur_core.tasks.base import TaskDataModule
 
-TINY = [
-    "--model.d_model",
-    "8",
-    "--model.n_layers",
-    "1",
-    "--data.num_train",
-    "128",
-    "--data.num_val",
-    "64",
-    "--data.num_test",
-    "64",
-    "--data.batch_size",
-    "64",
-    "--data.train_lengths",
-    "[3, 8]",
-    "--data.test_lengths",
-    "[8, 12]",
-]
-
 
 def _one_line_error(capsys, member: str, args: list[str]) -> str:
     """Run ``recur-<member> args`` in-process; return the message of its single ``error:`` line."""
@@ -61,7 +42,17 @@ def _one_line_error(capsys, member: str, args: list[str]) -> str:
         (["fit", "--config", "parity/lstm", "--ckpt_path", "/no/such.ckpt"], "--ckpt_path /no/such.ckpt: no such file"),
         (["fitt", "--config", "parity/lstm"], "invalid choice: 'fitt'"),
         (
-            ["fit", "--config", "parity/lstm", "--model.vocab_size", "5", "--trainer.max_epochs", "1", *TINY],
+            [
+                "fit",
+                "--config",
+                "parity/lstm",
+                "--model.vocab_size",
+                "5",
+                "--data.num_train",
+                "8",
+                "--data.num_val",
+                "8",
+            ],
             "model.vocab_size = 5 but the data has vocab_size = 3",
         ),
     ],
@@ -101,14 +92,14 @@ def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, capsys, runs_dir):
     assert _one_line_error(capsys, "core", args) == f"not a recur checkpoint: {path}"
 
 
-def test_a_missing_dataset_is_one_line(monkeypatch, capsys, runs_dir):
+def test_a_missing_dataset_is_one_line(monkeypatch, capsys, runs_dir, tiny):
     message = "dataset 'parity' not found under /data: run 'recur data fetch parity'"
 
     def missing(self, split):
         raise FileNotFoundError(message)
 
     monkeypatch.setattr(TaskDataModule, "make_dataset", missing)
-    args = ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *TINY]
+    args = ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *tiny]
     assert _one_line_error(capsys, "core", args) == message
     # the run that never started leaves no folder behind
     assert not list(runs_dir.glob("core/parity/lstm/*"))
@@ -126,13 +117,13 @@ def test_an_unknown_model_name_is_one_line(capsys, runs_dir):
     assert "unknown model 'nope'" in _one_line_error(capsys, "graph", args)
 
 
-def test_a_bug_keeps_its_traceback(monkeypatch, runs_dir):
+def test_a_bug_keeps_its_traceback(monkeypatch, runs_dir, tiny):
     def broken_step(self, batch, batch_idx):
         raise ValueError("a bug in training_step")
 
     monkeypatch.setattr(SequenceTask, "training_step", broken_step)
     with pytest.raises(ValueError, match="a bug in training_step"):
-        console_main("core", ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *TINY])
+        console_main("core", ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *tiny])
 
 
 def test_a_bug_in_a_constructor_keeps_its_traceback(monkeypatch, runs_dir):
@@ -176,11 +167,11 @@ def test_the_console_script_prints_no_traceback(tmp_path):
     assert len(out.stderr.splitlines()) == 1 and out.stdout == ""
 
 
-def test_fit_and_test_print_only_their_result_lines(tmp_path):
+def test_fit_and_test_print_only_their_result_lines(tmp_path, tiny):
     """Piped (no terminal): one line per epoch, then the test line; no tips, accelerator lines or warnings."""
     env = _env(tmp_path)
     fit = subprocess.run(
-        _recur_core("fit", "--config", "parity/lstm", "--trainer.max_epochs", "2", *TINY),
+        _recur_core("fit", "--config", "parity/lstm", "--trainer.max_epochs", "2", *tiny),
         env=env,
         capture_output=True,
         text=True,
@@ -190,7 +181,7 @@ def test_fit_and_test_print_only_their_result_lines(tmp_path):
     lines = (fit.stdout + fit.stderr).splitlines()
     assert len(lines) == 2 and all(re.match(rf"epoch {i}  step {2 * (i + 1)}  ", line) for i, line in enumerate(lines))
     test = subprocess.run(
-        _recur_core("test", "--config", "parity/lstm", "--ckpt_path", "last", *TINY),
+        _recur_core("test", "--config", "parity/lstm", "--ckpt_path", "last", *tiny),
         env=env,
         capture_output=True,
         text=True,
