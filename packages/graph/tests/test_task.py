@@ -107,6 +107,35 @@ def test_edge_classification_learns_an_easy_signed_network(tmp_path):
     assert result["test/f1"] > 0.9 and result["test/ap"] > 0.9, result
 
 
+def _matching_ratings(snapshots=24, users=16, scammers=(0, 1, 2, 3)):
+    # every snapshot the users pair up at random: every node has degree 1, so degrees say nothing,
+    # and a pair is distrust when it holds a scammer, which only the ratings of earlier snapshots show
+    generator = torch.Generator().manual_seed(0)
+    ratings = []
+    for t in range(snapshots):
+        order = torch.randperm(users, generator=generator).tolist()
+        ratings += [(a, b, -3 if {a, b} & set(scammers) else 2, t) for a, b in zip(order[::2], order[1::2])]
+    return ratings
+
+
+@pytest.mark.parametrize("features", ["degree", "reputation"])
+def test_reputation_features_let_edge_classification_see_past_distrust(tmp_path, features):
+    L.seed_everything(0)
+    path = _write_ratings(tmp_path / "matching.csv", _matching_ratings())
+    data = BitcoinData(path=path, task="edge_cls", history=2, features=features)
+    task = TemporalGraphTask(
+        model="evolvegcn_o", task="edge_cls", hidden_features=8, out_features=8, head_hidden=16, lr=0.02
+    )
+    trainer = _trainer(15)
+    trainer.fit(task, data)
+    result = trainer.test(task, data, verbose=False)[0]
+    if features == "reputation":
+        assert result["test/f1"] > 0.9 and result["test/f1"] > result["test/f1_input_blind"] + 0.2, result
+    else:
+        # one-hot degrees are the same for every node: distrust AP stays near its share (0.44)
+        assert result["test/ap"] < 0.75, result
+
+
 class _NodeIds(torch.nn.Module):
     """A stand-in graph model: node i's embedding is [i] in every snapshot."""
 
@@ -167,6 +196,8 @@ def test_edge_classification_f1_and_ap_equal_hand_worked_values(tmp_path):
     assert result["test/f1"] == pytest.approx(0.6)
     # distrust AP per snapshot: 8: (1 + 2/3) / 2, 9: 1, 10: 0 (no distrust); weighted by 4, 4, 2 edges
     assert result["test/ap"] == pytest.approx((4 * 5 / 6 + 4 * 1 + 2 * 0) / 10)
+    # distrust everywhere: 4 tp, 6 fp, 0 fn -> precision 0.4, recall 1, F1 4/7
+    assert result["test/f1_input_blind"] == pytest.approx(4 / 7)
 
 
 def test_node_classification_on_elliptic_files(tmp_path):

@@ -27,7 +27,7 @@ from recur_core.engine import Split, SplitDataModule
 from recur_graph.data.elliptic import load_elliptic
 from recur_graph.data.sbm import DynamicSBM, generated_sbm_graph, read_sbm_csv
 from recur_graph.data.snap import BITCOIN_SNAPSHOT_SECONDS, bitcoin_path, read_signed_network
-from recur_graph.data.snapshots import TASKS, Task, TemporalGraph, WindowDataset, chronological_split
+from recur_graph.data.snapshots import TASKS, Features, Task, TemporalGraph, WindowDataset, chronological_split
 from recur_graph.data.uci import UCI_SNAPSHOT_SECONDS, read_uci_messages, uci_path
 
 __all__ = ["BitcoinData", "EllipticData", "SBMData", "TemporalGraphData", "UCIData"]
@@ -49,7 +49,9 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
             (official ``negative_mult_training``); validation and test score all pairs.
         smart_negatives: draw those non-edges' targets from the nodes seen in the window (official
             ``smart_neg_sampling``, the default); False draws both ends uniformly from all nodes.
-        features: ``"degree"`` (one-hot out-degree, official ``use_1_hot_node_feats``) or ``"given"``.
+        features: ``"degree"`` (one-hot out-degree, official ``use_1_hot_node_feats``), ``"given"``, or
+            ``"reputation"`` (signed networks: each node's degree and earlier distrust record,
+            :func:`~recur_graph.data.reputation_features`; recur's addition).
         eval_windows: validate and test on only the first this many windows of each split
             (None: all). Scoring all N² pairs per snapshot is what costs on a CPU.
         shuffle: reshuffle the training windows every epoch (official: time order).
@@ -70,7 +72,7 @@ class TemporalGraphData(SplitDataModule, abc.ABC):
         val_fraction: float = 0.1,
         negatives: int = 10,
         smart_negatives: bool = True,
-        features: Literal["degree", "given"] = "degree",
+        features: Features = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
         num_workers: int = 0,
@@ -165,7 +167,7 @@ class SBMData(TemporalGraphData):
         val_fraction: float = 0.1,
         negatives: int = 10,
         smart_negatives: bool = True,
-        features: Literal["degree", "given"] = "degree",
+        features: Features = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
         num_workers: int = 0,
@@ -217,7 +219,7 @@ class BitcoinData(TemporalGraphData):
         val_fraction: float = 0.1,
         negatives: int = 100,
         smart_negatives: bool = True,
-        features: Literal["degree", "given"] = "degree",
+        features: Features = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
         num_workers: int = 0,
@@ -270,7 +272,7 @@ class UCIData(TemporalGraphData):
         val_fraction: float = 0.1,
         negatives: int = 50,
         smart_negatives: bool = True,
-        features: Literal["degree", "given"] = "degree",
+        features: Features = "degree",
         eval_windows: int | None = None,
         shuffle: bool = False,
         num_workers: int = 0,
@@ -320,7 +322,7 @@ class EllipticData(TemporalGraphData):
         train_fraction: float = 0.65,
         val_fraction: float = 0.1,
         negatives: int = 1,
-        features: Literal["degree", "given"] = "given",
+        features: Features = "given",
         eval_windows: int | None = None,
         shuffle: bool = False,
         num_workers: int = 0,

@@ -34,6 +34,10 @@ class TemporalGraphTask(RecurModule):
     when the data is known (``configure_model``), since one-hot degree features are as wide as
     the graph's largest degree; pass ``in_features`` to build them at once.
 
+    Logs ``<stage>/loss``; link prediction ``map`` and ``mrr`` (all pairs); classification ``f1``
+    of ``target_class`` at argmax and that class's ``ap``. A classification ``test`` also logs
+    ``test/f1_input_blind``, the F1 of predicting ``target_class`` everywhere, beside the model.
+
     Args:
         model: registered graph model: ``evolvegcn_h``, ``evolvegcn_o``, ``static_gcn``, ``gcn_gru``.
         task: ``link_pred``, ``edge_cls`` or ``node_cls``; must match the data's.
@@ -167,13 +171,17 @@ class TemporalGraphTask(RecurModule):
         self.log(f"{stage}/ap", ap, on_epoch=True, batch_size=batch["labels"].numel(), sync_dist=True)
         counts = class_counts(logits.argmax(-1), batch["labels"], target)
         self.snapshot_scores.setdefault(stage, {})[snapshot] = f1_from_counts(counts)
+        if stage == "test":
+            # the input-blind reference: the reported class predicted everywhere
+            blind = class_counts(torch.full_like(batch["labels"], target), batch["labels"], target)
+            self._counts["input_blind"] = self._counts.get("input_blind", torch.zeros_like(blind)) + blind
 
-    def _log_f1(self, stage: str) -> None:
-        counts = self._counts.pop(stage, None)
+    def _log_f1(self, stage: str, name: str = "f1", counted: str | None = None) -> None:
+        counts = self._counts.pop(counted or stage, None)
         if counts is None:
             return
         counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
-        self.log(f"{stage}/f1", f1_from_counts(counts), prog_bar=stage != "train")
+        self.log(f"{stage}/{name}", f1_from_counts(counts), prog_bar=stage != "train")
 
     def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -198,6 +206,7 @@ class TemporalGraphTask(RecurModule):
 
     def on_test_epoch_end(self) -> None:
         self._log_f1("test")
+        self._log_f1("test", "f1_input_blind", counted="input_blind")
 
     def on_fit_plots(self, run_dir: Path) -> None:
         """``val_by_snapshot.png``: the last validation's score per predicted snapshot."""

@@ -7,6 +7,7 @@ from recur_graph.data.snapshots import (
     WindowDataset,
     bucket_times,
     chronological_split,
+    reputation_features,
     sample_negative_edges,
 )
 
@@ -59,6 +60,22 @@ def test_a_tie_of_signs_is_distrust():
         2, np.array([0, 0]), np.array([1, 1]), np.array([0, 0]), sign=np.array([1, -1]), symmetric=False
     )
     assert g.edge_label.tolist() == [0]
+
+
+def test_reputation_features_count_only_earlier_snapshots():
+    # classes: 0->1 trust (t0), 1->2 distrust (t0), 2->3 distrust (t1), 0->3 trust, 3->0 distrust (t2), 1->3 trust (t3)
+    g = _graph(sign=np.array([1, 1, -1, -1, 1, -1, 1]))
+    features = reputation_features(g)
+    assert features.shape == (4, 4, 4)
+    log1p = np.log1p
+    # node 1 at t3: one edge now, one edge before (t0), which was distrust
+    assert features[3, 1].tolist() == pytest.approx([log1p(1), log1p(1), log1p(1), 1.1 / 2])
+    # node 0 at t3: no edge now, two trust edges before
+    assert features[3, 0].tolist() == pytest.approx([0.0, log1p(2), 0.0, 0.1 / 3])
+    # node 3 at t2: its distrust edge of t2 is not counted yet
+    assert features[2, 3].tolist() == pytest.approx([log1p(1), 0.0, 0.0, 0.1])
+    with pytest.raises(ValueError, match="edge classes"):
+        reputation_features(_graph())
 
 
 def test_out_degrees_count_distinct_neighbours():

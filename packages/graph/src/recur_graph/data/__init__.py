@@ -31,6 +31,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "read_sbm_csv": "recur_graph.data.sbm",
         "read_signed_network": "recur_graph.data.snap",
         "read_uci_messages": "recur_graph.data.uci",
+        "reputation_features": "recur_graph.data.snapshots",
         "sample_negative_edges": "recur_graph.data.snapshots",
         "write_sbm_csv": "recur_graph.data.sbm",
     },

@@ -37,11 +37,14 @@ __all__ = [
     "WindowDataset",
     "bucket_times",
     "chronological_split",
+    "reputation_features",
     "sample_negative_edges",
 ]
 
 Task = Literal["link_pred", "edge_cls", "node_cls"]
 TASKS: tuple[str, ...] = ("link_pred", "edge_cls", "node_cls")
+Features = Literal["degree", "given", "reputation"]
+FEATURES: tuple[str, ...] = ("degree", "given", "reputation")
 
 
 def bucket_times(timestamps: np.ndarray, width: float) -> np.ndarray:
@@ -172,6 +175,30 @@ class TemporalGraph:
         )
 
 
+def reputation_features(graph: TemporalGraph) -> Tensor:
+    """Per snapshot, what each node's signed record shows before it: [T, N, 4] float.
+
+    Columns, for node n at snapshot t: ``log1p`` of its out-degree in snapshot t, ``log1p`` of the
+    edges it sent in snapshots ``< t`` (in undirected data, every edge it had), ``log1p`` of those
+    that were distrust (class 0), and the
+    smoothed distrust share ``(distrust + 0.1) / (edges + 1)``. Only classes of earlier snapshots
+    enter, so the edges classified at t never see their own labels. The official EvolveGCN code
+    gives the model one-hot degrees alone; on Bitcoin-OTC those do not tell distrust apart
+    (docs/graph.md), while a node's past distrust does.
+    """
+    if graph.edge_label is None:
+        raise ValueError(f"{graph.source}: reputation features need edge classes (a signed network)")
+    shape = (graph.num_snapshots, graph.num_nodes)
+    flat = graph.edge_time * graph.num_nodes + graph.edge_index[0]
+    edges = torch.bincount(flat, minlength=shape[0] * shape[1]).view(shape).double()
+    distrust = torch.bincount(flat, weights=(graph.edge_label == 0).double(), minlength=shape[0] * shape[1]).view(shape)
+    # totals over the snapshots strictly before t: an exclusive cumulative sum
+    before = torch.cumsum(edges, 0) - edges
+    distrust_before = torch.cumsum(distrust, 0) - distrust
+    share = (distrust_before + 0.1) / (before + 1.0)
+    return torch.stack([edges.log1p(), before.log1p(), distrust_before.log1p(), share], dim=-1).float()
+
+
 def chronological_split(
     num_snapshots: int,
     history: int,
@@ -267,6 +294,7 @@ class WindowDataset(Dataset):
     Item (a dict of tensors, one sample per batch as in the official code):
 
     - ``x``: [H, N] long one-hot ids (one-hot degree features) or [H, N, F] float features
+      (given, or the :func:`reputation_features` of signed networks)
     - ``edge_index`` [2, E], ``edge_weight`` [E]: the window's snapshots as one block-diagonal graph
     - ``snapshot``: [] long, ``t``
     - link prediction: ``pairs`` [2, P] and ``labels`` [P] (true edges of ``t + 1`` then sampled
@@ -280,8 +308,9 @@ class WindowDataset(Dataset):
         targets: the snapshots ``t`` of this split.
         history: snapshots per window.
         task: ``"link_pred"``, ``"edge_cls"`` or ``"node_cls"``.
-        features: ``"degree"`` (one-hot out-degree, as the official ``use_1_hot_node_feats``)
-            or ``"given"`` (``graph.node_features``).
+        features: ``"degree"`` (one-hot out-degree, as the official ``use_1_hot_node_feats``),
+            ``"given"`` (``graph.node_features``) or ``"reputation"`` (:func:`reputation_features`,
+            signed networks only; recur's addition, not the official code's).
         max_degree: width - 1 of the one-hot degree features (default: the graph's largest).
         negatives: non-edges sampled per true edge (link prediction training); None = evaluation.
         smart_negatives: draw the non-edges' targets from the nodes seen in the window (the
@@ -301,7 +330,7 @@ class WindowDataset(Dataset):
         targets: Iterable[int],
         history: int,
         task: Task,
-        features: Literal["degree", "given"] = "degree",
+        features: Features = "degree",
         max_degree: int | None = None,
         negatives: int | None = None,
         smart_negatives: bool = True,
@@ -309,6 +338,10 @@ class WindowDataset(Dataset):
     ) -> None:
         if task not in TASKS:
             raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if features not in FEATURES:
+            raise ValueError(f"features must be one of {', '.join(FEATURES)}, got {features!r}")
+        if features == "reputation" and graph.edge_label is None:
+            raise ValueError(f"{graph.source}: features='reputation' needs edge classes (a signed network)")
         if features == "given" and graph.node_features is None:
             raise ValueError(f"{graph.source}: features='given' but this graph has no node features")
         if task == "edge_cls" and graph.edge_label is None:
@@ -325,6 +358,7 @@ class WindowDataset(Dataset):
         self.seed = seed
         self.degrees = graph.out_degrees()
         self.max_degree = int(self.degrees.max()) if max_degree is None else max_degree
+        self.reputation = reputation_features(graph) if features == "reputation" else None
         if int(self.degrees.max()) > self.max_degree:
             raise ValueError(
                 f"max_degree={self.max_degree} but {graph.source} has a node of degree {int(self.degrees.max())}"
@@ -335,6 +369,8 @@ class WindowDataset(Dataset):
         """Width of the node features: ``max_degree + 1`` for one-hot degrees, else F."""
         if self.features == "degree":
             return self.max_degree + 1
+        if self.features == "reputation":
+            return self.reputation.shape[-1]
         return self.graph.node_features.shape[1]
 
     def __len__(self) -> int:
@@ -365,6 +401,8 @@ class WindowDataset(Dataset):
     def _features(self, first: int, t: int) -> Tensor:
         if self.features == "degree":
             return self.degrees[first : t + 1]
+        if self.features == "reputation":
+            return self.reputation[first : t + 1]
         return self.graph.node_features.expand(t + 1 - first, *self.graph.node_features.shape)
 
     def negatives_generator(self, epoch: int, t: int) -> torch.Generator:
