@@ -7,7 +7,9 @@ from recur_core.techniques.teacher_forcing import (
     GTFTask,
     adaptive_alpha,
     free_run,
+    gtf_rollout,
     infer_latent,
+    initial_latent,
     jacobian_growth,
 )
 
@@ -47,6 +49,21 @@ def test_forcing_matches_a_step_loop(forcing, alpha_at):
     for got, want in zip(grads, expected_grads, strict=True):
         if want is not None:
             torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize(("forcing", "alpha_at"), [("gtf", lambda t: 0.3), ("sparse", lambda t: float(t % 4 == 0))])
+def test_gtf_rollout_on_a_bare_layer_matches_a_step_loop(forcing, alpha_at):
+    # the function the task uses, called on the layer alone (as a model that wraps the layer does)
+    task = _task(forcing, interval=4)
+    x = torch.randn(3, 11, 3, dtype=torch.float64)
+    latents, applied = gtf_rollout(task.net, x, 0.3, forcing, interval=4)
+    loss = (task.net.observe(latents) - x[:, 1:]).square().mean()
+    torch.testing.assert_close(loss, _loop_loss(task, x, alpha_at))
+    # the map applied to the first forced latent gives the first unforced one
+    torch.testing.assert_close(applied[:, 0], initial_latent(task.net, x[:, 0]))
+    torch.testing.assert_close(task.net.latent_step(applied, torch.zeros_like(applied)), latents)
+    with pytest.raises(ValueError, match="forcing must be one of"):
+        gtf_rollout(task.net, x, 0.3, "teacher")
 
 
 def test_alpha_one_is_classic_teacher_forcing():

@@ -49,7 +49,16 @@ from recur_core.techniques.dynamics_metrics import (
     state_space_divergence,
 )
 
-__all__ = ["FORCING", "GTFTask", "adaptive_alpha", "free_run", "infer_latent", "jacobian_growth"]
+__all__ = [
+    "FORCING",
+    "GTFTask",
+    "adaptive_alpha",
+    "free_run",
+    "gtf_rollout",
+    "infer_latent",
+    "initial_latent",
+    "jacobian_growth",
+]
 
 FORCING = ("gtf", "agtf", "sparse", "free")
 
@@ -77,7 +86,7 @@ def infer_latent(layer: nn.Module, x: Tensor) -> Tensor:
     )
 
 
-def _initial_latent(layer: nn.Module, x0: Tensor) -> Tensor:
+def initial_latent(layer: nn.Module, x0: Tensor) -> Tensor:
     """The starting latent [K, M] for data points ``x0`` [K, D]: the inferred part, zeros elsewhere."""
     inferred = infer_latent(layer, x0)
     rest = x0.new_zeros(x0.shape[0], layer.latent_dim - inferred.shape[-1])
@@ -91,8 +100,51 @@ def free_run(layer: nn.Module, x0: Tensor, steps: int) -> Tensor:
         x0 [K, D] -> [K, steps, D], the states 1..steps after ``x0``.
     """
     inputs = x0.new_zeros(x0.shape[0], steps, x0.shape[-1])
-    latents, _ = layer.forward_forced(inputs, inputs[..., :0], 0.0, state=_initial_latent(layer, x0))
+    latents, _ = layer.forward_forced(inputs, inputs[..., :0], 0.0, state=initial_latent(layer, x0))
     return layer.observe(latents)
+
+
+def gtf_rollout(
+    layer: nn.Module, x: Tensor, alpha: float | Tensor, forcing: str = "gtf", interval: int = 10
+) -> tuple[Tensor, Tensor]:
+    r"""Run ``layer`` over data ``x`` [B, T, D] under a forcing scheme, from the latent inferred from :math:`x_0`.
+
+    ``forcing`` is ``"gtf"`` or ``"agtf"`` (:math:`\tilde z_t = (1 - \alpha) z_t + \alpha \hat z_t`
+    before every step), ``"sparse"`` (the observed latents replaced by the data every ``interval``
+    steps, free in between; ``alpha`` is ignored) or ``"free"`` (no forcing; ``alpha`` is ignored).
+    The loss of GTF compares ``layer.observe(latents)`` with :math:`x_{1..T-1}`.
+
+    Returns:
+        the unforced latents :math:`z_{1..T-1}` [B, T-1, M], and the latents the map was applied
+        to, :math:`\tilde z_{0..T-2}` [B, T-1, M] (no gradient; for aGTF's Jacobians,
+        :func:`jacobian_growth`).
+    """
+    if forcing not in FORCING:
+        raise ValueError(f"forcing must be one of {FORCING}, got {forcing!r}")
+    if forcing == "free":
+        alpha = 0.0
+    targets = infer_latent(layer, x)
+    start = initial_latent(layer, x[:, 0])
+    inputs = torch.zeros_like(x[:, 1:])
+    forced = targets.shape[-1]
+    if forcing != "sparse":
+        latents, _ = layer.forward_forced(inputs, targets[:, 1:], alpha, state=start)
+    else:
+        pieces, state = [], start
+        for begin in range(1, x.shape[1], interval):
+            end = min(begin + interval, x.shape[1])
+            piece, last = layer.forward_forced(inputs[:, begin - 1 : end - 1], targets[:, begin:end], 0.0, state)
+            pieces.append(piece)
+            state = torch.cat([targets[:, end - 1], last[:, forced:]], -1)
+        latents = torch.cat(pieces, 1)
+    with torch.no_grad():
+        previous = torch.cat([start[:, None], latents[:, :-1]], 1)
+        mixed = (1 - alpha) * previous[..., :forced] + alpha * targets[:, :-1]
+        if forcing == "sparse":
+            on_grid = (torch.arange(x.shape[1] - 1, device=x.device) % interval == 0)[None, :, None]
+            mixed = torch.where(on_grid, targets[:, :-1], previous[..., :forced])
+        applied = torch.cat([mixed, previous[..., forced:]], -1)
+    return latents, applied
 
 
 def jacobian_growth(layer: nn.Module, latents: Tensor) -> Tensor:
@@ -197,35 +249,14 @@ class GTFTask(RecurModule):
         return free_run(self.net, x0, steps)[:, -1]
 
     def rollout(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        """Run the model over data ``x`` [B, T, D] under this task's forcing.
+        """Run the model over data ``x`` [B, T, D] under this task's forcing (:func:`gtf_rollout`).
 
         Returns the unforced latents :math:`z_{1..T-1}` [B, T-1, M] and the latents the map was
         applied to, :math:`\\tilde z_{0..T-2}` [B, T-1, M] (for aGTF's Jacobians).
         """
         if x.dim() != 3 or x.shape[1] < 2 or x.shape[-1] != self.hparams.d_model:
             raise ValueError(f"inputs must be [B, T >= 2, D = {self.hparams.d_model}], got {tuple(x.shape)}")
-        targets = infer_latent(self.net, x)
-        start = _initial_latent(self.net, x[:, 0])
-        inputs = torch.zeros_like(x[:, 1:])
-        forced = targets.shape[-1]
-        if self.forcing != "sparse":
-            latents, _ = self.net.forward_forced(inputs, targets[:, 1:], self.alpha, state=start)
-        else:
-            pieces, state = [], start
-            for begin in range(1, x.shape[1], self.interval):
-                end = min(begin + self.interval, x.shape[1])
-                piece, last = self.net.forward_forced(inputs[:, begin - 1 : end - 1], targets[:, begin:end], 0.0, state)
-                pieces.append(piece)
-                state = torch.cat([targets[:, end - 1], last[:, forced:]], -1)
-            latents = torch.cat(pieces, 1)
-        with torch.no_grad():
-            previous = torch.cat([start[:, None], latents[:, :-1]], 1)
-            mixed = (1 - self.alpha) * previous[..., :forced] + self.alpha * targets[:, :-1]
-            if self.forcing == "sparse":
-                on_grid = (torch.arange(x.shape[1] - 1, device=x.device) % self.interval == 0)[None, :, None]
-                mixed = torch.where(on_grid, targets[:, :-1], previous[..., :forced])
-            applied = torch.cat([mixed, previous[..., forced:]], -1)
-        return latents, applied
+        return gtf_rollout(self.net, x, self.alpha, self.forcing, self.interval)
 
     def loss(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Mean squared error of the unforced one-step predictions on ``x`` [B, T, D]; also the latents
