@@ -43,6 +43,8 @@ def test_every_recipe_instantiates(runs_dir):
     for name, path in recipes.items():
         assert path.read_text().splitlines()[0] == f"# recur-timeseries fit --config {name}"
         cli = run_cli("timeseries", ["--config", name], run=False)
+        if not name.startswith("arnet/"):
+            continue  # the other tasks' recipes are checked by their own tests (test_forecast_task.py, ...)
         assert isinstance(cli.model, ARNetModule) and cli.model.hparams.p == cli.datamodule.p
         if isinstance(cli.datamodule, ETTData):
             # a recipe names its dataset; the data root comes from RECUR_DATA, not from a path in the recipe

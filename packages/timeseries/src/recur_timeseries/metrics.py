@@ -1,4 +1,7 @@
-"""Forecast errors (MSE, MAE), the skill score against a baseline, and AR-Net's coefficient-recovery score (sTPE)."""
+"""Forecast errors (MSE, MAE, RMSE, MSLE), the skill score against a baseline, and AR-Net's sTPE.
+
+sTPE scores how well fitted AR coefficients recover the true ones.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-__all__ = ["mae", "mse", "skill_score", "stpe"]
+__all__ = ["mae", "mse", "msle", "rmse", "skill_score", "stpe"]
 
 ArrayLike = Tensor | np.ndarray
 
@@ -21,6 +24,32 @@ def mae(prediction: ArrayLike, target: ArrayLike) -> Tensor:
     """Mean absolute error over every entry; inputs of the same shape, tensors or arrays. Returns a 0-d tensor."""
     prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
     return (prediction - target).abs().mean()
+
+
+def rmse(prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    """Root mean squared error over every entry (torchmetrics' ``mean_squared_error(squared=False)``). A 0-d tensor."""
+    from torchmetrics.functional import mean_squared_error
+
+    prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
+    return mean_squared_error(prediction.reshape(-1), target.reshape(-1), squared=False)
+
+
+def msle(prediction: ArrayLike, target: ArrayLike) -> Tensor:
+    r"""Mean squared logarithmic error, :math:`\frac1n \sum (\log(1 + \hat y) - \log(1 + y))^2` (torchmetrics').
+
+    The error of counts and other non-negative quantities (ReGENN's third metric); values below
+    zero have no log1p on the same scale, so they are a ValueError (clip forecasts at 0 first).
+    """
+    from torchmetrics.functional import mean_squared_log_error
+
+    prediction, target = torch.as_tensor(prediction), torch.as_tensor(target)
+    for name, values in (("prediction", prediction), ("target", target)):
+        if (values < 0).any():
+            raise ValueError(
+                f"MSLE needs non-negative values, but the {name} has {int((values < 0).sum())} negative one(s) "
+                f"(min {float(values.min()):.4g}); clip forecasts at 0 or score z-scored data with MSE/MAE"
+            )
+    return mean_squared_log_error(prediction.reshape(-1), target.reshape(-1))
 
 
 def skill_score(error: float, reference_error: float) -> float:

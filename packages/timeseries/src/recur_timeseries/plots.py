@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_ar_fit"]
+__all__ = ["plot_ar_fit", "plot_attractor", "plot_forecasts"]
 
 
 def plot_ar_fit(
@@ -59,6 +59,122 @@ def plot_ar_fit(
     right.set_xlabel("lag")
     right.set_title("AR coefficients")
     right.legend(fontsize=8)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_forecasts(
+    path: str | Path,
+    inputs: np.ndarray,
+    truth: np.ndarray,
+    forecasts: Mapping[str, np.ndarray],
+    channel: int = -1,
+    title: str = "",
+) -> Path:
+    """Write one panel per window: the input, then the true future against each forecast, for one channel.
+
+    Args:
+        path: the PNG to write (parent folders are created).
+        inputs: windows' inputs [W, L, C].
+        truth: their true futures [W, H, C].
+        forecasts: label -> forecasts [W, H, C] of the same windows (e.g. the model and repeat-last).
+        channel: the channel drawn (default the last, ETT's target ``OT``).
+        title: figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    inputs, truth = np.asarray(inputs), np.asarray(truth)
+    if inputs.ndim != 3 or truth.ndim != 3 or len(inputs) != len(truth) or len(inputs) == 0:
+        raise ValueError(
+            f"expected inputs [W, L, C] and truth [W, H, C] for the same W >= 1 windows, "
+            f"got {inputs.shape} and {truth.shape}"
+        )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    windows, length, horizon = len(inputs), inputs.shape[1], truth.shape[1]
+    fig, axes = plt.subplots(windows, 1, figsize=(10, 2.4 * windows), squeeze=False)
+    past, future = np.arange(-length, 0), np.arange(horizon)
+    for w, ax in enumerate(axes[:, 0]):
+        ax.plot(past, inputs[w, :, channel], color="gray", linewidth=1.0, label="input")
+        ax.plot(future, truth[w, :, channel], color="black", linewidth=1.2, label="truth")
+        for label, values in forecasts.items():
+            ax.plot(future, np.asarray(values)[w, :, channel], linewidth=1.0, alpha=0.85, label=label)
+        ax.axvline(-0.5, color="gray", linewidth=0.6, linestyle=":")
+        ax.set_ylabel(f"window {w}")
+    axes[0, 0].legend(fontsize=8, ncol=len(forecasts) + 2)
+    axes[-1, 0].set_xlabel("steps after the window's end")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_attractor(
+    path: str | Path,
+    true: np.ndarray,
+    generated: np.ndarray,
+    names: tuple[str, ...] | None = None,
+    title: str = "",
+    shown: int = 1000,
+) -> Path:
+    """Write the attractor of a trajectory beside a model's free run, and both time courses.
+
+    Panels: the data's and the model's states (3-D over the first three dimensions; 2-D for two;
+    the series against itself one step later for one), then the first ``shown`` steps of the
+    first dimension of both. Diverged (non-finite) model states are left out.
+
+    Args:
+        path: the PNG to write (parent folders are created).
+        true: the data [T, N].
+        generated: the model's free run [T', N] from the data's first point.
+        names: the N dimensions' names (default x1..xN).
+        title: figure title.
+        shown: steps drawn in the time-course panel.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    true, generated = np.asarray(true, dtype=float), np.asarray(generated, dtype=float)
+    if true.ndim != 2 or generated.ndim != 2 or true.shape[1] != generated.shape[1]:
+        raise ValueError(f"true and generated must be [T, N] with the same N, got {true.shape} and {generated.shape}")
+    dims = true.shape[1]
+    names = tuple(names) if names else tuple(f"x{i + 1}" for i in range(dims))
+    generated = generated[np.isfinite(generated).all(1)]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig = plt.figure(figsize=(15, 4.6))
+    spread = np.abs(true).max() * 1.5
+    for index, (label, points, color) in enumerate((("data", true, "black"), ("model (free run)", generated, "C1"))):
+        points = np.clip(points, -spread, spread)
+        if dims >= 3:
+            ax = fig.add_subplot(1, 3, index + 1, projection="3d")
+            ax.plot(points[:, 0], points[:, 1], points[:, 2], lw=0.3, color=color)
+            ax.set_zlabel(names[2])
+        else:
+            ax = fig.add_subplot(1, 3, index + 1)
+            x, y = (points[:-1, 0], points[1:, 0]) if dims == 1 else (points[:, 0], points[:, 1])
+            ax.plot(x, y, lw=0.3, color=color)
+        ax.set_xlabel(names[0])
+        ax.set_ylabel(names[1] if dims > 1 else f"{names[0]} one step later")
+        ax.set_title(label)
+    ax = fig.add_subplot(1, 3, 3)
+    ax.plot(true[:shown, 0], color="black", lw=1.0, label="data")
+    ax.plot(generated[:shown, 0], color="C1", lw=1.0, label="model (free run)")
+    ax.set_xlabel("step")
+    ax.set_ylabel(names[0])
+    ax.set_title("time course")
+    ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()

@@ -2,8 +2,10 @@
 
 Loaded through the ``recur.datasets`` entry point; importing it registers the datasets.
 
-Checksums are recorded only where the file is known to equal the official one. The PyTorch
-Geometric Temporal JSONs were copied from the official repository at the pinned commit. The SNAP
+The PyTorch Geometric Temporal JSONs (``pyg-temporal``) are registered by recur_timeseries, whose
+reader (``recur_timeseries.data.pyg_temporal``) uses them.
+
+Checksums are recorded only where the file is known to equal the official one. The SNAP
 files have none: the gzip of Bitcoin-OTC we have was recompressed by its uploader (so SNAP's own
 gzip bytes differ), our Bitcoin-Alpha copy carries an added header line, and our CollegeMsg.txt
 came from a third-party repository that does not say it equals SNAP's file byte for byte.
@@ -11,37 +13,7 @@ came from a third-party repository that does not say it equals SNAP's file byte 
 
 from recur_core.data import DataFile, DatasetSpec, register_dataset
 
-__all__ = ["BITCOIN_ALPHA", "BITCOIN_OTC", "ELLIPTIC", "PYG_TEMPORAL", "UCI_MESSAGES"]
-
-# the commit of github.com/benedekrozemberczki/pytorch_geometric_temporal the checksums were taken at
-_PYG_TEMPORAL_RAW = (
-    "https://raw.githubusercontent.com/benedekrozemberczki/pytorch_geometric_temporal/"
-    "adefe44265ad8faf239fd6cf3b59b95ca3ee60aa/dataset"
-)
-_PYG_TEMPORAL_FILES = {
-    "chickenpox.json": ("724b48cfb274b2ecbb855bdb99b970b5ef9dd3671694fa477435dc1e08293735", 220_340),
-    "pedalme_london.json": ("8c42b893441901fb805c4f0f937543d5bb9297884ac3dec7622a3e9f7c35a79b", 17_156),
-    "montevideo_bus.json": ("37d9c6286d474077b5c05173c1570c4da42c387013116daa8862c7a6cab86a75", 3_131_884),
-    "twitter_tennis_rg17.json": ("1f9c3501a96881bbc26c899483c3fce73f36081f2df29d91fcd33c6dc4edf9c8", 1_982_751),
-    "twitter_tennis_uo17.json": ("1c566bf220272c9a6f8b83161b432a77c9f8973e34f748e1d0c8f6d5ee138579", 1_936_663),
-}
-
-PYG_TEMPORAL = register_dataset(
-    DatasetSpec(
-        name="pyg-temporal",
-        folder="pytorch_geometric_temporal",
-        files=tuple(
-            DataFile(name, f"{_PYG_TEMPORAL_RAW}/{name}", sha256, size)
-            for name, (sha256, size) in _PYG_TEMPORAL_FILES.items()
-        ),
-        description="PyTorch Geometric Temporal benchmark JSONs: Hungarian chickenpox, PedalMe London, "
-        "Montevideo bus inflow, Twitter tennis mention graphs (Roland-Garros 2017, US Open 2017)",
-        homepage="https://github.com/benedekrozemberczki/pytorch_geometric_temporal",
-        licence="MIT",
-        citation="Rozemberczki et al., PyTorch Geometric Temporal: Spatiotemporal Signal Processing with Neural "
-        "Machine Learning Models, CIKM 2021, https://arxiv.org/abs/2104.07788",
-    )
-)
+__all__ = ["BITCOIN_ALPHA", "BITCOIN_OTC", "ELLIPTIC", "UCI_MESSAGES"]
 
 _BITCOIN_CITATION = (
     "Kumar, Spezzano, Subrahmanian & Faloutsos, Edge Weight Prediction in Weighted Signed Networks, ICDM 2016"

@@ -22,9 +22,18 @@ import numpy as np
 import pandas as pd
 import torch
 
+from recur_timeseries.data.forecasting import ForecastWindows
 from recur_timeseries.data.windowing import LagWindows, Standardizer, split_with_lookback
 
-__all__ = ["ETT_HEADER", "ETTDataset", "ETTSplits", "ett_split_sizes", "load_ett", "read_ett_csv"]
+__all__ = [
+    "ETT_HEADER",
+    "ETTDataset",
+    "ETTSplits",
+    "ett_forecast_windows",
+    "ett_split_sizes",
+    "load_ett",
+    "read_ett_csv",
+]
 
 ETT_HEADER: tuple[str, ...] = ("date", "HUFL", "HULL", "MUFL", "MULL", "LUFL", "LULL", "OT")
 _HEADER_TEXT = ",".join(ETT_HEADER)
@@ -49,7 +58,8 @@ def read_ett_csv(path: str | Path, columns: Sequence[str] | None = None) -> pd.D
 
     Raises:
         FileNotFoundError: the file is not there (the message says where ETT files go).
-        ValueError: a column is missing, a value is empty or not a number, or a date does not parse.
+        ValueError: a column is missing, a value is empty or not a number, a date does not parse, or the
+            dates are not strictly increasing (unsorted or duplicated rows).
     """
     path = Path(path)
     if not path.is_file():
@@ -68,6 +78,7 @@ def read_ett_csv(path: str | Path, columns: Sequence[str] | None = None) -> pd.D
         )
     out = pd.DataFrame({"date": pd.to_datetime(frame["date"], format=_DATE_FORMAT, errors="coerce")})
     _check_complete(path, "date", out["date"].isna().to_numpy(), f"a date that is not {_DATE_FORMAT}")
+    _check_increasing(path, out["date"].to_numpy())
     for name in wanted:
         values = pd.to_numeric(frame[name].str.strip(), errors="coerce").astype(np.float64)
         _check_complete(path, name, values.isna().to_numpy(), "an empty or non-numeric value (NaN)")
@@ -81,6 +92,24 @@ def _check_complete(path: Path, column: str, bad: np.ndarray, what: str) -> None
         raise ValueError(
             f"{path}: column {column!r} has {what} at data row {row} (line {row + 2} of the file, after the header); "
             f"{int(bad.sum())} such row(s) in all. Fill or drop them before loading."
+        )
+
+
+def _check_increasing(path: Path, dates: np.ndarray) -> None:
+    """Dates must rise strictly: a repeated or earlier date is a one-line error naming the first such row."""
+    step = np.diff(dates)
+    bad = step <= np.timedelta64(0)
+    if bad.any():
+        row = int(np.flatnonzero(bad)[0]) + 1
+        what = (
+            "duplicates the date before it"
+            if step[row - 1] == np.timedelta64(0)
+            else "is earlier than the date before it"
+        )
+        raise ValueError(
+            f"{path}: the date at data row {row} (line {row + 2} of the file) {what} "
+            f"({pd.Timestamp(dates[row])} after {pd.Timestamp(dates[row - 1])}); an ETT file has one row per time "
+            "step in increasing time order: sort the rows by date and drop repeated dates"
         )
 
 
@@ -215,3 +244,42 @@ class ETTDataset(LagWindows):
         start = {"train": 0, "val": train_rows - p, "test": train_rows + val_rows - p}[split]
         period = None if data.rows_per_hour is None else 24 * data.rows_per_hour
         super().__init__(series, p, n_forecasts, dtype, past=whole[:start], period=period)
+
+
+def ett_forecast_windows(
+    path: str | Path,
+    input_len: int = 96,
+    horizon: int = 96,
+    features: Literal["M", "S"] = "M",
+    target: str = "OT",
+    splits: Sequence[int] | None = None,
+    dtype: torch.dtype = torch.float32,
+) -> dict[str, ForecastWindows]:
+    """The train / val / test :class:`ForecastWindows` of an ETT file in the long-term-forecasting protocol.
+
+    The protocol of Informer / Autoformer / DLinear (``data_provider/data_loader.py``'s
+    ``Dataset_ETT_hour`` and ``Dataset_ETT_minute``): 12/4/4-month splits, val and test starting
+    ``input_len`` rows early (so their first window forecasts the split's first row), every column
+    z-scored with the training rows' statistics. ``features="M"`` keeps the seven ETT variables (all
+    in, all out, in :data:`ETT_HEADER` order); ``"S"`` only ``target``. ``period`` is one day in rows
+    (24 hourly, 96 every 15 minutes).
+
+    Raises:
+        ValueError: ``features`` is not M or S, a split has too few rows for one window, or the
+            file fails :func:`read_ett_csv`'s / :func:`load_ett`'s checks.
+    """
+    if features not in ("M", "S"):
+        raise ValueError(f"features must be 'M' (all variables in and out) or 'S' (only the target), got {features!r}")
+    columns = list(ETT_HEADER[1:]) if features == "M" else [target]
+    data = load_ett(path, columns=columns, splits=splits, lookback=input_len)
+    period = None if data.rows_per_hour is None else 24 * data.rows_per_hour
+    windows = {}
+    for split in ("train", "val", "test"):
+        values = getattr(data, split)
+        if len(values) < input_len + horizon:
+            raise ValueError(
+                f"{path}: the {split} split has {len(values)} rows, too few for one window of input_len={input_len} "
+                f"+ horizon={horizon} ({input_len + horizon} rows); lower input_len/horizon or enlarge the splits"
+            )
+        windows[split] = ForecastWindows(values, input_len, horizon, period=period, dtype=dtype)
+    return windows
