@@ -419,8 +419,17 @@ def console_main(member: str, args: list[str] | None = None) -> None:
 
 
 def _remove_if_empty(run_dir: str | None) -> None:
-    """Remove a run folder that a failed start left with nothing in it but TensorBoard's empty event file."""
+    """Remove a run folder that a failed start left with nothing in it but TensorBoard's empty event file,
+    and the ``runs/<member>/<recipe>`` folders above it that this leaves empty."""
     if run_dir is None or not Path(run_dir).is_dir():
         return
-    if not any(path.is_file() for path in Path(run_dir).rglob("*") if "tensorboard" not in path.parts):
-        shutil.rmtree(run_dir)
+    run = Path(run_dir)
+    if any(path.is_file() for path in run.rglob("*") if "tensorboard" not in path.parts):
+        return
+    shutil.rmtree(run)
+    # <runs>/<member>/<recipe family>/<variant>/<stamp>: at most three parents were made for this run
+    for parent in list(run.parents)[:3]:
+        try:
+            parent.rmdir()
+        except OSError:  # not empty (other runs), or not ours to remove
+            break
