@@ -152,6 +152,7 @@ class GraphSoftEvolution(nn.Module):
         return y, evolved.detach()
 
 
+@register_model("regenn")
 class ReGENN(nn.Module):
     """ReGENN forecaster (see the module docstring for the pipeline and the deviations).
 
@@ -245,37 +246,3 @@ class ReGENN(nn.Module):
         """Nonnegative windows (so the co-occurrence graph is not empty): ([batch, input_len, channels],)."""
         generator = torch.Generator().manual_seed(0)
         return (torch.rand(batch_size, self.input_len, self.channels, generator=generator) + 0.1,)
-
-
-@register_model("regenn")
-def regenn(
-    input_len: int = 24,
-    horizon: int = 4,
-    channels: int = 20,
-    layer: str = "lstm",
-    layer_kwargs: dict[str, Any] | None = None,
-    gate_width: int | None = None,
-    dropout: float = 0.1,
-    encoder: bool = True,
-    feedforward: int = 2048,
-    sequencer: bool = True,
-    autoregression: bool = True,
-    bias: bool = True,
-    output: Literal["relu", "identity"] = "relu",
-) -> ReGENN:
-    """ReGENN with the official recipe's choices (LSTM gate and sequencer, dropout 0.1, ReLU output)."""
-    return ReGENN(
-        input_len=input_len,
-        horizon=horizon,
-        channels=channels,
-        layer=layer,
-        layer_kwargs=layer_kwargs,
-        gate_width=gate_width,
-        dropout=dropout,
-        encoder=encoder,
-        feedforward=feedforward,
-        sequencer=sequencer,
-        autoregression=autoregression,
-        bias=bias,
-        output=output,
-    )

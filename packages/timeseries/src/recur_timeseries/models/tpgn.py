@@ -66,6 +66,7 @@ class ChannelLinear(nn.Module):
         )
 
 
+@register_model("tpgn")
 class TPGN(nn.Module):
     r"""TPGN forecaster: per-channel long (PGN along rows) and short (row/column linears) branches.
 
@@ -220,19 +221,3 @@ class TPGN(nn.Module):
             f"period={self.period}, rows={self.rows}, pred_rows={self.pred_rows}, norm={self.norm}, "
             f"layer={self.layer_name!r}, share_layer={self.share_layer}"
         )
-
-
-@register_model("tpgn")
-def tpgn(
-    input_len: int = 96,
-    horizon: int = 96,
-    channels: int = 7,
-    d_model: int = 8,
-    period: int = 24,
-    norm: bool = False,
-    layer: str = "pgn",
-    layer_kwargs: dict | None = None,
-    share_layer: bool = False,
-) -> TPGN:
-    """TPGN (Jia et al., NeurIPS 2024) with the official code's defaults; see :class:`TPGN`."""
-    return TPGN(input_len, horizon, channels, d_model, period, norm, layer, layer_kwargs, share_layer)
