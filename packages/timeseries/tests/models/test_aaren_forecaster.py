@@ -33,9 +33,9 @@ def test_check_model(layer):
 
 
 @pytest.mark.parametrize("layer", ["aaren", "attention"])
-@pytest.mark.parametrize("positional", [True, False])
-def test_streaming_equals_forward_on_every_prefix_float64(layer, positional):
-    model = small(layer, positional=positional).double().eval()
+@pytest.mark.parametrize(("positional", "relative"), [(True, True), (False, True), (True, False)])
+def test_streaming_equals_forward_on_every_prefix_float64(layer, positional, relative):
+    model = small(layer, positional=positional, relative=relative).double().eval()
     x = torch.randn(2, 40, SMALL["channels"], dtype=torch.float64)
     state = model.init_state(2, dtype=torch.float64)
     with torch.no_grad():
@@ -43,6 +43,27 @@ def test_streaming_equals_forward_on_every_prefix_float64(layer, positional):
             forecast, state = model.step(x[:, t], state)
             assert forecast.shape == (2, SMALL["horizon"], SMALL["channels"])
             torch.testing.assert_close(forecast, model(x[:, : t + 1]), rtol=1e-6, atol=1e-6)
+
+
+def test_relative_forecasts_move_with_the_level_and_absolute_ones_do_not():
+    x = torch.randn(2, 30, SMALL["channels"], dtype=torch.float64)
+    with torch.no_grad():
+        relative = small().double().eval()
+        torch.testing.assert_close(relative(x + 3.0), relative(x) + 3.0)
+        absolute = small(relative=False).double().eval()
+        assert not torch.allclose(absolute(x + 3.0), absolute(x) + 3.0)
+
+
+@pytest.mark.parametrize("prefix", [1, 17])
+def test_prefill_then_step_equals_forward_with_level_tokens(prefix):
+    # the default (difference tokens) is covered by test_prefill_then_step_equals_forward
+    model = small(relative=False).double().eval()
+    x = torch.randn(2, prefix + 5, SMALL["channels"], dtype=torch.float64)
+    with torch.no_grad():
+        forecast, state = model.prefill(x[:, :prefix])
+        for t in range(prefix, x.shape[1]):
+            forecast, state = model.step(x[:, t], state)
+        torch.testing.assert_close(forecast, model(x), rtol=1e-6, atol=1e-6)
 
 
 def test_forecast_depends_only_on_the_past():

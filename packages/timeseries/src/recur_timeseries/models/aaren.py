@@ -19,6 +19,11 @@ Deliberate differences from the TSLib Transformer, each needed for an O(1) strea
   left), so token t reads observations t−2..t and the stream keeps the last two observations.
 - TSLib adds a time-feature embedding (hour, weekday, …); the windows here carry no time stamps
   (:class:`~recur_timeseries.data.forecasting.ForecastWindows`), so there is none.
+- With ``relative`` (the default) the tokens read first differences x_t − x_{t−1} and the head's
+  output is added to the last observation, so the model never sees the series' level: on ETTh1 the
+  test months' oil temperature sits 1.3 training standard deviations below the training mean, and
+  the level-reading model (``relative=False``, TSLib's choice) forecast every test window too high
+  and lost to repeat-last. Differences keep the state O(1): the stream keeps the last observation.
 - TSLib forecasts with an encoder-decoder (decoder fed the last half window and zeros); here a
   linear head maps the last token's state to all H × C values, the usual many-to-one use of
   Aaren (the paper's Figure 1), so a new observation needs one ``step`` and no decoding.
@@ -94,10 +99,13 @@ class AarenForecaster(nn.Module):
     r"""Causal value embedding (+ positions) → N × pre-norm (Aaren → residual → feed-forward) → norm → head.
 
     .. math::
-        h^0_t = W_e [x_{t-2}; x_{t-1}; x_t] + PE_t, \qquad
+        h^0_t = W_e [u_{t-2}; u_{t-1}; u_t] + PE_t, \qquad
         h^{\ell}_t = h^{\ell-1}_t + \mathrm{Aaren}(\mathrm{LN}(h^{\ell-1}))_t
         \ (+\ \mathrm{FFN}(\mathrm{LN}(\cdot))), \qquad
-        \hat Y = W_h\, \mathrm{LN}(h^N_T) \in \mathbb{R}^{H \times C}
+        \hat Y = x_T + W_h\, \mathrm{LN}(h^N_T) \in \mathbb{R}^{H \times C}
+
+    with u_t = x_t − x_{t−1} (u_1 = 0) when ``relative``; without it u_t = x_t and the head's output is
+    the forecast itself.
 
     Aaren's output at t is softmax attention of a learned query per head over tokens 1..t, computed
     for every t at once with a parallel prefix scan in training, and as an O(1) update of the state
@@ -123,6 +131,8 @@ class AarenForecaster(nn.Module):
         layer_kwargs: extra options of the mixer.
         positional: add the sinusoidal positional embedding (default True, as TSLib).
         token_kernel: observations each token reads (default 3, TSLib's kernel, made causal).
+        relative: tokens of first differences, forecasts added to the last observation (default
+            True; False reads levels, as TSLib).
 
     Shapes:
         x [B, T, C] (normalised; T = L in training) -> forecast [B, H, C].
@@ -143,6 +153,7 @@ class AarenForecaster(nn.Module):
         layer_kwargs: dict[str, Any] | None = None,
         positional: bool = True,
         token_kernel: int = 3,
+        relative: bool = True,
     ) -> None:
         super().__init__()
         for name, value in (("input_len", input_len), ("horizon", horizon), ("channels", channels)):
@@ -153,7 +164,7 @@ class AarenForecaster(nn.Module):
         if not get_layer_class(layer).causal:
             raise ValueError(f"layer {layer!r} is not causal and cannot stream; pick a causal layer (aaren, attention)")
         self.input_len, self.horizon, self.channels = input_len, horizon, channels
-        self.d_model, self.layer, self.positional = d_model, layer, positional
+        self.d_model, self.layer, self.positional, self.relative = d_model, layer, positional, relative
         kwargs = {"num_heads": num_heads} if _layer_takes(layer, "num_heads") else {}
         kwargs.update(layer_kwargs or {})
         build_layer(layer, d_model, **kwargs)  # fail here, with the layer's own message, on bad options
@@ -168,14 +179,19 @@ class AarenForecaster(nn.Module):
             shape = tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__
             raise ValueError(f"AarenForecaster expects {what} with C = channels = {self.channels}, got {shape}")
 
-    def _forecast(self, h_last: Tensor) -> Tensor:
-        return self.head(self.norm(h_last)).unflatten(-1, (self.horizon, self.channels))
+    def _forecast(self, h_last: Tensor, x_last: Tensor) -> Tensor:
+        forecast = self.head(self.norm(h_last)).unflatten(-1, (self.horizon, self.channels))
+        return forecast + x_last[:, None] if self.relative else forecast
+
+    def _tokens(self, x: Tensor) -> Tensor:
+        """What the embedding reads: first differences (0 at the first observation) or the values."""
+        return torch.diff(x, dim=1, prepend=x[:, :1]) if self.relative else x
 
     def _encode(self, x: Tensor) -> tuple[Tensor, tuple[State, ...]]:
         self._check(x, 3, "x [B, T, C]")
         if x.shape[1] < 1:
             raise ValueError("AarenForecaster needs at least one observation, got an empty window")
-        h = self.embed(x)
+        h = self.embed(self._tokens(x))
         if self.positional:
             h = h + sinusoidal_positions(torch.arange(x.shape[1], device=x.device), self.d_model).to(h.dtype)
         h = self.embed_drop(h)
@@ -187,44 +203,49 @@ class AarenForecaster(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Forecast [B, H, C] from the whole window x [B, T, C] (every block run in parallel)."""
-        return self._forecast(self._encode(x)[0])
+        return self._forecast(self._encode(x)[0], x[:, -1])
 
     def prefill(self, x: Tensor) -> tuple[Tensor, State]:
         """Read a history x [B, T, C] in parallel: its forecast [B, H, C] and the state :meth:`step` continues from."""
         h_last, mixers = self._encode(x)
         keep = self.embed.kernel - 1
-        padded = F.pad(x, (0, 0, max(keep - x.shape[1], 0), 0))  # zeros before the first observation
+        tokens = self._tokens(x)
+        padded = F.pad(tokens, (0, 0, max(keep - x.shape[1], 0), 0))  # zeros before the first observation
         history = padded[:, padded.shape[1] - keep :]
         position = torch.full((x.shape[0],), x.shape[1], dtype=torch.long, device=x.device)
-        return self._forecast(h_last), (history, position, mixers)
+        return self._forecast(h_last, x[:, -1]), (history, x[:, -1], position, mixers)
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
-        """The state before any observation: (last k−1 observations, position, per-block mixer states)."""
+        """The state before any observation: (last k−1 tokens, last observation, position, per-block mixer states)."""
         dtype = dtype or self.head.weight.dtype
         history = torch.zeros(batch_size, self.embed.kernel - 1, self.channels, device=device, dtype=dtype)
+        last = torch.zeros(batch_size, self.channels, device=device, dtype=dtype)
         position = torch.zeros(batch_size, dtype=torch.long, device=device)
         mixers = tuple(b.mixer.init_state(batch_size, device=device, dtype=dtype) for b in self.blocks)
-        return history, position, mixers
+        return history, last, position, mixers
 
     def step(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         """Read one observation x_t [B, C]; the forecast [B, H, C] from every observation so far, and the state."""
         self._check(x_t, 2, "x_t [B, C]")
         if state is None:
             state = self.init_state(x_t.shape[0], device=x_t.device, dtype=x_t.dtype)
-        history, position, mixers = state
+        history, last, position, mixers = state
         if history.shape[0] != x_t.shape[0] or len(mixers) != len(self.blocks):
             raise ValueError(
                 f"state is for batch {history.shape[0]} and {len(mixers)} blocks, got batch {x_t.shape[0]} "
                 f"and {len(self.blocks)} blocks; start from init_state(batch) or a state step() returned"
             )
-        h, history = self.embed.step(x_t, history)
+        token = x_t
+        if self.relative:  # the first observation's difference is 0, as in forward
+            token = torch.where((position == 0)[:, None], torch.zeros_like(x_t), x_t - last)
+        h, history = self.embed.step(token, history)
         if self.positional:
             h = h + sinusoidal_positions(position, self.d_model).to(h.dtype)
         new_mixers = []
         for block, mixer_state in zip(self.blocks, mixers):
             h, mixer_state = block.step(h, mixer_state)
             new_mixers.append(mixer_state)
-        return self._forecast(h), (history, position + 1, tuple(new_mixers))
+        return self._forecast(h, x_t), (history, x_t, position + 1, tuple(new_mixers))
 
     def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
         """A random normalised window [batch_size, input_len, channels], in the model's dtype and device."""
