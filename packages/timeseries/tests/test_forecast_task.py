@@ -1,7 +1,6 @@
 import csv
 
 import pytest
-import torch
 
 from recur_core.engine import run_cli
 from recur_core.recipes import list_recipes
@@ -13,6 +12,7 @@ from recur_timeseries.task import ForecastModule
 # the generated series shortened for tests: 600 / 200 / 200 rows, 24 -> 12 steps
 TINY = ["--data.n_train", "600", "--data.n_val", "200", "--data.n_test", "200", "--data.batch_size", "64"]
 SHORT = ["--data.input_len", "24", "--data.horizon", "12", "--model.input_len", "24", "--model.horizon", "12"]
+
 
 def _val_repeat_last_mse(cli) -> float:
     val = cli.datamodule.dataset("val")
