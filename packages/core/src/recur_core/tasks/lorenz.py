@@ -18,6 +18,8 @@ test splits are clean.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor
 from torch.utils.data import Dataset
@@ -25,7 +27,7 @@ from torch.utils.data import Dataset
 from recur_core.engine.datamodule import Split, SplitDataModule
 from recur_core.tasks.base import single_threaded, split_generator
 
-__all__ = ["Lorenz63Data", "TrajectoryDataset", "lorenz63"]
+__all__ = ["Lorenz63Data", "TrajectoryDataset", "integrate_rk4", "lorenz63"]
 
 
 def _lorenz_field(state: Tensor, s: float, r: float, b: float) -> Tensor:
@@ -55,12 +57,23 @@ def lorenz63(
     if num < 1 or steps < 1 or burn_in < 0 or dt <= 0:
         raise ValueError(f"need num, steps >= 1, burn_in >= 0 and dt > 0, got {num}, {steps}, {burn_in}, {dt}")
     state = torch.randn(num, 3, generator=generator, dtype=torch.float64) * 8 + torch.tensor([0.0, 0.0, 25.0])
-    out = torch.empty(num, steps, 3, dtype=torch.float64)
+    return integrate_rk4(lambda x: _lorenz_field(x, s, r, b), state, steps, dt, burn_in)
+
+
+def integrate_rk4(field: Callable[[Tensor], Tensor], state: Tensor, steps: int, dt: float, burn_in: int = 0) -> Tensor:
+    """Integrate ``dx/dt = field(x)`` from every row of ``state`` at once with classical Runge-Kutta 4.
+
+    The first ``burn_in`` steps are run and dropped; the next ``steps`` states are kept.
+
+    Shapes:
+        state [num, n] -> [num, steps, n], the dtype of ``state``.
+    """
+    out = torch.empty(state.shape[0], steps, state.shape[1], dtype=state.dtype)
     for t in range(burn_in + steps):
-        k1 = _lorenz_field(state, s, r, b)
-        k2 = _lorenz_field(state + 0.5 * dt * k1, s, r, b)
-        k3 = _lorenz_field(state + 0.5 * dt * k2, s, r, b)
-        k4 = _lorenz_field(state + dt * k3, s, r, b)
+        k1 = field(state)
+        k2 = field(state + 0.5 * dt * k1)
+        k3 = field(state + 0.5 * dt * k2)
+        k4 = field(state + dt * k3)
         state = state + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         if t >= burn_in:
             out[:, t - burn_in] = state

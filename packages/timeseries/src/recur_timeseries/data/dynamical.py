@@ -32,7 +32,7 @@ import torch
 from torch import Tensor
 
 from recur_core.tasks.base import single_threaded, split_generator
-from recur_core.tasks.lorenz import TrajectoryDataset, lorenz63
+from recur_core.tasks.lorenz import TrajectoryDataset, integrate_rk4, lorenz63
 
 __all__ = [
     "GENERATED_SYSTEMS",
@@ -82,16 +82,7 @@ def lorenz96(
     if num < 1 or steps < 1 or burn_in < 0 or dt <= 0:
         raise ValueError(f"need num, steps >= 1, burn_in >= 0 and dt > 0, got {num}, {steps}, {burn_in}, {dt}")
     state = forcing + 0.5 * torch.randn(num, n, generator=generator, dtype=torch.float64)
-    out = torch.empty(num, steps, n, dtype=torch.float64)
-    for t in range(burn_in + steps):
-        k1 = lorenz96_field(state, forcing)
-        k2 = lorenz96_field(state + 0.5 * dt * k1, forcing)
-        k3 = lorenz96_field(state + 0.5 * dt * k2, forcing)
-        k4 = lorenz96_field(state + dt * k3, forcing)
-        state = state + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
-        if t >= burn_in:
-            out[:, t - burn_in] = state
-    return out
+    return integrate_rk4(lambda x: lorenz96_field(x, forcing), state, steps, dt, burn_in)
 
 
 def delay_embed(series: np.ndarray, dim: int, delay: int) -> np.ndarray:
