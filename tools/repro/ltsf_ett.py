@@ -31,7 +31,8 @@ recurrent and attention forecaster (Zeng et al.'s claim; per row).
 Outputs under ``--out`` (default ``runs/repro/ltsf_ett``): ``ltsf.csv`` (one line per setting and
 method), ``ltsf_table.md``, ``ltsf_ett.png`` (skill against repeat-last), ``claims.csv``. Without
 ``--quick`` (or with ``--docs``) the table replaces the one between the ``ltsf_ett`` markers of
-``docs/timeseries.md``; any subset of the settings works, and only the rows that ran appear.
+``docs/timeseries.md``; any subset of the settings works, and only the rows that ran appear
+(``--keep`` also keeps the rows of earlier runs under ``--out`` for the settings not run now).
 
 .. code-block:: bash
 
@@ -51,6 +52,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("MKL_NUM_THREADS", "1")
 
+import csv
 import time
 from pathlib import Path
 
@@ -128,6 +130,25 @@ def run_setting(dataset: str, features: str, horizon: int, models: list[str], st
 
 def _errors(rows: list[dict]) -> dict[tuple, tuple[float, float]]:
     return {(r["dataset"], r["features"], r["horizon"], r["method"]): (r["mse"], r["mae"]) for r in rows}
+
+
+def _number(text: str) -> int | float | str:
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def kept_rows(path: Path, rows: list[dict]) -> list[dict]:
+    """The rows of an earlier run's ``ltsf.csv`` at ``path`` for the settings that ``rows`` does not cover."""
+    if not path.is_file():
+        return []
+    ran = {(r["dataset"], r["features"], r["horizon"]) for r in rows}
+    with path.open(newline="") as f:
+        earlier = [{k: _number(v) for k, v in row.items() if v != ""} for row in csv.DictReader(f)]
+    return [r for r in earlier if (r["dataset"], r["features"], r["horizon"]) not in ran]
 
 
 def _settings(rows: list[dict]) -> list[tuple[str, str, int]]:
@@ -256,6 +277,11 @@ def main() -> None:
     parser.add_argument("--val-passes", type=int, default=2, help="validation passes over the training (default 2)")
     parser.add_argument("--docs", action="store_true", help="replace the docs table even with --quick")
     parser.add_argument("--no-docs", action="store_true", help="leave docs/timeseries.md untouched")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the rows of settings not run now from the ltsf.csv under --out (add ETTm1 to an ETTh1 run)",
+    )
     args = parser.parse_args()
     if args.steps < 1 or args.val_passes < 1:
         parser.error(f"--steps and --val-passes must be at least 1, got {args.steps} and {args.val_passes}")
@@ -275,6 +301,10 @@ def main() -> None:
         for features in args.features:
             for horizon in args.horizons:
                 rows += run_setting(dataset, features, horizon, models, args.steps, args.val_passes)
+    if args.keep:
+        kept = kept_rows(args.out / "ltsf.csv", rows)
+        print(f"kept {len(kept)} rows of an earlier run from {args.out / 'ltsf.csv'}", flush=True)
+        rows = kept + rows
     command = invoked_command()
     table = markdown_table(rows, args.steps, args.val_passes, command)
     write_rows(args.out / "ltsf.csv", rows, columns=list(rows[0]), digits=6)
