@@ -10,17 +10,16 @@ the number of observations read, where attention's KV cache grows with it.
 
 Set-up here (CPU scale, shortened from the paper's):
 
-- Data: ETTh1 from the data root (``$RECUR_DATA/ETT-small/ETTh1.csv``), the long-term-forecasting
-  protocol (:func:`recur_timeseries.data.ett.ett_forecast_windows`: 12/4/4-month splits, z-scored
-  with training statistics, all 7 variables in and out, input 96, horizon 96); every window of each
-  split (``--stride`` n trains on every n-th training window only).
-- Models: :class:`recur_timeseries.models.aaren.AarenForecaster` (the ``aaren/etth1_96`` recipe's
-  size: D = 64, 2 blocks, 4 heads, feed-forward 2×D, dropout 0.1; TSLib: D = 512, 2 encoder + 1
-  decoder layers), ``layer="aaren"`` vs ``layer="attention"`` (causal, rotary), nothing else changed.
-- Training, the same for both arms: AdamW (weight decay 0), lr 1e-3 with 10 % warm-up then cosine,
-  batch 32, ``--epochs`` epochs (default 3; TSLib: up to 10 with early stopping at lr 1e-4), gradient
-  clipping at 1, one thread; the weights of the epoch with the lowest validation MSE are tested.
-  Reference errors on the same test windows: repeat-last and seasonal naive (one day back).
+- The ``aaren/etth1_96`` recipe, as ``recur-timeseries fit`` builds it (``tools/repro/_ltsf.py``):
+  ETTh1 from the data root in the long-term-forecasting protocol (12/4/4-month splits, z-scored with
+  training statistics, all 7 variables in and out, input 96, horizon 96), the
+  :class:`recur_timeseries.models.aaren.AarenForecaster` at the recipe's size (D = 64, 2 blocks, 4
+  heads, feed-forward 2×D, dropout 0.1; TSLib: D = 512, 2 encoder + 1 decoder layers) trained by
+  :class:`recur_timeseries.task.ForecastModule` (AdamW, lr 1e-3, 100 warm-up steps then cosine,
+  batch 32), once with ``layer="aaren"`` and once with ``layer="attention"`` (causal, rotary),
+  nothing else changed; ``--epochs`` epochs (default 3, the recipe 10; ``--quick``: 150 steps),
+  validated after each, the weights of the lowest validation MSE tested, one thread. Reference errors
+  from the same test run: repeat-last, seasonal naive (one day back) and least squares.
 - Memory: each trained model reads a stream of the test split plus its continuation (the series
   repeated) with ``prefill`` up to T − 1 observations and one ``step``; the bytes of the state
   (:func:`recur_timeseries.models.aaren.state_nbytes`) at T = 96, 1024, 4096 (batch 1), and the
@@ -34,8 +33,8 @@ state bytes against T), ``claims.csv``.
 
 .. code-block:: bash
 
-    RECUR_DATA=../shared/data .venv/bin/python tools/repro/aaren_forecast.py          # 1.7 CPU-min
-    RECUR_DATA=../shared/data .venv/bin/python tools/repro/aaren_forecast.py --quick  # 1 epoch, every 8th window
+    RECUR_DATA=../shared/data .venv/bin/python tools/repro/aaren_forecast.py          # about 2 min
+    RECUR_DATA=../shared/data .venv/bin/python tools/repro/aaren_forecast.py --quick  # 150 steps per arm
 """
 
 from __future__ import annotations
@@ -44,89 +43,49 @@ import os
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import math
 import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
+from _ltsf import BASELINE_LABELS, BASELINES, from_recipe, train_and_test
 from torch import Tensor
 
-from recur_core.data import data_root
 from recur_core.repro import (
     Claim,
     invoked_command,
     outcome,
     repro_parser,
-    shuffled_batches,
-    train_adamw,
     write_claims,
     write_rows,
 )
-from recur_timeseries.data.ett import ett_forecast_windows
+from recur_timeseries.datamodules import ForecastData
 from recur_timeseries.models.aaren import AarenForecaster, state_nbytes
 
 PAPER = "Feng et al. 2024, Attention as an RNN (Aaren)"
 ARMS = ("aaren", "attention")
 INPUT_LEN = HORIZON = 96
-MODEL = {"d_model": 64, "num_layers": 2, "num_heads": 4, "mlp_ratio": 2.0, "dropout": 0.1}
+RECIPE = "aaren/etth1_96"
+BATCH = 32
 MEMORY_LENGTHS = (96, 1024, 4096)
 MSE_RATIO = 1.05
 
 
-@torch.no_grad()
-def evaluate(model: AarenForecaster, inputs: Tensor, targets: Tensor, batch: int = 256) -> tuple[float, float]:
-    """Test-set MSE and MAE over every window (z-units)."""
-    model.eval()
-    sq = ab = 0.0
-    for i in range(0, len(inputs), batch):
-        error = model(inputs[i : i + batch]) - targets[i : i + batch]
-        sq += float(error.double().pow(2).sum())
-        ab += float(error.double().abs().sum())
-    return sq / targets.numel(), ab / targets.numel()
-
-
-def train_arm(layer: str, windows: dict, epochs: int, stride: int, lr: float, batch: int, seed: int) -> dict:
-    """Train one arm epoch by epoch; keep the weights of the best validation epoch; test them."""
-    torch.manual_seed(seed)
-    model = AarenForecaster(INPUT_LEN, HORIZON, windows["train"].channels, layer=layer, **MODEL)
-    x, y = windows["train"].inputs[::stride], windows["train"].targets[::stride]
-    generator = torch.Generator().manual_seed(seed)
-    per_epoch = math.ceil(len(x) / batch)
-    val_x, val_y = windows["val"].inputs, windows["val"].targets
-    curve: list[float] = []
-    best, best_state = math.inf, None
+def train_arm(layer: str, dataset: str, epochs: int | None, steps: int | None) -> tuple[dict, ForecastData]:
+    """Fit the ``aaren/etth1_96`` recipe with ``layer`` as its mixer; test the best validation weights."""
+    module, data, _ = from_recipe(RECIPE, dataset, "M", INPUT_LEN, HORIZON, BATCH, {"layer": layer})
     start = time.process_time()
-
-    def validate() -> None:
-        nonlocal best, best_state
-        val_mse, _ = evaluate(model, val_x, val_y)
-        model.train()
-        curve.append(val_mse)
-        if val_mse < best:
-            best, best_state = val_mse, {k: v.clone() for k, v in model.state_dict().items()}
-
-    def batches():
-        # one cosine schedule over all epochs; validate at each epoch boundary, before the next epoch's first batch
-        for step, idx in enumerate(shuffled_batches(len(x), batch, epochs, generator)):
-            if step and step % per_epoch == 0:
-                validate()
-            yield idx
-
-    train_adamw(model, batches(), lambda idx: F.mse_loss(model(x[idx]), y[idx]), epochs * per_epoch, lr, 0.0)
-    validate()  # the last epoch
-    model.load_state_dict(best_state)
-    test_mse, test_mae = evaluate(model, windows["test"].inputs, windows["test"].targets)
-    return {
-        "model": model,
+    result = train_and_test(module, data, epochs=epochs, steps=steps, val_every=steps)
+    row = {
         "arm": layer,
-        "seed": seed,
-        "val_mse": best,
-        "val_curve": curve,
-        "test_mse": test_mse,
-        "test_mae": test_mae,
+        "val_mse": result["val_mse"],
+        "test_mse": result["test/mse"],
+        "test_mae": result["test/mae"],
         "cpu_seconds": time.process_time() - start,
+        "val_curve": [value for _, value in result["curve"]],
+        "model": module.net,
+        "references": {BASELINE_LABELS[b]: result[f"test/mse_{b}"] for b in BASELINES},
     }
+    return row, data
 
 
 @torch.no_grad()
@@ -138,17 +97,6 @@ def memory_after(model: AarenForecaster, stream: Tensor, length: int) -> tuple[i
     _, state = model.prefill(x[:, :-1])
     forecast, state = model.step(x[:, -1], state)
     return state_nbytes(state), float((forecast - model(x)).abs().max())
-
-
-def references(windows: dict) -> dict[str, float]:
-    test = windows["test"]
-    last = test.inputs[:, -1:].expand_as(test.targets)
-    period = test.period or 24
-    season = test.inputs[:, -period:].repeat(1, math.ceil(HORIZON / period), 1)[:, :HORIZON]
-    return {
-        "repeat-last": float((last - test.targets).double().pow(2).mean()),
-        "seasonal naive": float((season - test.targets).double().pow(2).mean()),
-    }
 
 
 def _plot(path: Path, rows: list[dict], refs: dict[str, float], memory: dict) -> None:
@@ -176,45 +124,34 @@ def _plot(path: Path, rows: list[dict], refs: dict[str, float], memory: dict) ->
 
 
 def main() -> None:
-    parser = repro_parser(__doc__, "runs/repro/aaren_forecast", quick_help="one epoch on every 8th training window")
+    parser = repro_parser(__doc__, "runs/repro/aaren_forecast", quick_help="150 optimizer steps per arm")
     parser.add_argument("--dataset", default="ETTh1", help="ETT file under $RECUR_DATA/ETT-small (default ETTh1)")
-    parser.add_argument("--epochs", type=int, help="epochs per arm (default 3, --quick 1)")
-    parser.add_argument("--stride", type=int, help="train on every n-th training window (default 1, --quick 8)")
-    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate, both arms")
-    parser.add_argument("--batch", type=int, default=32, help="training windows per step")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per arm (default 3; the recipe: 10)")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    path = data_root() / "ETT-small" / f"{args.dataset}.csv"
-    if not path.is_file():
-        raise SystemExit(
-            f"aaren_forecast: no {path}; set RECUR_DATA to the folder holding ETT-small/{args.dataset}.csv"
-        )
-    epochs = args.epochs or (1 if args.quick else 3)
-    stride = args.stride or (8 if args.quick else 1)
-    windows = ett_forecast_windows(path, INPUT_LEN, HORIZON)
-    refs = references(windows)
-    print(
-        f"{args.dataset} {INPUT_LEN}->{HORIZON} M: {len(windows['train'].inputs[::stride])} training windows "
-        f"(every {stride}), {epochs} epoch(s), batch {args.batch}, lr {args.lr}, {MODEL}",
-        flush=True,
-    )
+    epochs, steps = (None, 150) if args.quick else (args.epochs, None)
+    budget = f"{steps} steps" if steps else f"{epochs} epoch(s)"
+    print(f"{args.dataset} {INPUT_LEN}->{HORIZON} M, recipe {RECIPE}, {budget} per arm", flush=True)
 
     results = []
     for arm in ARMS:
-        result = train_arm(arm, windows, epochs, stride, args.lr, args.batch, args.seed)
+        try:
+            result, data = train_arm(arm, args.dataset, epochs, steps)
+        except FileNotFoundError as err:  # the dataset is not under the data root: one line says how to get it
+            raise SystemExit(f"aaren_forecast: {err}") from None
         results.append(result)
         curve = " ".join(f"{v:.4f}" for v in result["val_curve"])
         print(
-            f"  {arm:<9} val MSE per epoch {curve}; test MSE {result['test_mse']:.4f} MAE {result['test_mae']:.4f} "
+            f"  {arm:<9} val MSE per pass {curve}; test MSE {result['test_mse']:.4f} MAE {result['test_mae']:.4f} "
             f"({result['cpu_seconds']:.0f} CPU s)",
             flush=True,
         )
-    columns = ["arm", "seed", "val_mse", "test_mse", "test_mae", "cpu_seconds"]
+    refs = results[0]["references"]
+    columns = ["arm", "val_mse", "test_mse", "test_mae", "cpu_seconds"]
     write_rows(args.out / "forecast.csv", results, columns, digits=5)
 
     # a stream longer than the test split: the test split, then the series again from the start of training
-    stream = torch.cat([torch.as_tensor(windows[s].values, dtype=torch.float32) for s in ("test", "train")])
+    stream = torch.cat([torch.as_tensor(data.dataset(s).values, dtype=torch.float32) for s in ("test", "train")])
     memory, deviation = {}, 0.0
     for result in results:
         for length in MEMORY_LENGTHS:
@@ -251,10 +188,7 @@ def main() -> None:
         f"{'held' if memory_ok else 'NOT held'}"
     )
 
-    setting = (
-        f"{args.dataset} {INPUT_LEN}->{HORIZON} (M), D {MODEL['d_model']}, {MODEL['num_layers']} blocks, "
-        f"{epochs} epoch(s) on {'every' if stride == 1 else f'every {stride}th'} training window, seed {args.seed}"
-    )
+    setting = f"{args.dataset} {INPUT_LEN}->{HORIZON} (M), recipe {RECIPE} (D 64, 2 blocks), {budget} per arm"
     command = invoked_command()
     write_claims(
         args.out,
@@ -264,7 +198,8 @@ def main() -> None:
                 claim="Aaren forecasts as well as the Transformer (attention) on ETT",
                 measured=f"{setting}: test MSE aaren {mse_a:.4f} (MAE {by_arm['aaren']['test_mae']:.4f}), attention "
                 f"{mse_t:.4f} (MAE {by_arm['attention']['test_mae']:.4f}), ratio {mse_a / mse_t:.3f}; repeat-last "
-                f"{refs['repeat-last']:.4f}, seasonal naive {refs['seasonal naive']:.4f}",
+                f"{refs['repeat-last']:.4f}, seasonal naive {refs['seasonal naive']:.4f}, least squares "
+                f"{refs['least squares']:.4f}",
                 reproduced=outcome(int(mse_ok), 1),
                 command=command,
             ),
