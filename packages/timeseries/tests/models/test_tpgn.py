@@ -1,5 +1,4 @@
 import math
-import time
 
 import pytest
 import torch
@@ -149,7 +148,6 @@ def test_learns_a_periodic_series_better_than_repeat_last():
     inputs, targets = windows[:, :input_len], windows[:, input_len:]
     model = TPGN(input_len=input_len, horizon=horizon, channels=2, d_model=4)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    start = time.perf_counter()
     for _ in range(200):
         batch = torch.randint(0, len(inputs), (32,))
         loss = torch.nn.functional.mse_loss(model(inputs[batch]), targets[batch])
@@ -159,7 +157,6 @@ def test_learns_a_periodic_series_better_than_repeat_last():
     with torch.no_grad():
         mse = torch.nn.functional.mse_loss(model(inputs), targets).item()
     repeat_last = torch.nn.functional.mse_loss(inputs[:, -1:].expand_as(targets), targets).item()
-    assert time.perf_counter() - start < 20
     assert mse < 0.1 * repeat_last, (mse, repeat_last)
 
 
