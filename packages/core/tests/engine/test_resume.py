@@ -51,6 +51,11 @@ def _env(runs: Path) -> dict[str, str]:
     return env
 
 
+def _default_sigint() -> None:
+    # as at a terminal: a test run from a background job inherits SIGINT ignored, and Ctrl-C would not arrive
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _recur_core(*args: str) -> list[str]:
     return [str(Path(sys.executable).parent / "recur-core"), *args]
 
@@ -94,6 +99,7 @@ def test_stopped_fit_resumes_exactly(every, stop, where, uninterrupted, tmp_path
         stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
+        preexec_fn=_default_sigint,
     )
     deadline = time.time() + 120
     while not (found := list(runs.glob("core/parity/lstm/*/checkpoints/last.ckpt"))) and time.time() < deadline:
