@@ -57,6 +57,7 @@ from recur_timeseries.fitting import fit_arnet
 from recur_timeseries.metrics import mae, mse
 from recur_timeseries.models import estimated_sparsity
 from recur_timeseries.models.baselines import baseline_forecasts
+from recur_timeseries.plots import plot_skill
 
 PAPER = "Triebe et al. 2019, AR-Net"
 ROOT = Path(__file__).resolve().parents[2]
@@ -145,31 +146,12 @@ def markdown_table(rows: list[dict], command: str) -> str:
 
 
 def _plot(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     errors = _mse(rows)
     settings = sorted({(r["dataset"], r["p"], r["horizon"]) for r in rows})
-    shown = [m for m in METHODS if m != "repeat_last"]
-    fig, axis = plt.subplots(figsize=(max(6, 1.6 * len(settings)), 4))
-    width = 0.8 / len(shown)
-    for k, method in enumerate(shown):
-        skill = [
-            1 - errors[(*s, method)] / errors[(*s, "repeat_last")] if (*s, method) in errors else np.nan
-            for s in settings
-        ]
-        axis.bar(np.arange(len(settings)) + (k - (len(shown) - 1) / 2) * width, skill, width, label=LABELS[method])
-    axis.axhline(0, color="black", linewidth=0.8)
-    axis.set_xticks(range(len(settings)), [f"{d}\np={p}, h={h}" for d, p, h in settings], fontsize=8)
-    axis.set_ylabel("skill vs repeat-last: 1 - MSE / MSE_last")
-    axis.set_ylim(bottom=max(axis.get_ylim()[0], -0.5))
-    axis.set_title("ETT oil temperature, test split (higher is better)")
-    axis.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    by_method = {LABELS[m]: [errors.get((*s, m), np.nan) for s in settings] for m in METHODS if m != "repeat_last"}
+    reference = [errors[(*s, "repeat_last")] for s in settings]
+    labels = [f"{d}\np={p}, h={h}" for d, p, h in settings]
+    plot_skill(path, labels, by_method, reference, "ETT oil temperature, test split (higher is better)")
 
 
 def claims(rows: list[dict], command: str) -> list[Claim]:

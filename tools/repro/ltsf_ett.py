@@ -69,6 +69,7 @@ from recur_core.repro import (
     write_claims,
     write_rows,
 )
+from recur_timeseries.plots import plot_skill
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs" / "timeseries.md"
@@ -193,31 +194,13 @@ def markdown_table(rows: list[dict], steps: int, passes: int, command: str) -> s
 
 
 def _plot(path: Path, rows: list[dict]) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     errors = _errors(rows)
     settings = _settings(rows)
     shown = [m for m in (*MODELS, "seasonal_naive", "least_squares") if any(r["method"] == m for r in rows)]
-    fig, axis = plt.subplots(figsize=(max(6, 1.4 * len(settings) + 2), 4))
-    width = 0.8 / len(shown)
-    for k, method in enumerate(shown):
-        skill = [
-            1 - errors[(*s, method)][0] / errors[(*s, "repeat_last")][0] if (*s, method) in errors else np.nan
-            for s in settings
-        ]
-        axis.bar(np.arange(len(settings)) + (k - (len(shown) - 1) / 2) * width, skill, width, label=LABELS[method])
-    axis.axhline(0, color="black", linewidth=0.8)
-    axis.set_xticks(range(len(settings)), [f"{d} {f}\n{INPUT_LEN}→{h}" for d, f, h in settings], fontsize=8)
-    axis.set_ylabel("skill vs repeat-last: 1 - MSE / MSE_last")
-    axis.set_ylim(bottom=max(axis.get_ylim()[0], -0.5))
-    axis.set_title("ETT long-term forecasting, test split (higher is better)")
-    axis.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    by_method = {LABELS[m]: [errors[(*s, m)][0] if (*s, m) in errors else np.nan for s in settings] for m in shown}
+    reference = [errors[(*s, "repeat_last")][0] for s in settings]
+    labels = [f"{d} {f}\n{INPUT_LEN}→{h}" for d, f, h in settings]
+    plot_skill(path, labels, by_method, reference, "ETT long-term forecasting, test split (higher is better)")
 
 
 def claims(rows: list[dict], command: str) -> list[Claim]:

@@ -1,4 +1,4 @@
-"""Figures for AR fits: a stretch of one-step forecasts against the truth, and the coefficients per lag."""
+"""Figures: AR fits, forecasts of windows, attractors, and skill against repeat-last per setting."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_ar_fit", "plot_attractor", "plot_forecasts"]
+__all__ = ["plot_ar_fit", "plot_attractor", "plot_forecasts", "plot_skill"]
 
 
 def plot_ar_fit(
@@ -177,6 +177,47 @@ def plot_attractor(
     ax.legend(fontsize=8)
     if title:
         fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_skill(
+    path: str | Path,
+    settings: list[str],
+    mse: Mapping[str, list[float]],
+    reference: list[float],
+    title: str = "",
+) -> Path:
+    """Write a grouped bar chart of each method's skill against a reference, 1 − MSE / MSE_reference, per setting.
+
+    Args:
+        path: the PNG to write (parent folders are created).
+        settings: the x-axis labels, one per setting.
+        mse: method label -> its MSE in each setting (NaN where it did not run).
+        reference: the reference's MSE in each setting (repeat-last).
+        title: figure title.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig, axis = plt.subplots(figsize=(max(6, 1.5 * len(settings) + 2), 4))
+    width = 0.8 / len(mse)
+    for k, (label, errors) in enumerate(mse.items()):
+        skill = 1 - np.asarray(errors, dtype=float) / np.asarray(reference, dtype=float)
+        axis.bar(np.arange(len(settings)) + (k - (len(mse) - 1) / 2) * width, skill, width, label=label)
+    axis.axhline(0, color="black", linewidth=0.8)
+    axis.set_xticks(range(len(settings)), settings, fontsize=8)
+    axis.set_ylabel("skill vs repeat-last: 1 - MSE / MSE_last")
+    axis.set_ylim(bottom=max(axis.get_ylim()[0], -0.5))
+    if title:
+        axis.set_title(title)
+    axis.legend(fontsize=7, ncol=2)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
