@@ -75,6 +75,10 @@ def _fake_benchmark(root: Path, observations: list[str]) -> None:
 
 def test_bad_input_from_the_cli_is_one_line(runs_dir, capsys, tmp_path):
     _fake_benchmark(tmp_path, ["(pick-up a)", "(fly a b)"])
+    # the domain's requirements list lost its closing parenthesis (line 3)
+    broken, template = tmp_path / "broken.pddl", tmp_path / "template.pddl"
+    broken.write_text(BLOCKS_DOMAIN.replace(":equality)", ":equality", 1))
+    template.write_text(embedded_template("blocks", 3))
     cases = [
         (["fit", "--data.domain", "nope"], "unknown domain 'nope'"),
         (
@@ -82,6 +86,10 @@ def test_bad_input_from_the_cli_is_one_line(runs_dir, capsys, tmp_path):
             "p01_hyp-0_10_0.tar.bz2: observed action (fly a b) is not an action of domain 'blocks-world'",
         ),
         (["fit", "--model.baselines", "[oracle]"], "unknown baseline(s) oracle"),
+        (
+            ["fit", "--data.domain_file", str(broken), "--data.template_file", str(template)],
+            f"{broken}:3: missing closing parenthesis",
+        ),
     ]
     for args, message in cases:
         with pytest.raises(SystemExit) as exited:

@@ -316,6 +316,8 @@ class GoalRecognitionData(SplitDataModule):
             return
         if self.domain_file is not None:
             domain_text, template_text = (_read_text(self.domain_file), _read_text(self.template_file))
+            # parsed once by path, so that a syntax error names the user's file and line
+            ground(Path(self.domain_file), Path(self.template_file))
             self._templates = [(domain_text, template_text)]
             self._signatures = [None]
             self._levels = tuple(self.observability or GOAL_RECOGNITION_LEVELS)

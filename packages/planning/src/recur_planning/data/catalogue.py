@@ -8,10 +8,11 @@ presence tells a complete copy.
 
 from recur_core.data import DataArchive, DatasetSpec, register_dataset
 
-__all__ = ["CLASSICAL_DOMAINS", "GOAL_PLAN_RECOGNITION"]
+__all__ = ["BENCHMARK_DOMAINS", "CLASSICAL_DOMAINS", "GOAL_PLAN_RECOGNITION"]
 
 _GPR_COMMIT = "03bfe078e46935b98831648e6151c458c1caba84"
-_GPR_DOMAINS = (
+# the benchmark's domain folders (each also with a "-noisy" variant)
+BENCHMARK_DOMAINS: tuple[str, ...] = (
     "blocks-world",
     "campus",
     "depots",
@@ -35,7 +36,7 @@ GOAL_PLAN_RECOGNITION = register_dataset(
                 url=None,
                 sha256=None,
                 size=None,
-                members=("README.md", *(f"{d}/100" for d in _GPR_DOMAINS)),
+                members=("README.md", *(f"{d}/100" for d in BENCHMARK_DOMAINS)),
             ),
         ),
         description="goal-recognition problems on 12 classical planning domains (+ noisy variants): domain, "

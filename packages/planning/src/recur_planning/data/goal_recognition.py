@@ -51,6 +51,7 @@ from pathlib import Path
 import numpy as np
 
 from recur_core.data import dataset_dir
+from recur_planning.data.catalogue import BENCHMARK_DOMAINS, GOAL_PLAN_RECOGNITION
 from recur_planning.data.pddl import normalize_atom, parse_hypothesis
 
 __all__ = [
@@ -65,21 +66,7 @@ __all__ = [
     "write_problem",
 ]
 
-DATASET = "goal-plan-recognition"
-BENCHMARK_DOMAINS: tuple[str, ...] = (
-    "blocks-world",
-    "campus",
-    "depots",
-    "driverlog",
-    "dwr",
-    "easy-ipc-grid",
-    "intrusion-detection",
-    "kitchen",
-    "logistics",
-    "miconic",
-    "rovers",
-    "sokoban",
-)
+DATASET = GOAL_PLAN_RECOGNITION.name
 ARCHIVE_MEMBERS: tuple[str, ...] = ("domain.pddl", "template.pddl", "hyps.dat", "real_hyp.dat", "obs.dat")
 _SUFFIX = ".tar.bz2"
 # "..._hyp-0_10_0" (observability, run) and "..._hyp-3_full" (100%): the file name's fallback when the
