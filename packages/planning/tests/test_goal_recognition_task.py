@@ -128,3 +128,32 @@ def test_noisy_archives_are_scored_by_model_and_baseline(tmp_path):
     module = GoalRecognitionModule(baselines=["landmark"])
     result = quiet_trainer(default_root_dir=str(tmp_path / "run")).test(module, datamodule=data, verbose=False)[0]
     assert {"test/acc_25", "test/acc_landmark_25", "test/seconds_per_problem_landmark"} <= set(result)
+
+
+def test_the_planning_recognizer_runs_on_a_seeded_subset_per_level(one_thread, data, tmp_path):
+    module = GoalRecognitionModule(
+        model_kwargs={"embedding_dim": 8, "hidden_size": 8},
+        baselines=["planning", "landmark"],
+        baseline_time_limit=2.0,
+        planning_limit_per_level=1,
+    )
+    trainer = quiet_trainer(max_epochs=1, limit_train_batches=1, default_root_dir=str(tmp_path / "run"))
+    trainer.fit(module, datamodule=data)
+    result = trainer.test(module, datamodule=data, verbose=False)[0]
+    # 10 generated problems per level: the landmark recognizer scores all 50, the planning one 1 per level
+    assert len(data.test_problems) == 50
+    assert {f"test/acc_planning_{lvl}" for lvl in (10, 30, 50, 70, 100)} <= set(result)
+    # GRNet's accuracy on those same 5 problems (logged as float32)
+    assert min(abs(result["test/acc_on_planning_subset"] - k / 5) for k in range(6)) < 1e-6
+    assert "test/acc_on_landmark_subset" not in result
+
+
+def test_per_level_subsets_are_seeded_and_capped():
+    from recur_planning.task import _per_level_subset
+
+    levels = [10, 30, 10, 30, 10, 100]
+    chosen = _per_level_subset(levels, 2, seed=0)
+    assert chosen == sorted(chosen) == _per_level_subset(levels, 2, seed=0)
+    assert [levels[i] for i in chosen].count(10) == 2 and len(chosen) == 5
+    with pytest.raises(ValueError, match="planning_limit_per_level must be at least 1"):
+        GoalRecognitionModule(planning_limit_per_level=0)

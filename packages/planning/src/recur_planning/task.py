@@ -51,7 +51,9 @@ class GoalRecognitionModule(RecurModule):
     of a uniform pick among the candidates), ``test/seconds_per_problem`` (model forward + scoring,
     amortised over a batch). Each name in ``baselines`` runs that recognizer of
     :mod:`recur_planning.recognizers` on the same test problems: ``test/acc_<name>``,
-    ``test/acc_<name>_<obs%>``, ``test/seconds_per_problem_<name>`` (and per level).
+    ``test/acc_<name>_<obs%>``, ``test/seconds_per_problem_<name>`` (and per level). The planning-based
+    recognizer takes seconds per problem, so ``planning_limit_per_level`` can run it on a seeded subset of
+    the test problems; the model's accuracy on that same subset is then ``test/acc_on_planning_subset``.
 
     Args:
         model: registered model name.
@@ -62,6 +64,8 @@ class GoalRecognitionModule(RecurModule):
         baselines: recognizers to score at test: ``"planning"`` (Ramírez & Geffner 2010) and/or
             ``"landmark"`` (Pereira et al. 2017).
         baseline_time_limit: seconds per problem of the planning-based recognizer (shared by its 2·H searches).
+        planning_limit_per_level: run the planning-based recognizer on at most this many test problems per
+            observability level (a subset drawn with ``tie_seed``); None: on all of them.
         tie_seed: seeds the random tie breaks of every evaluation.
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
     """
@@ -78,6 +82,7 @@ class GoalRecognitionModule(RecurModule):
         model_kwargs: dict[str, Any] | None = None,
         baselines: list[str] | None = None,
         baseline_time_limit: float = 10.0,
+        planning_limit_per_level: int | None = None,
         tie_seed: int = 0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
@@ -92,6 +97,10 @@ class GoalRecognitionModule(RecurModule):
             )
         if baseline_time_limit <= 0:
             raise ValueError(f"baseline_time_limit must be positive seconds, got {baseline_time_limit}")
+        if planning_limit_per_level is not None and planning_limit_per_level < 1:
+            raise ValueError(
+                f"planning_limit_per_level must be at least 1 (or null: all), got {planning_limit_per_level}"
+            )
         self.save_hyperparameters()
         self.net: torch.nn.Module | None = None
         if None not in (num_actions, num_goal_facts, max_len):
@@ -167,12 +176,14 @@ class GoalRecognitionModule(RecurModule):
                     [len(right) for right in batch["correct"]], [len(c) for c in batch["candidates"]]
                 ).tolist(),
                 "seconds": [seconds / size] * size,
+                "problems": batch["problem"].tolist(),
             }
         )
 
     def on_test_epoch_end(self) -> None:
         rows = {
-            key: [v for out in self._outputs for v in out[key]] for key in ("correct", "levels", "random", "seconds")
+            key: [v for out in self._outputs for v in out[key]]
+            for key in ("correct", "levels", "random", "seconds", "problems")
         }
         if not rows["correct"]:
             return
@@ -181,13 +192,17 @@ class GoalRecognitionModule(RecurModule):
         scores["acc_random"] = float(np.mean(rows["random"]))
         scores.update({f"acc_random_{lvl}": v for lvl, v in mean_per_level(rows["random"], levels).items()})
         scores["seconds_per_problem"] = float(np.mean(rows["seconds"]))
+        model_correct = dict(zip(rows["problems"], rows["correct"]))
         for name in self.hparams.baselines or ():
-            scores.update(self._baseline_scores(name))
+            scores.update(self._baseline_scores(name, model_correct))
         for name, value in scores.items():
             self.log(f"test/{name}", value)
 
-    def _baseline_scores(self, name: str) -> dict[str, float]:
-        """Run recognizer ``name`` on the DataModule's test problems: accuracy and seconds per problem, per level."""
+    def _baseline_scores(self, name: str, model_correct: dict[int, bool]) -> dict[str, float]:
+        """Run recognizer ``name`` on the DataModule's test problems: accuracy and seconds per problem, per level.
+
+        ``model_correct`` maps a test problem's index to whether the model chose right (for the subset score).
+        """
         from recur_planning.recognizers import LandmarkRecognizer, PlanningRecognizer
 
         data = self.trainer.datamodule
@@ -200,8 +215,12 @@ class GoalRecognitionModule(RecurModule):
             recognizer = PlanningRecognizer(time_limit=self.hparams.baseline_time_limit, unknown_actions=unknown)
         else:
             recognizer = LandmarkRecognizer(unknown_actions=unknown)
+        chosen = range(len(problems))
+        limit = self.hparams.planning_limit_per_level
+        if name == "planning" and limit is not None:
+            chosen = _per_level_subset([p.observability for p in problems], limit, self.hparams.tie_seed)
         correct, seconds, levels = [], [], []
-        for problem in problems:
+        for problem in (problems[i] for i in chosen):
             result = recognizer.recognize(problem)
             correct.append(problem.is_correct(result.chosen))
             seconds.append(result.seconds)
@@ -211,11 +230,23 @@ class GoalRecognitionModule(RecurModule):
         }
         scores[f"seconds_per_problem_{name}"] = float(np.mean(seconds))
         scores.update({f"seconds_per_problem_{name}_{lvl}": v for lvl, v in mean_per_level(seconds, levels).items()})
+        if len(chosen) < len(problems):
+            scores[f"acc_on_{name}_subset"] = float(np.mean([model_correct[i] for i in chosen]))
         return scores
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         """The goal-fact probabilities [B, F]."""
         return torch.sigmoid(self(batch["actions"]))
+
+
+def _per_level_subset(levels: list[int], limit: int, seed: int) -> list[int]:
+    """Indices of at most ``limit`` items per level, drawn at random with ``seed``, in their original order."""
+    rng = np.random.default_rng(seed)
+    kept = []
+    for level in sorted(set(levels)):
+        indices = [i for i, lvl in enumerate(levels) if lvl == level]
+        kept.extend(rng.permutation(indices)[:limit].tolist())
+    return sorted(kept)
 
 
 # --- online prediction of behaviour trajectories (PV-RNN and its baselines) ---------------------------------
