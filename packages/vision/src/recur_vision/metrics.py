@@ -1,0 +1,105 @@
+"""Metrics of recur_vision: pure functions of predictions and references.
+
+- Captions: BLEU-1..4, CIDEr (CIDEr-D, as the COCO server) and ROUGE-L by the COCO caption
+  evaluation code itself (``pycocoevalcap``, pinned), and METEOR where Java runs (:func:`caption_scores`).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+
+__all__ = [
+    "PTB_PUNCTUATION",
+    "caption_scores",
+    "meteor_score",
+    "meteor_scores",
+    "meteor_unavailable",
+    "normalize_caption",
+]
+
+# the punctuation tokens the COCO evaluation drops after its PTB tokenizer (pycocoevalcap/tokenizer/ptbtokenizer.py)
+PTB_PUNCTUATION = frozenset(
+    ["''", "'", "``", "`", "-LRB-", "-RRB-", "-LCB-", "-RCB-", ".", "?", "!", ",", ":", "-", "--", "...", ";"]
+)
+
+
+def normalize_caption(text: str) -> str:
+    """A caption as the COCO evaluation scores it: lower-case, whitespace tokens, its punctuation tokens dropped.
+
+    The COCO code runs Stanford's PTB tokenizer (Java) first; recur's captions are already token
+    lists (Karpathy's ``tokens``, or decoded word ids), so they are only lower-cased and split on
+    whitespace, and the tokens the evaluation drops after tokenizing (:data:`PTB_PUNCTUATION`) are
+    dropped here too.
+    """
+    return " ".join(w for w in text.lower().split() if w not in PTB_PUNCTUATION)
+
+
+def _as_coco(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> tuple[dict, dict]:
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(hypotheses)} hypotheses but {len(references)} reference lists; give one per image")
+    if not hypotheses:
+        raise ValueError("no captions to score: give at least one hypothesis with its references")
+    gts, res = {}, {}
+    for i, (refs, hyp) in enumerate(zip(references, hypotheses)):
+        if isinstance(refs, str) or not refs:
+            raise ValueError(f"image {i}: references must be a non-empty list of captions, got {refs!r}")
+        gts[i] = [normalize_caption(r) for r in refs]
+        res[i] = [normalize_caption(hyp)]
+    return gts, res
+
+
+def caption_scores(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> dict[str, float]:
+    """BLEU-1..4, CIDEr and ROUGE-L of ``hypotheses`` (one caption per image) against ``references``.
+
+    Computed by ``pycocoevalcap`` 1.2 (the COCO caption evaluation code): corpus BLEU with the
+    closest reference length, CIDEr-D (σ = 6, clipped counts, ×10; document frequencies from the
+    references of the scored images) and ROUGE-L (β = 1.2, best precision and recall over the
+    references). Captions are normalised with :func:`normalize_caption`.
+
+    Returns:
+        ``{"bleu1", "bleu2", "bleu3", "bleu4", "cider", "rouge_l"}``, each a float (BLEU and ROUGE in
+        [0, 1]; CIDEr in [0, 10]).
+    """
+    from pycocoevalcap.bleu.bleu import Bleu
+    from pycocoevalcap.cider.cider import Cider
+    from pycocoevalcap.rouge.rouge import Rouge
+
+    gts, res = _as_coco(references, hypotheses)
+    bleu, _ = Bleu(4).compute_score(gts, res, verbose=0)
+    cider, _ = Cider().compute_score(gts, res)
+    rouge, _ = Rouge().compute_score(gts, res)
+    scores = {f"bleu{n}": float(b) for n, b in enumerate(bleu, start=1)}
+    return {**scores, "cider": float(cider), "rouge_l": float(rouge)}
+
+
+def meteor_unavailable() -> str | None:
+    """Why METEOR cannot run here (no ``java`` on PATH), or None when it can."""
+    if shutil.which("java") is None:
+        return "METEOR skipped: it runs pycocoevalcap's meteor-1.5.jar, and no 'java' is on PATH (install a JRE)"
+    return None
+
+
+def meteor_score(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> float:
+    """METEOR 1.5 (``-l en -norm``) by the COCO evaluation's jar; needs Java (see :func:`meteor_unavailable`).
+
+    Raises:
+        RuntimeError: Java is missing or the METEOR process failed; the message says which.
+    """
+    return meteor_scores(references, {"": hypotheses})[""]
+
+
+def meteor_scores(references: Sequence[Sequence[str]], systems: dict[str, Sequence[str]]) -> dict[str, float]:
+    """:func:`meteor_score` of several captioners' ``hypotheses`` (by name) against the same references,
+    from one METEOR process (starting Java is most of its cost)."""
+    reason = meteor_unavailable()
+    if reason is not None:
+        raise RuntimeError(reason)
+    from pycocoevalcap.meteor.meteor import Meteor
+
+    scored = {name: _as_coco(references, hypotheses) for name, hypotheses in systems.items()}
+    try:
+        scorer = Meteor()
+        return {name: float(scorer.compute_score(gts, res)[0]) for name, (gts, res) in scored.items()}
+    except (OSError, ValueError) as err:
+        raise RuntimeError(f"METEOR failed ({type(err).__name__}: {err}); check that 'java -jar' runs") from None

@@ -1,0 +1,213 @@
+r"""TS-LSTM and Temporal-Inception: video classifiers on per-frame CNN feature matrices.
+
+Ma, Chen, Kira and AlRegib, "TS-LSTM and Temporal-Inception: Exploiting Spatiotemporal Dynamics
+for Activity Recognition", Signal Processing: Image Communication 2019,
+https://arxiv.org/abs/1703.10667. Official Torch7 code: ``chihyaoma/Activity-Recognition-with-CNN-and-RNN``
+(``RNN/model.lua`` ``tempSeg_BN_max_LSTM_BN_FC``, ``Temporal-ConvNet/model-Conv-Inception-v1.lua``).
+
+Both read a video as its feature matrix ``[D, T]``: D-dimensional CNN features (2048-d ResNet-101
+pool features per stream in the paper) at T = 25 equally spaced frames, as
+``recur-vision extract`` writes them.
+
+**TS-LSTM** (temporal segments): the T frames are cut into S = 3 segments of ``T // S`` = 8
+frames; as the official code, **frame 25 is dropped** (3 x 8 = 24; the code takes segments of
+⌊25/3⌋ frames from the start). Each segment has its own batch normalisation, then a max over its
+frames; an LSTM (512 units) reads the S segment vectors; its last output goes through batch
+normalisation (and optional dropout) to a linear classifier:
+
+.. math::
+    v_s = \max_{t \in \text{seg}_s} \mathrm{BN}_s(x_t), \quad
+    h_s = \mathrm{LSTM}(v_s, h_{s-1}), \quad
+    \text{logits} = W\, \mathrm{BN}(h_S) + b
+
+**Temporal-Inception**: the matrix is a one-channel ``D x T`` image. Four stages, each with two
+parallel temporal-only convolutions (kernels 1 x 5 and 1 x 7, "same" padding) + BN + ReLU + a
+temporal max pool, concatenated: channels 1 -> 2 -> 4 -> 8 -> 16, pools 2, 2, 2, 3 take 25 frames
+to 12, 6, 3, 1. Then 1 x 1 convolutions 16 -> 4 -> 2 -> 1 (each BN + ReLU), spatial dropout, and
+FC D -> 1024 (BN, ReLU, dropout) -> classes.
+
+Deviations, on purpose: the recurrence of TS-LSTM is any core layer (``layer``; ``lstm`` is the
+paper's). A core layer maps width D to D, so the segment vectors are first projected linearly to
+``hidden`` (512); the official LSTM reads them directly (its input weights are then a
+factorisation of Torch's). The official code initialises every parameter uniformly in ±0.1
+(``-uniform 0.1``); here PyTorch's default initialisation is kept.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from recur_core.registry import build_layer, register_model
+
+__all__ = ["TSLSTM", "TemporalInception", "segment_frames", "temporal_inception", "tslstm"]
+
+
+def segment_frames(num_frames: int, num_segments: int) -> tuple[int, int]:
+    """``(frames_per_segment, frames_used)``: ``num_frames // num_segments`` each, the remainder dropped at the end.
+
+    25 frames in 3 segments: 8 each, 24 used (frame 25 dropped, as the official code).
+    """
+    if num_segments < 1 or num_frames < num_segments:
+        raise ValueError(f"need 1 <= num_segments <= num_frames, got {num_segments} segments of {num_frames} frames")
+    per = num_frames // num_segments
+    return per, per * num_segments
+
+
+def _check_matrix(features: Tensor, dim: int, frames: int) -> None:
+    if features.dim() != 3 or features.shape[1] != dim or features.shape[2] != frames:
+        raise ValueError(
+            f"expected feature matrices [B, {dim}, {frames}] (features x frames), got {tuple(features.shape)}"
+        )
+
+
+class TSLSTM(nn.Module):
+    """TS-LSTM (see the module docstring).
+
+    Args:
+        feature_dim: D, features per frame (4096 for the paper's two streams).
+        num_classes: classes C.
+        num_frames: T, frames per matrix (25).
+        num_segments: S (3).
+        hidden: width of the recurrence (512).
+        dropout: dropout before the classifier (the official ``-dropout``; 0 = none).
+        layer, layer_kwargs: the recurrence, ``build_layer(layer, d_model=hidden, **layer_kwargs)``.
+
+    Shapes:
+        features ``[B, D, T]`` -> logits ``[B, C]``.
+    """
+
+    def __init__(
+        self,
+        feature_dim: int = 2048,
+        num_classes: int = 13,
+        num_frames: int = 25,
+        num_segments: int = 3,
+        hidden: int = 512,
+        dropout: float = 0.0,
+        layer: str = "lstm",
+        layer_kwargs: dict | None = None,
+    ) -> None:
+        super().__init__()
+        self.feature_dim, self.num_frames = feature_dim, num_frames
+        self.segment_len, self.frames_used = segment_frames(num_frames, num_segments)
+        self.num_segments = num_segments
+        self.segment_norms = nn.ModuleList(nn.BatchNorm1d(feature_dim) for _ in range(num_segments))
+        self.proj = nn.Linear(feature_dim, hidden)
+        self.layer = build_layer(layer, d_model=hidden, **(layer_kwargs or {}))
+        self.norm = nn.BatchNorm1d(hidden)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(hidden, num_classes)
+
+    def segments(self, features: Tensor) -> Tensor:
+        """``[B, D, T]`` -> the S max-pooled, normalised segment vectors ``[B, S, D]``."""
+        _check_matrix(features, self.feature_dim, self.num_frames)
+        chunks = features[..., : self.frames_used].split(self.segment_len, dim=-1)
+        return torch.stack([norm(chunk).amax(-1) for norm, chunk in zip(self.segment_norms, chunks)], dim=1)
+
+    def forward(self, features: Tensor) -> Tensor:
+        outputs, _ = self.layer(self.proj(self.segments(features)))
+        return self.classifier(self.dropout(self.norm(outputs[:, -1])))
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
+        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
+
+
+class _TemporalBranches(nn.Module):
+    """One Inception stage: parallel temporal convs (kernels 5 and 7) + BN + ReLU + max pool, concatenated."""
+
+    def __init__(self, cin: int, cout: int, pool: int, kernels: tuple[int, ...] = (5, 7)) -> None:
+        super().__init__()
+        self.branches = nn.ModuleList(
+            nn.Sequential(
+                nn.Conv2d(cin, cout, (1, k), padding=(0, (k - 1) // 2)),
+                nn.BatchNorm2d(cout),
+                nn.ReLU(inplace=True),
+                nn.MaxPool2d((1, pool), stride=(1, pool)),
+            )
+            for k in kernels
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([branch(x) for branch in self.branches], dim=1)
+
+
+class TemporalInception(nn.Module):
+    """Temporal-Inception (see the module docstring).
+
+    Args:
+        feature_dim: D.
+        num_classes: classes C.
+        num_frames: T (25; at least 24, which the pools 2, 2, 2, 3 take to 1).
+        fc_dim: width of the hidden FC layer (1024).
+        dropout1: spatial dropout after the 1 x 1 convolutions (0.2 in the official runs).
+        dropout2: dropout after the hidden FC layer (0.2).
+
+    Shapes:
+        features ``[B, D, T]`` -> logits ``[B, C]``.
+    """
+
+    pools = (2, 2, 2, 3)
+
+    def __init__(
+        self,
+        feature_dim: int = 2048,
+        num_classes: int = 13,
+        num_frames: int = 25,
+        fc_dim: int = 1024,
+        dropout1: float = 0.2,
+        dropout2: float = 0.2,
+    ) -> None:
+        super().__init__()
+        steps = num_frames
+        for pool in self.pools:
+            steps //= pool
+        if steps < 1:
+            raise ValueError(f"num_frames must be >= 24 (the temporal pools 2, 2, 2, 3), got {num_frames}")
+        self.feature_dim, self.num_frames = feature_dim, num_frames
+        # each stage's two branches have as many channels as the stage's input: 1 -> 2 -> 4 -> 8 -> 16
+        self.stages = nn.Sequential(*(_TemporalBranches(2**i, 2**i, pool) for i, pool in enumerate(self.pools)))
+        reduce: list[nn.Module] = []
+        for cin, cout in ((16, 4), (4, 2), (2, 1)):
+            reduce += [nn.Conv2d(cin, cout, 1), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
+        self.reduce = nn.Sequential(*reduce, nn.Dropout2d(dropout1))
+        self.fc = nn.Sequential(
+            nn.Linear(feature_dim * steps, fc_dim), nn.BatchNorm1d(fc_dim), nn.ReLU(inplace=True), nn.Dropout(dropout2)
+        )
+        self.classifier = nn.Linear(fc_dim, num_classes)
+
+    def forward(self, features: Tensor) -> Tensor:
+        _check_matrix(features, self.feature_dim, self.num_frames)
+        x = self.reduce(self.stages(features.unsqueeze(1)))
+        return self.classifier(self.fc(x.flatten(1)))
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
+        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
+
+
+@register_model("tslstm")
+def tslstm(
+    feature_dim: int = 2048,
+    num_classes: int = 13,
+    num_frames: int = 25,
+    num_segments: int = 3,
+    hidden: int = 512,
+    dropout: float = 0.0,
+    layer: str = "lstm",
+    layer_kwargs: dict | None = None,
+) -> TSLSTM:
+    """TS-LSTM (:class:`TSLSTM`): 3 segments of 8 frames (frame 25 dropped), BN, max, LSTM 512, BN, linear."""
+    return TSLSTM(feature_dim, num_classes, num_frames, num_segments, hidden, dropout, layer, layer_kwargs)
+
+
+@register_model("temporal_inception")
+def temporal_inception(
+    feature_dim: int = 2048,
+    num_classes: int = 13,
+    num_frames: int = 25,
+    fc_dim: int = 1024,
+    dropout1: float = 0.2,
+    dropout2: float = 0.2,
+) -> TemporalInception:
+    """Temporal-Inception (:class:`TemporalInception`): four stages of temporal convs 5/7, 1 x 1 convs, FC 1024."""
+    return TemporalInception(feature_dim, num_classes, num_frames, fc_dim, dropout1, dropout2)

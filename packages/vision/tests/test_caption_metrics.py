@@ -1,0 +1,126 @@
+"""Caption metrics: the COCO evaluation code against hand-worked numbers, an independent CIDEr-D and torchmetrics."""
+
+import math
+from collections import Counter
+
+import pytest
+from torchmetrics.functional.text import bleu_score
+
+from recur_vision.metrics import caption_scores, meteor_score, meteor_unavailable, normalize_caption
+
+REFERENCES = [["a red circle", "there is a red circle"], ["two blue squares", "there are two blue squares"]]
+HYPOTHESES = ["a red circle", "two green squares"]
+
+
+def test_bleu_and_rouge_match_the_hand_worked_case():
+    scores = caption_scores(REFERENCES, HYPOTHESES)
+    # both hypotheses have 3 words and a 3-word reference (closest length): brevity penalty 1.
+    # n-gram matches / counts over the corpus: 1-grams 5/6, 2-grams 2/4, 3-grams 1/2, 4-grams 0/0
+    assert scores["bleu1"] == pytest.approx(5 / 6, abs=1e-8)
+    assert scores["bleu2"] == pytest.approx(math.sqrt(5 / 6 * 2 / 4), abs=1e-8)
+    assert scores["bleu3"] == pytest.approx((5 / 6 * 2 / 4 * 1 / 2) ** (1 / 3), abs=1e-8)
+    # the COCO code smooths an empty n-gram count as (0 + 1e-15) / (0 + 1e-9) = 1e-6, so BLEU-4 is not 0
+    assert scores["bleu4"] == pytest.approx((5 / 6 * 2 / 4 * 1 / 2 * 1e-6) ** (1 / 4), rel=1e-6)
+    # ROUGE-L (beta 1.2) from the best LCS precision and recall over the references:
+    # image 0: P = R = 1 -> 1; image 1: "two squares", P = R = 2/3 -> 2/3
+    assert scores["rouge_l"] == pytest.approx((1 + 2 / 3) / 2, abs=1e-8)
+
+
+def _cider_d(references: list[list[str]], hypotheses: list[str], n: int = 4, sigma: float = 6.0) -> float:
+    """CIDEr-D (Vedantam et al. 2015) written from its definition: tf-idf n-gram vectors, clipped
+    candidate weights, a Gaussian length penalty, mean over n and references, times 10."""
+    split = [[r.split() for r in refs] for refs in references]
+    # document frequency: in how many images' references an n-gram appears
+    df = Counter()
+    for refs in split:
+        df.update({tuple(w[i : i + k]) for w in refs for k in range(1, n + 1) for i in range(len(w) - k + 1)})
+    log_images = math.log(len(references))
+
+    def vectors(words):
+        out = []
+        for k in range(1, n + 1):
+            counts = Counter(tuple(words[i : i + k]) for i in range(len(words) - k + 1))
+            out.append({g: c * (log_images - math.log(max(1.0, df[g]))) for g, c in counts.items()})
+        return out
+
+    total = 0.0
+    for refs, hyp in zip(split, hypotheses):
+        words = hyp.split()
+        h = vectors(words)
+        per_n = [0.0] * n
+        for ref in refs:
+            r = vectors(ref)
+            for k in range(n):
+                dot = sum(min(v, r[k].get(g, 0.0)) * r[k].get(g, 0.0) for g, v in h[k].items())
+                norms = math.sqrt(sum(v * v for v in h[k].values())) * math.sqrt(sum(v * v for v in r[k].values()))
+                sim = dot / norms if norms else dot
+                per_n[k] += sim * math.exp(-((len(words) - len(ref)) ** 2) / (2 * sigma**2))
+        total += 10.0 * sum(per_n) / n / len(refs)
+    return total / len(references)
+
+
+def test_cider_matches_its_definition():
+    assert caption_scores(REFERENCES, HYPOTHESES)["cider"] == pytest.approx(_cider_d(REFERENCES, HYPOTHESES), rel=1e-9)
+    references = [
+        ["a red circle left of a blue square", "a blue square right of a red circle"],
+        ["three green triangles", "there are three green triangles"],
+        ["a yellow square above a purple circle", "a purple circle below a yellow square"],
+    ]
+    hypotheses = ["a red circle left of a green square", "three green triangles", "a purple circle above a square"]
+    assert caption_scores(references, hypotheses)["cider"] == pytest.approx(_cider_d(references, hypotheses), rel=1e-9)
+
+
+def test_bleu_agrees_with_torchmetrics_where_both_define_it():
+    references = [
+        ["a red circle left of a blue square", "a blue square right of a red circle"],
+        ["three green triangles in the picture", "there are three green triangles"],
+        ["a yellow square above a purple circle", "a purple circle below a yellow square"],
+    ]
+    hypotheses = [
+        "a red circle left of a green square",
+        "there are three green triangles",
+        "a purple circle above a square",
+    ]
+    ours = caption_scores(references, hypotheses)
+    for n in range(1, 5):
+        theirs = float(bleu_score(hypotheses, references, n_gram=n))
+        assert ours[f"bleu{n}"] == pytest.approx(theirs, abs=1e-6), n
+    # where an n-gram order has no candidate at all, torchmetrics says 0 and the COCO code smooths (above)
+    assert float(bleu_score(HYPOTHESES, REFERENCES, n_gram=4)) == 0.0 < caption_scores(REFERENCES, HYPOTHESES)["bleu4"]
+
+
+def test_captions_are_normalised_as_the_coco_evaluation():
+    assert normalize_caption("Two Squares , all RED .") == "two squares all red"
+    same = caption_scores([["two squares , all red"]], ["Two squares all red"])
+    assert same["bleu4"] == pytest.approx(1.0) and same["rouge_l"] == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    ("references", "hypotheses", "message"),
+    [
+        ([["a"]], ["a", "b"], "2 hypotheses but 1 reference lists"),
+        (["a red circle"], ["a red circle"], "references must be a non-empty list"),
+        ([[]], ["a"], "references must be a non-empty list"),
+        ([], [], "no captions to score"),
+    ],
+)
+def test_bad_input_is_one_line(references, hypotheses, message):
+    with pytest.raises(ValueError, match=message):
+        caption_scores(references, hypotheses)
+
+
+@pytest.mark.slow
+def test_meteor_runs_where_java_does():
+    reason = meteor_unavailable()
+    if reason is not None:
+        pytest.skip(reason)
+    right = meteor_score(REFERENCES, ["a red circle", "two blue squares"])
+    wrong = meteor_score(REFERENCES, ["a green triangle", "one purple shape"])
+    assert 0.0 <= wrong < right <= 1.0
+
+
+def test_meteor_says_why_it_is_skipped(monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    assert "no 'java' is on PATH" in meteor_unavailable()
+    with pytest.raises(RuntimeError, match="METEOR skipped"):
+        meteor_score(REFERENCES, HYPOTHESES)

@@ -1,0 +1,139 @@
+"""CaptionData and CaptioningModule: batches, vocabulary, the loss, and the CLI fit -> test of lrcn/captioning."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from recur_core.engine import console_main, run_cli
+from recur_core.recipes import list_recipes
+from recur_vision.datamodules import CaptionData, CaptionGroups
+from recur_vision.plots import plot_captions
+from recur_vision.task import CaptioningModule
+
+TINY = {"train_images": 12, "val_images": 4, "test_images": 4, "min_count": 1}
+TINY_MODEL = {"d_model": 16, "feature_dim": 8, "encoder_kwargs": {"channels": [4, 8], "hidden": 8}, "meteor": False}
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("scenes") / "shapes")
+
+
+def test_training_batches_group_every_caption_of_an_image(scenes):
+    data = CaptionData(folder=scenes, batch_size=3, **TINY)
+    data.setup("fit")
+    assert isinstance(data.dataset("train"), CaptionGroups) and len(data.dataset("train")) == 12
+    assert data.vocab_size == len(data.vocab) and data.vocab.words[:2] == ("<EOS>", "<unk>")
+    batch = next(iter(data.train_dataloader()))
+    assert batch["images"].shape == (3, 3, 64, 64) and batch["image_index"].tolist() == [0] * 5 + [1] * 5 + [2] * 5
+    n, length = batch["input_ids"].shape
+    assert n == 15 and batch["target_ids"].shape == (n, length) and batch["lengths"].shape == (n,)
+    assert (batch["input_ids"][:, 0] == 0).all()
+    # the target stream is the input stream shifted by one; padding is -1
+    for row in range(n):
+        size = int(batch["lengths"][row])
+        assert torch.equal(batch["input_ids"][row, 1:size], batch["target_ids"][row, : size - 1])
+        assert batch["target_ids"][row, size - 1] == 0 and (batch["target_ids"][row, size:] == -1).all()
+    val = next(iter(data.val_dataloader()))
+    assert "image_index" not in val and val["images"].shape[0] == 3 and len(val["references"][0]) == 5
+    pairs = CaptionData(folder=scenes, batch_size=4, group_captions=False, **TINY)
+    assert len(pairs.dataset("train")) == 60
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dataset": "coco"}, "dataset must be 'generated' or 'coco-karpathy'"),
+        ({"val_images": 0}, "every split needs at least one image"),
+        ({"image_size": 16}, "image_size must be at least 32"),
+        ({"mean": [0.5, 0.5, 0.5]}, "give both --data.mean and --data.std"),
+    ],
+)
+def test_bad_data_options_are_one_line(options, message):
+    with pytest.raises(ValueError, match=message):
+        CaptionData(**options)
+
+
+def test_coco_karpathy_files_are_read_from_the_data_root_and_resized(tmp_path):
+    from recur_vision.data.generated_captions import write_generated_captions
+
+    # a tiny folder in the real layout: <root>/coco/dataset_coco.json with images it names (48x48 -> 32x32)
+    write_generated_captions(tmp_path / "coco", train=6, val=2, test=2, size=48, seed=1)
+    data = CaptionData(dataset="coco-karpathy", root=str(tmp_path), image_size=32, min_count=1, batch_size=2)
+    data.setup("fit")
+    assert data.caption_json() == tmp_path / "coco" / "dataset_coco.json" and len(data.dataset("train")) == 6
+    assert next(iter(data.val_dataloader()))["images"].shape == (2, 3, 32, 32)
+
+
+def test_missing_coco_says_how_to_get_it(tmp_path):
+    with pytest.raises(FileNotFoundError, match="coco-karpathy"):
+        CaptionData(dataset="coco-karpathy", root=str(tmp_path)).setup("fit")
+
+
+def test_the_loss_ignores_padding_and_grouped_captions_read_their_image(scenes):
+    data = CaptionData(folder=scenes, batch_size=2, **TINY)
+    data.setup("fit")
+    module = CaptioningModule(vocab_size=data.vocab_size, **TINY_MODEL)
+    batch = next(iter(data.train_dataloader()))
+    module.log = lambda *args, **kwargs: None
+    features = module.net.encode(batch["images"])
+    loss = module._loss(batch, features, "train")
+    logits = module.net.caption_logits(features[batch["image_index"]], batch["input_ids"], batch["lengths"])
+    valid = batch["target_ids"] != -1
+    expected = torch.nn.functional.cross_entropy(logits[valid], batch["target_ids"][valid])
+    torch.testing.assert_close(loss, expected)
+
+
+def test_the_recipe_states_its_command_and_the_generated_vocabulary():
+    path = list_recipes("vision")["lrcn/captioning"]
+    assert path.read_text().splitlines()[0] == "# recur-vision fit --config lrcn/captioning"
+    config = yaml.safe_load(path.read_text())
+    model, data = config["model"]["init_args"], config["data"]["init_args"]
+    assert config["model"]["class_path"] == "recur_vision.task.CaptioningModule" and model["layer"] == "lstm"
+    assert data["dataset"] == "generated" and data.get("min_count", 5) == 5
+
+
+def test_cli_fit_then_test_from_the_checkpoint(runs_dir, one_thread, scenes):
+    vocab_size = CaptionData(folder=scenes, **TINY).vocab_size
+    small = [f"--data.{k}={v}" for k, v in {**TINY, "folder": scenes, "batch_size": 4}.items()]
+    small += [f"--model.{k}={json.dumps(v)}" for k, v in {**TINY_MODEL, "vocab_size": vocab_size}.items()]
+    small += ["--model.warmup_steps=0"]
+    cli = run_cli("vision", ["fit", "--config", "lrcn/captioning", "--trainer.max_epochs=1", *small])
+    run = cli.run_dir
+    assert isinstance(cli.model, CaptioningModule) and cli.model.net.layer1.layer_name == "lstm"
+    for name in ("config.yaml", "metrics.csv", "checkpoints/last.ckpt", "checkpoints/best.ckpt"):
+        assert (run / name).is_file(), name
+    assert "val/cider" in cli.trainer.callback_metrics
+    tested = run_cli(
+        "vision", ["test", "--config", "lrcn/captioning", "--ckpt_path", str(run / "checkpoints" / "last.ckpt"), *small]
+    )
+    result = tested.trainer.callback_metrics
+    for name in ("test/loss", "test/bleu4", "test/cider", "test/rouge_l", "test/bleu4_beam", "test/cider_nn"):
+        assert name in result, name
+    rows = json.loads((tested.run_dir / "captions_test.json").read_text())
+    assert len(rows) == 4 and {"references", "greedy", "beam", "nearest_neighbour", "image"} <= set(rows[0])
+    assert (tested.run_dir / "captions_test.png").stat().st_size > 1000
+    # the nearest neighbour returns a training caption
+    train = {c for image in tested.datamodule.splits()["train"] for c in (" ".join(t) for t in image.captions)}
+    assert all(row["nearest_neighbour"] in train for row in rows)
+
+
+def test_cli_errors_are_one_line(runs_dir, capsys, tmp_path):
+    with pytest.raises(SystemExit) as exit_info:
+        console_main(
+            "vision", ["fit", "--config", "lrcn/captioning", "--data.dataset=coco-karpathy", f"--data.root={tmp_path}"]
+        )
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip()
+    assert message.startswith("recur-vision: error:") and "coco-karpathy" in message and "\n" not in message
+
+
+def test_plot_captions_writes_a_png_and_checks_its_input(tmp_path):
+    images = [torch.rand(3, 32, 32) for _ in range(3)]
+    captions = [{"ref": "a red circle", "greedy": "a red circle"}] * 3
+    path = plot_captions(images, captions, tmp_path / "captions.png", columns=2)
+    assert path.stat().st_size > 1000
+    with pytest.raises(ValueError, match="one caption mapping per image"):
+        plot_captions(images, captions[:2], tmp_path / "bad.png")
