@@ -225,3 +225,11 @@ def test_sample_observations_is_seeded_and_checks_its_input():
             sample_observations(plan, fraction, np.random.default_rng(0))
     with pytest.raises(ValueError, match="empty plan"):
         sample_observations([], 0.5, np.random.default_rng(0))
+
+
+def test_shapes_no_state_reaches_fall_back_to_random_goals(caplog):
+    # the hand holds one block at a time: no reachable state has two holding facts
+    examples = generate_plans(BLOCKS, TEMPLATE, 4, seed=0, goal_signatures=[{"holding": 2}], progress=False)
+    assert len(examples) == 4 and examples.stats["shapes_unreached"] == 1
+    assert all(_signature(e.goal).get("holding", 0) <= 1 for e in examples)
+    assert "drawing random goals" in caplog.text

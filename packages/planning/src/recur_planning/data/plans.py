@@ -300,7 +300,9 @@ def generate_plans(
         goal_signatures: None (random subsets of ``goal_size`` facts), or the shapes goals take: a list of
             ``{predicate: count}`` (e.g. the signature of each of a benchmark's candidate goals; repeats
             weigh a shape), each goal drawn with one of them, its facts connected through shared objects
-            where the reached state allows (see the module docstring); ``goal_size`` is then unused.
+            where the reached state allows (see the module docstring); ``goal_size`` is then unused. When no
+            walk reaches a state with any of the shapes, the goals are drawn as with None instead (a warning,
+            and ``stats["shapes_unreached"]``), so a recipe with shapes runs on any domain.
     """
     if num_goals < 0:
         raise ValueError(f"num_goals must be >= 0, got {num_goals}")
@@ -349,6 +351,13 @@ def generate_plans(
         progress,
         signatures,
     )
+    if num_goals > 0 and not examples and signatures is not None:
+        # no reachable state had the candidates' shape (miconic's 9-10 served passengers): random goals instead
+        logger.warning("no goal of the given shapes was reached from %s; drawing random goals", template_label)
+        examples, stats = _generate(
+            grounded, num_goals, seed, wanted, (goal_lo, goal_hi), (walk_lo, walk_hi), options, workers, progress, None
+        )
+        stats["shapes_unreached"] = 1
     plans = [PlanExample(goal, plan, template_id) for goal, plan in examples]
     if num_goals > 0 and not plans:
         raise ValueError(
