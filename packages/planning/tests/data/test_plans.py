@@ -233,3 +233,9 @@ def test_shapes_no_state_reaches_fall_back_to_random_goals(caplog):
     assert len(examples) == 4 and examples.stats["shapes_unreached"] == 1
     assert all(_signature(e.goal).get("holding", 0) <= 1 for e in examples)
     assert "drawing random goals" in caplog.text
+
+
+def test_walks_go_on_until_a_goal_fact_holds():
+    # one step from the initial state only lifts a block: a new (on x y) needs at least two
+    examples = generate_plans(BLOCKS, TEMPLATE, 3, seed=0, goal_predicates=["on"], walk_length=(1, 1), progress=False)
+    assert len(examples) == 3 and all(len(e.plan) >= 2 for e in examples)

@@ -413,7 +413,10 @@ def _generate(grounded, num_goals, seed, wanted, goal_size, walk_length, options
                 indices, connected = shaped
                 goal = frozenset(grounded.facts[i] for i in indices)
             else:
-                state = walker.walk(length, rng)
+                # walks on (up to 4x the longest walk) until some goal fact holds: miconic serves no one in 30 steps
+                state = walker.walk(
+                    length, rng, extra=4 * walk_length[1], until=lambda state: (state & candidates).any()
+                )
                 reached = np.flatnonzero(state & candidates)
                 if len(reached) == 0:
                     stats["dead_walks"] += 1
