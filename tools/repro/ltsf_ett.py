@@ -134,12 +134,13 @@ def _errors(rows: list[dict]) -> dict[tuple, tuple[float, float]]:
 
 
 def _number(text: str) -> int | float | str:
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
+    """A CSV cell as the int or float it spells (``96``, ``0.38``), else the text itself."""
+    if text.lstrip("+-").isdigit():
+        return int(text)
+    try:
+        return float(text)
+    except ValueError:
+        return text
 
 
 def kept_rows(path: Path, rows: list[dict]) -> list[dict]:
