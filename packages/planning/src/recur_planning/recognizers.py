@@ -63,7 +63,7 @@ from __future__ import annotations
 
 import time
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -134,8 +134,11 @@ def _copy(op: Operator, name: str, preconditions, add_effects, del_effects) -> O
     return Operator(name, preconditions, add_effects, del_effects)
 
 
-def _observed_operators(task: Task, observations: Sequence[str], where: str) -> list[Operator]:
-    by_name = {op.name: op for op in task.operators}
+def _observed_operators(task: Task, observations: Sequence[str], where: str) -> list[list[Operator]]:
+    """Every version of each observed action (campus and kitchen define some actions twice)."""
+    by_name: dict[str, list[Operator]] = {}
+    for op in task.operators:
+        by_name.setdefault(op.name, []).append(op)
     missing = [name for name in observations if name not in by_name]
     if missing:
         raise ValueError(
@@ -160,20 +163,20 @@ def _check_unknown_actions(unknown_actions: str) -> str:
     return unknown_actions
 
 
-def compile_observations(task: Task, goal: Iterable[str], observations: Sequence[str]) -> tuple[Task, Task]:
-    """Two STRIPS tasks whose plans are the plans for ``goal`` that do / do not embed ``observations``.
+def compile_observations(task: Task, observations: Sequence[str]) -> tuple[Task, Task]:
+    """Two STRIPS tasks whose plans are the plans for ``task``'s goal that do / do not embed ``observations``.
 
     See the module docstring for the compilation. Plans of either task use operator names of
     ``task`` plus copies named ``"<action> [explains obs i]"``; :func:`explained_actions` maps
     them back.
 
     Args:
-        task: a grounded pyperplan task (its goal is ignored).
-        goal: the candidate goal's facts.
+        task: a grounded pyperplan task with the candidate goal (:func:`~recur_planning.data.pddl.with_goal`,
+            which drops the goal's statically true facts).
         observations: observed operator names, in order (at least one).
 
     Returns:
-        ``(with_o, without_o)``: goals ``goal ∪ {(obs-explained m)}`` and ``goal ∪ {(obs-pending)}``.
+        ``(with_o, without_o)``: goals ``G ∪ {(obs-explained m)}`` and ``G ∪ {(obs-pending)}``, G the task's goal.
 
     Raises:
         ValueError: no observations, or an observation that is not an operator of ``task``.
@@ -184,7 +187,8 @@ def compile_observations(task: Task, goal: Iterable[str], observations: Sequence
     m = len(observed)
     explained = [f"(obs-explained {k})" for k in range(m + 1)]
     pending = "(obs-pending)"
-    distinct = sorted({op.name for op in observed})
+    names = [versions[0].name for versions in observed]
+    distinct = sorted(set(names))
     free = {name: f"(obs-free {name})" for name in distinct}
     clash = (set(explained) | set(free.values()) | {pending}) & set(task.facts)
     if clash:
@@ -197,28 +201,30 @@ def compile_observations(task: Task, goal: Iterable[str], observations: Sequence
         else op
         for op in task.operators
     ]
-    for i, op in enumerate(observed, start=1):
-        following = observed[i].name if i < m else None
+    for i, (name, versions) in enumerate(zip(names, observed, strict=True), start=1):
+        following = names[i] if i < m else None
         add = {explained[i]}
         delete = {explained[i - 1]}
-        if following != op.name:
-            add.add(free[op.name])
+        if following != name:
+            add.add(free[name])
             if following is not None:
                 delete.add(free[following])
         if i == m:
             delete.add(pending)
-        operators.append(
+        # one explaining copy per version of the action: whichever applies explains the observation
+        operators.extend(
             _copy(
                 op,
-                f"{op.name}{_EXPLAINS}{i}]",
+                f"{name}{_EXPLAINS}{i}]",
                 op.preconditions | {explained[i - 1]},
                 op.add_effects | add,
                 op.del_effects | (delete - add),
             )
+            for op in versions
         )
     facts = set(task.facts) | set(explained) | set(free.values()) | {pending}
-    initial = set(task.initial_state) | {explained[0], pending} | {free[n] for n in distinct if n != observed[0].name}
-    goal = frozenset(goal)
+    initial = set(task.initial_state) | {explained[0], pending} | {free[n] for n in distinct if n != names[0]}
+    goal = frozenset(task.goals)
     with_o = Task(f"{task.name}+O", facts, frozenset(initial), goal | {explained[m]}, operators)
     without_o = Task(f"{task.name}+notO", facts, frozenset(initial), goal | {pending}, operators)
     return with_o, without_o
@@ -305,7 +311,7 @@ class PlanningRecognizer:
             scores = np.full(len(problem.hypotheses), 1 / len(distinct))
             chosen = _argmax_random_ties(scores, self.seed, problem.name)
             return Recognition(scores=scores, chosen=chosen, seconds=time.perf_counter() - start, skipped=skipped)
-        compiled = [compile_observations(with_goal(grounded, goal), goal, observations) for goal in distinct]
+        compiled = [compile_observations(with_goal(grounded, goal), observations) for goal in distinct]
         # First every c(G, O), keeping half the time for the c(G, ¬O) searches; a goal no plan of
         # which embeds O (or whose search ran out of time) has P(O | G) = 0 and needs no second search.
         for h, (with_o, _) in enumerate(compiled):
