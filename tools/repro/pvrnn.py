@@ -26,13 +26,13 @@ PV-RNN's best ER error is below both baselines'.
 
 Commands (single thread):
 
-    .venv/bin/python tools/repro/pvrnn.py          # 4 w values, 800 steps each; measured 8.2 min (1 thread)
+    .venv/bin/python tools/repro/pvrnn.py          # 4 w values, 800 steps each; 11 min (1 thread, shared)
     .venv/bin/python tools/repro/pvrnn.py --quick  # 2 w values, 60 steps, 3 test sequences: a smoke test
 
 Writes ``results.csv``, ``pvrnn.png`` and ``claims.csv`` into ``--out`` (default ``runs/repro/pvrnn``).
 
-Measured (the full setting, 1 thread on a shared 2-core machine, 478 s): spread of the prior generations
-0.317 / 0.316 / 0.312 / 0.297 for w = 0.0005 / 0.005 / 0.05 / 0.5 (falls with w, but far less than the
+Measured (the full setting, 1 thread on a shared 2-core machine, 658 s; run_all's record 670 s): spread of the prior
+generations 0.317 / 0.316 / 0.312 / 0.297 for w = 0.0005 / 0.005 / 0.05 / 0.5 (falls with w, but far less than the
 paper's deterministic-vs-random contrast: 800 steps leave the prior wide at every w: partly); ER prediction
 MSE (H = 5) 0.041 / 0.038 / 0.042 / 0.060, best at the intermediate w = 0.005 (yes); against the
 deterministic LSTM predictor 0.014 and the VRNN 0.021 PV-RNN loses at this scale (no); repeat-last 0.428.

@@ -62,7 +62,6 @@ def run_pvrnn_demo(steps: int = 120, iterations: int = 20) -> dict[str, float]:
         model_kwargs={"d_sizes": [40, 20], "z_sizes": [4, 2], "taus": [2.0, 8.0], "w": [0.01, 0.01]},
         horizon=10,
         eval_start=10,
-        val_steps=30,
         iterations=iterations,
         lr=0.003,
     )

@@ -101,7 +101,7 @@ class RNNPredictor(nn.Module):
         _check_layer(layer)
         if output_activation not in ("tanh", "linear"):
             raise ValueError(f"output_activation must be 'tanh' or 'linear', got {output_activation!r}")
-        self.input_dim, self.layer_name, self.output_activation = input_dim, layer, output_activation
+        self.input_dim, self.output_activation = input_dim, output_activation
         self.input = nn.Linear(input_dim, hidden_size)
         self.layer = build_layer(layer, hidden_size, **(layer_kwargs or {}))
         self.output = nn.Linear(hidden_size, input_dim)
@@ -172,7 +172,7 @@ class VRNN(nn.Module):
         if output_activation not in ("tanh", "linear"):
             raise ValueError(f"output_activation must be 'tanh' or 'linear', got {output_activation!r}")
         self.input_dim, self.z_size, self.kl_weight = input_dim, z_size, kl_weight
-        self.layer_name, self.output_activation = layer, output_activation
+        self.output_activation = output_activation
         self.phi_x = nn.Sequential(nn.Linear(input_dim, hidden_size), nn.Tanh())
         self.phi_z = nn.Sequential(nn.Linear(z_size, hidden_size), nn.Tanh())
         self.prior = nn.Linear(hidden_size, 2 * z_size)

@@ -564,7 +564,6 @@ class OnlineErrorRegression:
     def reset(self) -> None:
         """Forget the stream: the next observation is a sequence's first."""
         self.observed: Tensor | None = None
-        self.adaptive: Tensor | None = None
         self.start_state: PVRNNState | None = None
         self.first = True
         self.last: ERResult | None = None
