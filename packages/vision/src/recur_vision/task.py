@@ -370,7 +370,7 @@ class VideoClassificationModule(RecurModule):
         encoder = getattr(self.net, "encoder", None)
         if encoder is None:
             raise ValueError(f"--model.init_from: model {self.hparams.model!r} has no frame encoder to initialise")
-        state = _checkpoint_state(path)
+        state = _checkpoint(path)["state_dict"]
         prefix = "net.encoder."
         weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
         if not weights:
@@ -431,8 +431,8 @@ class VideoClassificationModule(RecurModule):
         path = self.hparams.init_from
         self.baseline = None
         if path and Path(path).is_file():
-            state = _checkpoint_state(path)
-            hparams = torch.load(path, map_location="cpu", weights_only=True).get("hyper_parameters", {})
+            checkpoint = _checkpoint(path)
+            state, hparams = checkpoint["state_dict"], checkpoint.get("hyper_parameters", {})
             name = hparams.get("model")
             if name:
                 net = get_model(name, num_classes=self.hparams.num_classes, **(hparams.get("model_kwargs") or {}))
@@ -456,14 +456,16 @@ class VideoClassificationModule(RecurModule):
         return self.video_scores(batch)[1].argmax(-1)
 
 
-def _checkpoint_state(path: str | Path) -> dict[str, Tensor]:
-    """The ``state_dict`` of a Lightning checkpoint; a missing or foreign file is a one-line error."""
+def _checkpoint(path: str | Path) -> dict[str, Any]:
+    """A Lightning checkpoint (``state_dict``, ``hyper_parameters``); a missing or foreign file is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"--model.init_from {path}: no such file; fit lrcn/single_frame first")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        return checkpoint["state_dict"]
+        if "state_dict" not in checkpoint:
+            raise KeyError("state_dict")
+        return checkpoint
     except Exception as err:
         raise ValueError(f"--model.init_from {path}: not a recur checkpoint ({type(err).__name__})") from None
 
