@@ -178,3 +178,9 @@ def test_plot_mixing_writes_a_png(tmp_path):
     fig = plot_mixing(mixing.phi, tmp_path / "phi.png", maps=3, title="retention head")
     assert (tmp_path / "phi.png").stat().st_size > 1000
     assert len(fig.axes) == 3
+
+
+def test_non_causal_attention_is_refused():
+    layer = build_layer("attention", d_model=8, causal=False)
+    with pytest.raises(ValueError, match="causal=True"):
+        decompose(layer, torch.randn(1, 5, 8))

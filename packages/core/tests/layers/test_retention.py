@@ -1,4 +1,5 @@
-"""Retention: the multi-scale decays, parallel ≡ recurrent ≡ chunkwise at the layer level, the ViR variant."""
+"""Retention: the multi-scale decays (RetNet's and ViR's), parallel ≡ recurrent ≡ chunkwise at the layer
+level, the ViR variant."""
 
 import pytest
 import torch
@@ -10,7 +11,12 @@ from recur_core.ops.linear_attn import parallel_linear_attn
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"variant": "vir"}, {"rotary": False}, {"variant": "vir", "rotary": False, "expand_v": 1.0, "num_heads": 2}],
+    [
+        {"variant": "vir"},
+        {"rotary": False},
+        {"variant": "vir", "rotary": False, "expand_v": 1.0, "num_heads": 2},
+        {"decays": "vir"},
+    ],
 )
 def test_options_keep_the_contract(kwargs):
     check_layer_contract(build_layer("retention", d_model=16, **kwargs))
@@ -19,6 +25,30 @@ def test_options_keep_the_contract(kwargs):
 def test_decays_are_one_minus_two_to_the_minus_five_minus_h():
     gammas = retention_decays(4).exp()
     torch.testing.assert_close(gammas, 1 - 2.0 ** torch.tensor([-5.0, -6.0, -7.0, -8.0], dtype=torch.float64))
+
+
+def test_vir_decays_are_the_authors_log_spaced_rates():
+    # 1 − exp(linspace(ln 1/32, ln 1/512, 4)): the rates 2^−5 · (2^−4)^(i/3), i = 0..3
+    gammas = retention_decays(4, "vir").exp()
+    rates = 2.0 ** -torch.tensor([5.0, 5.0 + 4 / 3, 5.0 + 8 / 3, 9.0], dtype=torch.float64)
+    torch.testing.assert_close(gammas, 1 - rates, rtol=1e-12, atol=0)
+    # the same range 1 − 1/32 .. 1 − 1/512 whatever H, which is RetNet's schedule at H = 5 only
+    torch.testing.assert_close(retention_decays(5, "vir"), retention_decays(5))
+    torch.testing.assert_close(retention_decays(12, "vir")[[0, -1]].exp(), torch.tensor([31 / 32, 511 / 512]).double())
+    with pytest.raises(ValueError, match="schedule 'linear'"):
+        retention_decays(4, "linear")
+
+
+def test_each_variant_brings_its_own_decays_unless_told_otherwise():
+    def log_gamma(**kwargs):
+        return build_layer("retention", d_model=16, **kwargs).log_gamma
+
+    retnet, vir = retention_decays(4).float(), retention_decays(4, "vir").float()
+    assert not torch.equal(retnet, vir)
+    assert torch.equal(log_gamma(), retnet) and torch.equal(log_gamma(variant="vir"), vir)
+    assert torch.equal(log_gamma(decays="vir"), vir) and torch.equal(log_gamma(variant="vir", decays="retnet"), retnet)
+    with pytest.raises(ValueError, match="decay"):
+        build_layer("retention", d_model=16, decays="linear")
 
 
 @pytest.mark.parametrize("variant", ["retnet", "vir"])

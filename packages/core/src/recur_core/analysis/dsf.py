@@ -311,6 +311,8 @@ def _aaren(layer: Aaren, x: Tensor) -> Mixing:
 
 def _attention(layer: CausalAttention, x: Tensor) -> Mixing:
     """softmax(s QKᵀ) under the causal mask, from the arguments of the layer's SDPA call."""
+    if not layer.causal:
+        raise ValueError("the DSF decomposition is of causal layers: build the attention layer with causal=True")
     (call,) = _run(layer, x, [(F, "scaled_dot_product_attention")])
     q, k, v = call.args[:3]
     scale = call.kwargs.get("scale")

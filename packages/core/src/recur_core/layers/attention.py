@@ -1,4 +1,4 @@
-"""Causal multi-head softmax attention: the baseline every linear layer is compared with.
+"""Multi-head softmax attention, causal by default: the baseline every linear layer is compared with.
 
 Vaswani et al., "Attention Is All You Need", NeurIPS 2017 (https://arxiv.org/abs/1706.03762),
 with rotary position embeddings (Su et al., RoFormer, https://arxiv.org/abs/2104.09864).
@@ -29,7 +29,7 @@ def _rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
 
 @register_layer("attention")
 class CausalAttention(SequenceLayer):
-    r"""Causal multi-head softmax attention through ``scaled_dot_product_attention``.
+    r"""Multi-head softmax attention through ``scaled_dot_product_attention``, causal by default.
 
     .. math::
         y_t = W_o \,\mathrm{concat}_h \sum_{s \le t}
@@ -40,20 +40,33 @@ class CausalAttention(SequenceLayer):
     positions of a right-padded batch stay in the cache but are masked out). ``step`` appends
     one slot, so its cost grows with the context, unlike the recurrent layers.
 
+    With ``causal=False`` the sums run over every position s < T (ViT's self-attention; with
+    ``lengths``, over the valid positions s < length, so padded keys are never read). Such a layer
+    reads whole sequences: it keeps no cache (the state is always the empty one of ``init_state``,
+    passed through) and has no ``step``; both raise a ``ValueError`` saying to build it causal.
+
     Args:
         d_model: width D.
         num_heads: number of heads H; D must be divisible by H.
         rope: apply rotary position embeddings to q and k (default True).
         rope_base: rotary frequency base (default 10000).
         bias: biases in the projections (default False).
+        causal: token t reads tokens 0..t (default True); ``False``: every token reads every token.
 
     Shapes:
         x [B, T, D] -> y [B, T, D];
-        state (k [B, H, L, D/H], v [B, H, L, D/H], valid [B, L] bool) with L cached slots.
+        state (k [B, H, L, D/H], v [B, H, L, D/H], valid [B, L] bool) with L cached slots (L = 0 when
+        not causal).
     """
 
     def __init__(
-        self, d_model: int, num_heads: int = 4, rope: bool = True, rope_base: float = 10000.0, bias: bool = False
+        self,
+        d_model: int,
+        num_heads: int = 4,
+        rope: bool = True,
+        rope_base: float = 10000.0,
+        bias: bool = False,
+        causal: bool = True,
     ) -> None:
         super().__init__(d_model)
         if d_model % num_heads:
@@ -62,6 +75,7 @@ class CausalAttention(SequenceLayer):
         self.head_dim = d_model // num_heads
         self.rope = rope
         self.rope_base = rope_base
+        self.causal = causal
         self.qkv = nn.Linear(d_model, 3 * d_model, bias=bias)
         self.out = nn.Linear(d_model, d_model, bias=bias)
 
@@ -78,6 +92,18 @@ class CausalAttention(SequenceLayer):
         super()._check_state(state, batch)
         if not (state[0].shape[2] == state[1].shape[2] == state[2].shape[1]):
             raise ValueError("attention state: keys, values and valid mask must cover the same number of slots")
+        if not self.causal and state[0].shape[2]:
+            raise ValueError(
+                "attention with causal=False keeps no KV cache: pass state=None, or build it with causal=True"
+            )
+
+    def step(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """Advance by one token ``x_t`` [B, D] (the base ``step``); a layer built with ``causal=False`` has none."""
+        if not self.causal:
+            raise ValueError(
+                "attention with causal=False has no step(): run it over whole sequences, or build it with causal=True"
+            )
+        return super().step(x_t, state)
 
     def _forward(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         batch, seq_len, _ = x.shape
@@ -86,6 +112,11 @@ class CausalAttention(SequenceLayer):
         if self.rope:
             positions = valid_cache.sum(-1, keepdim=True) + torch.arange(seq_len, device=x.device)
             q, k = _rotate(q, positions, self.rope_base), _rotate(k, positions, self.rope_base)
+        if not self.causal:
+            # the cache is empty (_check_state); lengths >= 1, so no softmax row loses every key
+            mask = None if lengths is None else valid_mask(lengths, seq_len)[:, None, None, :]
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)
+            return self.out(y.transpose(1, 2).reshape(batch, seq_len, self.d_model)), state
         cached = k_cache.shape[2]
         k_all, v_all = torch.cat([k_cache, k], dim=2), torch.cat([v_cache, v], dim=2)
         if cached == 0:

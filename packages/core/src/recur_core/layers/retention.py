@@ -1,8 +1,8 @@
 """Multi-scale retention: linear attention with a fixed decay per head.
 
 Sun et al., "Retentive Network: A Successor to Transformer for Large Language Models", 2023,
-https://arxiv.org/abs/2307.08621; the plain variant as the Vision Retention Network uses it
-(Hatamizadeh et al., "ViR: Towards Efficient Vision Retention Backbones", 2023,
+https://arxiv.org/abs/2307.08621; the plain variant, with its own decays, as the Vision Retention
+Network uses it (Hatamizadeh et al., "ViR: Towards Efficient Vision Retention Backbones", 2023,
 https://arxiv.org/abs/2310.19731).
 """
 
@@ -20,12 +20,24 @@ from recur_core.registry import register_layer
 
 __all__ = ["Retention", "retention_decays"]
 
+# each variant's own decay schedule has the variant's name
 _VARIANTS = ("retnet", "vir")
 
 
-def retention_decays(num_heads: int) -> Tensor:
-    """RetNet's multi-scale decays γ_h = 1 − 2^(−5−h), h = 0..H−1, as log γ (float64)."""
-    return torch.log1p(-(2.0 ** (-5.0 - torch.arange(num_heads, dtype=torch.float64))))
+def retention_decays(num_heads: int, schedule: str = "retnet") -> Tensor:
+    r"""The per-head decays of a schedule as :math:`\log\gamma_h`, h = 0..H−1 (float64, shape [H]).
+
+    ``"retnet"``: RetNet's :math:`\gamma_h = 1 - 2^{-5-h}`. ``"vir"``: the ViR authors' code,
+    :math:`\gamma_h = 1 - \exp(\mathrm{linspace}(\ln 1/32, \ln 1/512, H))_h`, the same range
+    (1 − 1/32 to 1 − 1/512) whatever H; the two agree at H = 5.
+    """
+    if schedule not in _VARIANTS:
+        raise ValueError(f"unknown decay schedule {schedule!r}; valid: {', '.join(_VARIANTS)}")
+    if schedule == "retnet":
+        rates = 2.0 ** (-5.0 - torch.arange(num_heads, dtype=torch.float64))
+    else:
+        rates = torch.linspace(math.log(1 / 32), math.log(1 / 512), num_heads, dtype=torch.float64).exp()
+    return torch.log1p(-rates)
 
 
 def _rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
@@ -43,8 +55,9 @@ def _rotate(x: Tensor, positions: Tensor, base: float) -> Tensor:
 class Retention(SequenceLayer):
     r"""Multi-scale retention (RetNet), trained chunkwise; the parallel, recurrent and chunkwise forms agree.
 
-    Per head h with the fixed decay :math:`\gamma_h = 1 - 2^{-5-h}` and (optionally) the rotation
-    :math:`\Theta_n = e^{i n \theta}` of queries and keys at position n:
+    Per head h with a fixed decay :math:`\gamma_h` (:func:`retention_decays`: RetNet's
+    :math:`1 - 2^{-5-h}`, or ViR's :math:`1 - \exp(\mathrm{linspace}(\ln 1/32, \ln 1/512, H))_h`) and
+    (optionally) the rotation :math:`\Theta_n = e^{i n \theta}` of queries and keys at position n:
 
     .. math::
         S_n = \gamma_h S_{n-1} + k_n v_n^\top, \qquad o_n = S_n^\top q_n / \sqrt{d_k}
@@ -60,7 +73,9 @@ class Retention(SequenceLayer):
     Args:
         d_model: width D.
         num_heads: number of heads H, one decay scale each; D must be divisible by H (default 4).
-        variant: ``"retnet"`` (GroupNorm per head and a swish gate, default) or ``"vir"`` (plain).
+        variant: ``"retnet"`` (GroupNorm per head and a swish gate, default) or ``"vir"`` (plain output
+            and ViR's decays: ViR's layer when built with ``rotary=False, expand_v=1``).
+        decays: the decay schedule, ``"retnet"`` or ``"vir"`` (default ``None``: the variant's own).
         rotary: rotate q and k by their position, RetNet's xPos-style relative position (default True).
         rotary_base: base of the rotation frequencies θ (default 10000).
         expand_v: value width relative to D (default 2, as in RetNet).
@@ -82,12 +97,14 @@ class Retention(SequenceLayer):
         expand_v: float = 2.0,
         norm_eps: float = 1e-5,
         chunk_size: int | None = None,
+        decays: str | None = None,
     ) -> None:
         super().__init__(d_model)
         if num_heads < 1 or d_model % num_heads:
             raise ValueError(f"d_model = {d_model} must be divisible by num_heads = {num_heads}")
         if variant not in _VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; valid: {', '.join(_VARIANTS)}")
+        decays = variant if decays is None else decays
         value_width = int(d_model * expand_v)
         if value_width < num_heads or value_width % num_heads:
             raise ValueError(f"expand_v · d_model = {value_width} must be a positive multiple of num_heads")
@@ -95,6 +112,7 @@ class Retention(SequenceLayer):
         self.key_dim = d_model // num_heads
         self.value_dim = value_width // num_heads
         self.variant = variant
+        self.decays = decays
         self.rotary = rotary
         self.rotary_base = rotary_base
         self.chunk_size = chunk_size
@@ -103,7 +121,7 @@ class Retention(SequenceLayer):
         self.gate = nn.Linear(d_model, value_width, bias=False) if variant == "retnet" else None
         self.norm = nn.GroupNorm(num_heads, value_width, eps=norm_eps) if variant == "retnet" else None
         self.out = nn.Linear(value_width, d_model, bias=False)
-        self.register_buffer("log_gamma", retention_decays(num_heads).float(), persistent=False)
+        self.register_buffer("log_gamma", retention_decays(num_heads, decays).float(), persistent=False)
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
         dtype = dtype or self.v.weight.dtype
