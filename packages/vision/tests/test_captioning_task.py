@@ -86,6 +86,19 @@ def test_the_loss_ignores_padding_and_grouped_captions_read_their_image(scenes):
     torch.testing.assert_close(loss, expected)
 
 
+def test_decode_reads_the_vocabulary_built_once_when_the_words_are_set():
+    module = CaptioningModule(vocab_size=5, **TINY_MODEL)
+    with pytest.raises(ValueError, match="no vocabulary"):
+        module.decode(torch.zeros(1, 3, dtype=torch.long))
+    module.words = ["<EOS>", "<unk>", "a", "red", "circle"]
+    built = module._vocab
+    tokens = torch.tensor([[2, 3, 4, 0, 2], [4, 1, 0, 0, 0]])
+    assert module.decode(tokens) == ["a red circle", "circle <unk>"]
+    assert module._vocab is built and module.words == ("<EOS>", "<unk>", "a", "red", "circle")
+    module.words = None
+    assert module.words is None
+
+
 def test_the_recipe_states_its_command_and_the_generated_vocabulary():
     path = list_recipes("vision")["lrcn/captioning"]
     assert path.read_text().splitlines()[0] == "# recur-vision fit --config lrcn/captioning"

@@ -70,16 +70,25 @@ def test_single_frame_then_lrcn_from_it_then_test(videos, runs_dir, one_thread):
         "test/acc_lrcn_single_frame",
         "test/acc_majority",
         "test/acc_chance",
+        "test/acc_frames_shuffled",
     ):
         assert name in result, name
     assert float(result["test/acc_chance"]) == pytest.approx(1 / 13)
+    # the single-frame network ignores the order of frames: shuffling them changes nothing
+    alone = run_cli(
+        "vision",
+        ["test", "--config", "lrcn/single_frame", *small, "--ckpt_path", str(stage_one)],
+    ).trainer.callback_metrics
+    assert float(alone["test/acc_frames_shuffled"]) == pytest.approx(float(alone["test/acc"]))
+    assert "test/acc_lrcn_single_frame" not in alone and "test/acc_majority" in alone
 
 
 def test_encoder_is_copied_from_the_single_frame_checkpoint(videos, runs_dir, tmp_path, monkeypatch, one_thread):
     small = ["--data.crop_size", "28", "--model.model_kwargs.fc6_dim", "16", *tiny_data(videos)]
     first = run_cli("vision", ["fit", "--config", "lrcn/single_frame", *FEW, *small])
     stage_one = first.run_dir / "checkpoints" / "last.ckpt"
-    module = VideoClassificationModule(model="lrcn", model_kwargs={"fc6_dim": 16}, init_from=str(stage_one))
+    kwargs = {"fc6_dim": 16, "cnn_channels": [16, 32, 64]}  # as the recipe's
+    module = VideoClassificationModule(model="lrcn", model_kwargs=kwargs, init_from=str(stage_one))
     module.load_encoder(stage_one)
     for key, value in first.model.net.encoder.state_dict().items():
         assert module.net.encoder.state_dict()[key].equal(value), key

@@ -44,6 +44,13 @@ def test_video_data_gives_random_training_clips_and_every_test_clip(videos, one_
     val = next(iter(data.val_dataloader()))
     assert val["clips"].shape == (8, 16, 3, 28, 28) and val["video"].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
     assert val["labels"].shape == (4,)
+    # validation reads the test list: one dataset for both
+    assert data.dataset("val") is data.dataset("test")
+    # a mirror swaps the generated classes (left/right), so the generated videos are never flipped;
+    # their frames stay in memory after the first read
+    assert data.flip is False and train.flip is False and train.cache_frames
+    ucf = VideoData(dataset="ucf101")
+    assert ucf.flip is True and ucf.cache_frames is False
 
 
 def test_collate_mixes_videos_of_different_clip_counts():

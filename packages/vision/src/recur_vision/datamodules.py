@@ -4,6 +4,8 @@
   generated shape scenes (the embedded default).
 - :class:`VideoData`: clips of video frames (LRCN, its single-frame network) from a UCF101-layout
   set, the generated action videos by default (:func:`generated_video_folder`).
+- :class:`CaptionAttackData`: pairs of caption images (a source and a target) for the controlled
+  caption attack.
 - :class:`FeatureData`: per-frame CNN feature matrices ``[D, T]`` (TS-LSTM, Temporal-Inception,
   the feature baselines), read from ``recur-vision extract`` files or computed on first use.
 """
@@ -38,12 +40,15 @@ from recur_vision.data.captions import (
 from recur_vision.data.video import VideoClips
 
 __all__ = [
+    "AttackPairs",
+    "CaptionAttackData",
     "CaptionData",
     "CaptionGroups",
     "FeatureData",
     "FeatureMatrices",
     "VideoData",
     "VideoTestClips",
+    "collate_attack_pairs",
     "collate_caption_groups",
     "collate_video_clips",
     "generated_cache",
@@ -186,11 +191,11 @@ class CaptionData(SplitDataModule):
         """The Karpathy-layout JSON read: the generated scenes' (written on first use) or COCO's."""
         if self.dataset_name == "coco-karpathy":
             return coco_karpathy_json(self.root)
-        from recur_vision.data.generated_captions import write_generated_captions
+        from recur_vision.data.generated_captions import GENERATED_FORMAT, write_generated_captions
 
         name = (
-            f"shape-captions-s{self.image_size}-n{self.train_images}-{self.val_images}-{self.test_images}"
-            f"-seed{self.seed}"
+            f"shape-captions-v{GENERATED_FORMAT}-s{self.image_size}"
+            f"-n{self.train_images}-{self.val_images}-{self.test_images}-seed{self.seed}"
         )
         folder = Path(self.folder) if self.folder is not None else generated_cache() / name
         written = write_generated_captions(
@@ -332,10 +337,11 @@ class VideoData(_VideoSource, SplitDataModule):
     """Clips of video frames for LRCN and its single-frame network, from a UCF101-layout video set.
 
     Training items are one clip per video and epoch: ``clip_len`` (16) consecutive frames from a
-    random start, one random crop and flip for the whole clip (LRCN's ``sequence_input_layer.py``),
+    random start, one random crop and (``flip``) mirror for the whole clip (LRCN's ``sequence_input_layer.py``),
     drawn from ``(seed, epoch, index)``. Validation and test items are every clip of a video, one
     every ``test_stride`` (8) frames, centre-cropped; the task averages their scores per video.
-    UCF101 has no validation list, so validation reads the test list (as LRCN's and TS-LSTM's code).
+    UCF101 has no validation list, so validation reads the test list (as LRCN's and TS-LSTM's code):
+    the two splits are one dataset object.
     Batches: see :func:`collate_video_clips`.
 
     Args:
@@ -351,6 +357,10 @@ class VideoData(_VideoSource, SplitDataModule):
             generated frames); None keeps whole frames.
         resize: ``[H, W]`` frames are resized to before cropping; None keeps their size.
         normalize: subtract ImageNet's channel means and divide by its standard deviations.
+        flip: mirror training clips at random; None (default): on for ``ucf101``, off for
+            ``generated``, whose classes a mirror swaps (left/right, clockwise/anticlockwise).
+        cache_frames: keep the decoded frames in memory; None (default): on for ``generated`` (about
+            190 MB for the recipes' 3,900 videos of 16 x 32 x 32), off for ``ucf101``.
         videos_per_class, video_frames, video_size, video_seed: the generated videos' options.
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`.
 
@@ -371,6 +381,8 @@ class VideoData(_VideoSource, SplitDataModule):
         crop_size: int | None = 56,
         resize: tuple[int, int] | None = None,
         normalize: bool = True,
+        flip: bool | None = None,
+        cache_frames: bool | None = None,
         videos_per_class: int = 40,
         video_frames: int = 16,
         video_size: int = 64,
@@ -391,12 +403,19 @@ class VideoData(_VideoSource, SplitDataModule):
         self.crop_size = crop_size
         self.resize = tuple(resize) if resize is not None else None
         self.normalize = normalize
+        self.flip = dataset != "generated" if flip is None else flip
+        self.cache_frames = dataset == "generated" if cache_frames is None else cache_frames
         self.num_classes = len(_action_classes()) if dataset == "generated" else None
 
     def make_dataset(self, split: Split) -> Dataset:
         from recur_vision.data.video import read_ucf101_split
         from recur_vision.extract import IMAGENET_MEAN, IMAGENET_STD
 
+        if split != "train":
+            # val and test read the same list: one dataset for both
+            shared = self.datasets.get("test" if split == "val" else "val")
+            if shared is not None:
+                return shared
         videos = read_ucf101_split(self.video_folder(), self.split, "train" if split == "train" else "test")
         self.num_classes = len(videos.classes)
         norm = dict(mean=IMAGENET_MEAN, std=IMAGENET_STD) if self.normalize else {}
@@ -408,6 +427,8 @@ class VideoData(_VideoSource, SplitDataModule):
             crop_size=self.crop_size,
             resize=self.resize,
             seed=self.seed,
+            flip=self.flip,
+            cache_frames=self.cache_frames,
             **norm,
         )
         return clips if split == "train" else VideoTestClips(clips, self.test_stride)
@@ -560,3 +581,142 @@ class FeatureData(_VideoSource, SplitDataModule):
     def make_dataset(self, split: Split) -> FeatureMatrices:
         content = self.files()["train" if split == "train" else "test"]
         return FeatureMatrices(content["features"], content["labels"])
+
+
+# ---------------------------------------------------------------------------------------------
+# the controlled caption attack: pairs of a source image and a target image
+
+
+class AttackPairs(Dataset):
+    """``(image [3, H, W], target image [3, H, W], index, target index)``: each image of a split with another one.
+
+    The target of image ``i`` is another image of the same split drawn at random: for training
+    (``epoch_indexed``: items are asked for as ``(epoch, i)``) anew every epoch from
+    ``(seed, epoch, i)``; for evaluation once, from ``(seed, i)``, so every run attacks the same pairs.
+    Images are in [0, 1] (the attack's pixel units).
+
+    Args:
+        captions: the split's :class:`~recur_vision.data.captions.Captions` (images, one item each).
+        seed: seeds the pairing.
+        train: draw a new target every epoch (``(epoch, index)`` items) instead of a fixed one.
+    """
+
+    def __init__(self, captions: Captions, seed: int, train: bool) -> None:
+        if len(captions.images) < 2:
+            raise ValueError(
+                f"an attack split needs at least two images (a source and a target), got {len(captions.images)}"
+            )
+        self.captions, self.seed, self.train = captions, seed, train
+        self.images = captions.images
+        self.targets = None if train else [self._target(None, i) for i in range(len(self.images))]
+
+    def _target(self, epoch: int | None, index: int) -> int:
+        key = [self.seed, index] if epoch is None else [self.seed, epoch, index]
+        draw = int(np.random.SeedSequence(key).generate_state(1, dtype=np.uint64)[0] % (len(self.images) - 1))
+        # any image but the source itself
+        return (index + 1 + draw) % len(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def image(self, i: int) -> Tensor:
+        return self.captions.image(i)
+
+    def references(self, i: int) -> list[str]:
+        return self.captions.references(i)
+
+    def target(self, i: int) -> int:
+        """The fixed target image of image ``i`` (evaluation splits)."""
+        if self.targets is None:
+            raise ValueError("training pairs draw a new target every epoch; index them with (epoch, index)")
+        return self.targets[i]
+
+    def __getitem__(self, item: int | tuple[int, int]) -> tuple[Tensor, Tensor, int, int]:
+        if self.train:
+            epoch, index = item if isinstance(item, tuple) else (0, item)
+            target = self._target(epoch, index)
+        else:
+            index = item
+            target = self.targets[index]
+        return self.image(index), self.image(target), index, target
+
+
+def collate_attack_pairs(items: Sequence[tuple[Tensor, Tensor, int, int]]) -> dict[str, Tensor]:
+    """Stack :class:`AttackPairs` items: ``images [B, 3, H, W]``, ``target_images [B, 3, H, W]``, ``index [B]``,
+    ``target_index [B]``."""
+    return {
+        "images": torch.stack([image for image, _, _, _ in items]),
+        "target_images": torch.stack([target for _, target, _, _ in items]),
+        "index": torch.tensor([i for _, _, i, _ in items], dtype=torch.long),
+        "target_index": torch.tensor([j for _, _, _, j in items], dtype=torch.long),
+    }
+
+
+class CaptionAttackData(SplitDataModule):
+    """Pairs ``(x, x_t)`` of caption images for the controlled caption attack (``CaptionAttackModule``).
+
+    The images are :class:`CaptionData`'s (the generated shape scenes by default, or COCO in
+    Karpathy's split from the data root), read in [0, 1]: the attack's ε is in those pixel units,
+    and the task applies the victim's own normalisation. Attack the images the victim was trained
+    and tested on by giving the options its ``lrcn/captioning`` run had (the defaults are that
+    recipe's). Each image is paired with another image of its split (:class:`AttackPairs`): a new
+    random target every training epoch, a fixed one for validation and test. Batches: see
+    :func:`collate_attack_pairs`.
+
+    Args:
+        dataset, root, folder, train_images, val_images, test_images, image_size: the images, as
+            :class:`CaptionData`.
+        batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`;
+            ``seed`` also seeds the generated scenes and the pairing.
+    """
+
+    epoch_indexed = True
+
+    def __init__(
+        self,
+        dataset: Literal["generated", "coco-karpathy"] = "generated",
+        root: str | None = None,
+        folder: str | None = None,
+        train_images: int = 2000,
+        val_images: int = 200,
+        test_images: int = 200,
+        image_size: int = 64,
+        *,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, shuffle=shuffle)
+        if min(train_images, val_images, test_images) < 2:
+            raise ValueError(
+                "every split needs at least two images (a source and a target), got "
+                f"train_images={train_images}, val_images={val_images}, test_images={test_images}"
+            )
+        # the images (and their validation) come from CaptionData; min_count=1: the vocabulary is the victim's
+        self.captions = CaptionData(
+            dataset,
+            root,
+            folder,
+            train_images,
+            val_images,
+            test_images,
+            image_size,
+            min_count=1,
+            batch_size=batch_size,
+            seed=seed,
+        )
+        self.dataset_name, self.image_size = dataset, image_size
+
+    def make_dataset(self, split: Split) -> AttackPairs:
+        images = Captions(
+            self.captions.splits()[split],
+            self.captions.vocab,
+            items="images",
+            image_size=(self.image_size, self.image_size),
+            resize=self.dataset_name != "generated",
+        )
+        return AttackPairs(images, self.seed, train=split == "train")
+
+    def collate_fn(self) -> Callable[[list[Any]], Any]:
+        return collate_attack_pairs

@@ -255,7 +255,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--crop_size", type=int, help="centre crop side (default: the whole frame)")
     parser.add_argument("--format", choices=("pt", "npy"), default="pt", help="file format (default pt)")
     parser.add_argument("--out", required=True, help="folder the feature files are written to")
-    parser.add_argument("--videos_per_class", type=int, default=40, help="generated videos per class (default 40)")
+    parser.add_argument(
+        "--videos_per_class",
+        type=int,
+        default=200,
+        help="generated videos per class (default 200, the feature recipes')",
+    )
     return parser
 
 

@@ -7,11 +7,15 @@
   clips of frames (per-timestep softmax loss, clip scores averaged over time, video scores over clips).
 - :class:`FeatureClassificationModule`: TS-LSTM, Temporal-Inception and the feature baselines on
   per-frame feature matrices.
+- :class:`CaptionAttackModule`: the controlled caption attack (Aafaq et al. 2021) on a trained
+  captioner: a perturbation generator and a discriminator, scored by Show-and-Fool's protocol.
 """
 
 from __future__ import annotations
 
 import json
+import random
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -22,7 +26,14 @@ from torch import Tensor
 from recur_core.engine import RecurModule, check_data_matches
 from recur_core.registry import get_model
 
-__all__ = ["CaptioningModule", "FeatureClassificationModule", "VideoClassificationModule"]
+__all__ = [
+    "CaptionAttackModule",
+    "CaptioningModule",
+    "FeatureClassificationModule",
+    "VideoClassificationModule",
+    "attack_scores",
+    "plot_attack_examples",
+]
 
 
 class CaptioningModule(RecurModule):
@@ -103,7 +114,7 @@ class CaptioningModule(RecurModule):
             dropout=dropout,
             static_init=static_init,
         )
-        self.words: tuple[str, ...] | None = None
+        self._vocab = None
         self._outputs: dict[str, list] = {}
 
     # ----- vocabulary -----------------------------------------------------------------------------
@@ -122,14 +133,23 @@ class CaptioningModule(RecurModule):
         if "vocabulary" in checkpoint:
             self.words = tuple(checkpoint["vocabulary"])
 
-    def decode(self, tokens: Tensor) -> list[str]:
-        """Captions ``[B, L]`` of word ids as text (up to the first EOS)."""
-        if self.words is None:
-            raise ValueError("the module has no vocabulary: train it with a CaptionData or load a checkpoint")
+    @property
+    def words(self) -> tuple[str, ...] | None:
+        """The vocabulary's words in id order (EOS and ``<unk>`` first); None before data or a checkpoint set it."""
+        return None if self._vocab is None else self._vocab.words
+
+    @words.setter
+    def words(self, words: Sequence[str] | None) -> None:
         from recur_vision.data.captions import Vocabulary
 
-        vocab = Vocabulary(self.words[2:])
-        return [" ".join(vocab.decode(row)) for row in tokens.tolist()]
+        # built once here, not on every decode
+        self._vocab = None if words is None else Vocabulary(tuple(words)[2:])
+
+    def decode(self, tokens: Tensor) -> list[str]:
+        """Captions ``[B, L]`` of word ids as text (up to the first EOS)."""
+        if self._vocab is None:
+            raise ValueError("the module has no vocabulary: train it with a CaptionData or load a checkpoint")
+        return [" ".join(self._vocab.decode(row)) for row in tokens.tolist()]
 
     # ----- steps ----------------------------------------------------------------------------------
 
@@ -323,7 +343,9 @@ class VideoClassificationModule(RecurModule):
     baselines on the same videos: ``test/acc_majority`` (the most frequent training class),
     ``test/acc_chance`` (1 / C) and, when ``init_from`` names a checkpoint that exists,
     ``test/acc_<its model>`` (e.g. ``test/acc_lrcn_single_frame``: the stage-one network LRCN
-    started from).
+    started from); and ``test/acc_frames_shuffled``, the model itself on the test clips with their
+    frames in a shuffled order (the single-frame network scores the same; LRCN drops by what the
+    order of frames gives it).
 
     Args:
         model: ``lrcn`` or ``lrcn_single_frame`` (or any registered model with the same interface).
@@ -381,7 +403,7 @@ class VideoClassificationModule(RecurModule):
             first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
             raise ValueError(
                 f"--model.init_from {path}: its frame encoder does not fit this model's ({first}); give "
-                "--model.model_kwargs the backbone and fc6_dim of the run that wrote it"
+                "--model.model_kwargs the backbone, cnn_channels and fc6_dim of the run that wrote it"
             ) from None
 
     def forward(self, clips: Tensor) -> Tensor:
@@ -408,7 +430,7 @@ class VideoClassificationModule(RecurModule):
         clip_probs = logits.softmax(-1).mean(1)
         return logits, _video_scores(clip_probs, batch["video"], len(batch["labels"]))
 
-    def _evaluate(self, batch: dict[str, Tensor], stage: str) -> None:
+    def _evaluate(self, batch: dict[str, Tensor], stage: str, batch_idx: int = 0) -> None:
         logits, scores = self.video_scores(batch)
         labels = batch["labels"]
         clip_labels = labels[batch["video"]]
@@ -418,7 +440,15 @@ class VideoClassificationModule(RecurModule):
         self.log(f"{stage}/clip_acc", clip_acc, batch_size=len(clip_labels), **logged)
         accuracy = (scores.argmax(-1) == labels).float().mean()
         self.log(f"{stage}/acc", accuracy, prog_bar=True, batch_size=len(labels), **logged)
-        if stage == "test" and self.baseline is not None:
+        if stage != "test":
+            return
+        # the same model on the same clips with their frames in a shuffled order: what order adds
+        steps = batch["clips"].shape[1]
+        order = torch.randperm(steps, generator=torch.Generator().manual_seed(batch_idx)).to(labels.device)
+        _, shuffled = self.video_scores({**batch, "clips": batch["clips"][:, order]})
+        accuracy = (shuffled.argmax(-1) == labels).float().mean()
+        self.log("test/acc_frames_shuffled", accuracy, batch_size=len(labels), **logged)
+        if self.baseline is not None:
             _, baseline_scores = self.video_scores(batch, self.baseline)
             accuracy = (baseline_scores.argmax(-1) == labels).float().mean()
             self.log(f"test/acc_{self._baseline_name}", accuracy, batch_size=len(labels), **logged)
@@ -440,7 +470,7 @@ class VideoClassificationModule(RecurModule):
                 self.baseline, self._baseline_name = net.to(self.device).eval(), name
 
     def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+        self._evaluate(batch, "test", batch_idx)
 
     def on_test_epoch_end(self) -> None:
         self.log("test/acc_chance", 1.0 / self.hparams.num_classes)
@@ -560,3 +590,441 @@ class FeatureClassificationModule(RecurModule):
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """The predicted class of each video ``[B]``."""
         return self(batch[0]).argmax(-1)
+
+
+# ---------------------------------------------------------------------------------------------
+# the controlled caption attack
+
+
+_VICTIM_HOWTO = (
+    "train a captioner first: recur-vision fit --config lrcn/captioning (its checkpoint is "
+    "runs/vision/lrcn/captioning/<stamp>/checkpoints/best.ckpt)"
+)
+
+
+def _load_captioner(path: str | None, option: str) -> tuple[CaptioningModule, tuple[Tensor, Tensor] | None]:
+    """The captioning module of an ``lrcn/captioning`` checkpoint, frozen, and its image normalisation.
+
+    The normalisation ``(mean, std)`` is read from the run's ``config.yaml`` (``data.init_args.mean/std``,
+    beside the ``checkpoints`` folder) when there is one and it sets them; None: the captioner read [0, 1] images.
+
+    Raises:
+        ValueError: no path, not a checkpoint, or not a captioning checkpoint (each names the fix).
+        FileNotFoundError: no file at ``path``.
+    """
+    if not path:
+        raise ValueError(
+            f"{option} is required: the lrcn/captioning checkpoint to attack (to test or resume an attack, the one "
+            f"it was trained against); {_VICTIM_HOWTO}"
+        )
+    file = Path(path)
+    if not file.is_file():
+        raise FileNotFoundError(f"{option} {path}: no such file; {_VICTIM_HOWTO}")
+    try:
+        checkpoint = torch.load(file, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{option} {path}: not a recur checkpoint ({type(err).__name__}); {_VICTIM_HOWTO}") from None
+    state = checkpoint.get("state_dict", {}) if isinstance(checkpoint, dict) else {}
+    if "vocabulary" not in checkpoint or "net.embedding.weight" not in state or "net.static_in.weight" not in state:
+        raise ValueError(
+            f"{option} {path}: not an lrcn/captioning checkpoint (no captioner or vocabulary); {_VICTIM_HOWTO}"
+        )
+    try:
+        module = CaptioningModule.load_from_checkpoint(file, map_location="cpu", weights_only=True)
+    except (TypeError, RuntimeError) as err:
+        first = str(err).strip().splitlines()[0]
+        raise ValueError(
+            f"{option} {path}: the checkpoint does not fit this version's captioner ({first}); {_VICTIM_HOWTO}"
+        ) from None
+    module.eval().requires_grad_(False)
+    norm = None
+    config = file.parent.parent / "config.yaml"
+    if config.is_file():
+        import yaml
+
+        data = (yaml.safe_load(config.read_text()) or {}).get("data") or {}
+        options = data.get("init_args") or {}
+        if options.get("mean") is not None and options.get("std") is not None:
+            norm = (torch.tensor(options["mean"]).view(1, -1, 1, 1), torch.tensor(options["std"]).view(1, -1, 1, 1))
+    return module, norm
+
+
+def _fingerprint(net: torch.nn.Module) -> str:
+    """A SHA-1 of a network's weights and buffers: which captioner an attack was trained against."""
+    import hashlib
+
+    digest = hashlib.sha1()
+    for name, tensor in sorted(net.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
+class CaptionAttackModule(RecurModule):
+    """The controlled caption attack (Aafaq et al. 2021, https://arxiv.org/abs/2107.03050) on a trained LRCN captioner.
+
+    Trains the perturbation generator ``G`` (``self.net``, ``caption_attack_generator``) and the patch
+    discriminator ``D`` (``caption_attack_discriminator``) against a frozen ``lrcn/captioning``
+    checkpoint, the victim (``--model.victim``): on pairs ``(x, x_t)`` of
+    :class:`~recur_vision.datamodules.CaptionAttackData`, ``x' = clamp(x + G(x, φ(x_t)), 0, 1)`` with
+    ``φ`` the victim's image feature (:meth:`~recur_vision.models.captioning.LRCNCaptioner.encode`), and
+    the objective of :mod:`recur_vision.models.caption_attack` (``λf`` mimic + ``λadv`` GAN + ``λn``
+    perturbation energy). Each training batch takes one step of ``D`` (Adam), then one of ``G``
+    (Lightning's manual optimisation; both optimisers' states, and their schedulers', are in every
+    checkpoint, so ``--ckpt_path last`` resumes exactly). The victim's and the transfer captioner's
+    weights are not stored in the attack's checkpoints: they are read from their own files, and
+    resuming or testing against another victim than the one trained against is an error.
+
+    Evaluation, Show-and-Fool's protocol (Chen et al. 2018, https://arxiv.org/abs/1712.02051), on the
+    fixed pairs of the validation or test split: the target caption of ``x`` is the victim's own
+    greedy caption of ``x_t`` (another random image); the adversarial caption is the victim's greedy
+    caption of ``x'``. Test logs, over the pairs:
+
+    - ``test/exact``: the adversarial caption equals the target caption word for word;
+    - ``test/keyword{K}``, K = 1, 2, 3: all K keywords, drawn at random from the target caption's
+      content words (:func:`~recur_vision.models.caption_attack.draw_keywords`), appear in it (over the
+      pairs whose target has K content words: ``test/keyword{K}_pairs``);
+    - ``test/l2``, ``test/linf``: mean ℓ2 and ℓ∞ norms of ``x' − x`` in [0, 1] pixel units;
+    - ``test/mimic``: the feature distance ``mean (φ(x') − φ(x_t))²``;
+    - the baselines, same scores: ``_noise`` for random sign noise ``clamp(x ± ε, 0, 1)`` (each
+      pixel value's sign drawn at random), ``_clean`` for the clean image's own caption;
+    - with ``--model.transfer`` (a second captioner on the same vocabulary: another encoder or
+      another core layer), ``test/transfer_*``: the same scores of that captioner's captions of the
+      same adversarial images, its target being its own caption of ``x_t`` (black-box transfer).
+
+    and writes ``caption_attack_test.json`` (every pair's captions) and ``caption_attack_test.png``
+    (the first ``samples`` pairs: the clean image with its caption, the adversarial image with its
+    caption and the target caption, the target image) into the run folder. Validation logs
+    ``val/exact`` (picks the best checkpoint), ``val/keyword1`` and ``val/mimic``.
+
+    Args:
+        victim: the ``lrcn/captioning`` checkpoint attacked (required).
+        transfer: a second captioning checkpoint with the same vocabulary, scored on the same images.
+        epsilon: the ℓ∞ bound of the perturbation, [0, 1] pixel units [unverified].
+        lambda_feature, lambda_adv, lambda_norm: ``λf``, ``λadv``, ``λn`` [unverified].
+        generator_kwargs: options of ``caption_attack_generator`` (``channels``, ``residual_blocks``, ...).
+        discriminator_kwargs: options of ``caption_attack_discriminator`` (``channels``).
+        samples: pairs drawn in ``caption_attack_test.png``.
+        lr: the generator's learning rate (Adam, β = ``betas``).
+        lr_discriminator: the discriminator's (None: ``lr``).
+        betas: Adam's (β1, β2) for both (GANs' usual 0.5, 0.999).
+        weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule` (both optimisers).
+    """
+
+    monitor = "val/exact"
+    monitor_mode = "max"
+    max_keywords = 3
+
+    def __init__(
+        self,
+        victim: str | None = None,
+        transfer: str | None = None,
+        epsilon: float = 32 / 255,
+        lambda_feature: float = 1.0,
+        lambda_adv: float = 0.001,
+        lambda_norm: float = 1.0,
+        generator_kwargs: dict[str, Any] | None = None,
+        discriminator_kwargs: dict[str, Any] | None = None,
+        samples: int = 8,
+        lr: float = 1e-3,
+        lr_discriminator: float | None = None,
+        betas: tuple[float, float] = (0.5, 0.999),
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
+        if not 0 < epsilon <= 1:
+            raise ValueError(f"epsilon must be in (0, 1] ([0, 1] pixel units: 16/255 = 0.0627), got {epsilon}")
+        if min(lambda_feature, lambda_adv, lambda_norm) < 0 or lambda_feature == 0:
+            raise ValueError(
+                "lambda_feature must be > 0 and lambda_adv, lambda_norm >= 0, got "
+                f"{lambda_feature}, {lambda_adv}, {lambda_norm}"
+            )
+        if samples < 0:
+            raise ValueError(f"samples must be >= 0, got {samples}")
+        # the captioners' paths are not hyper-parameters: a checkpoint's hyper-parameters override the command
+        # line at test, and a captioner may move; the victim's weights are checked instead (on_load_checkpoint)
+        self.save_hyperparameters(ignore=["victim", "transfer"])
+        self.automatic_optimization = False
+        self.victim_path, self.transfer_path = victim, transfer
+        module, norm = _load_captioner(victim, "--model.victim")
+        self.words: tuple[str, ...] = tuple(module.words)
+        # the victim's decoder (its vocabulary is built once); the module itself stays out of the state
+        self._decode = module.decode
+        # the frozen captioners are kept out of the module's state (and its checkpoints): a plain dict
+        self._frozen: dict[str, torch.nn.Module] = {"victim": module.net}
+        self._norms: dict[str, tuple[Tensor, Tensor] | None] = {"victim": norm}
+        self.victim_fingerprint = _fingerprint(module.net)
+        if transfer:
+            other, other_norm = _load_captioner(transfer, "--model.transfer")
+            if tuple(other.words) != self.words:
+                raise ValueError(
+                    f"--model.transfer {transfer}: its vocabulary ({len(other.words)} entries) differs from the "
+                    f"victim's ({len(self.words)}); train both captioners on the same caption data"
+                )
+            self._frozen["transfer"], self._norms["transfer"] = other.net, other_norm
+        feature_dim = module.net.config.feature_dim
+        self.net = get_model(
+            "caption_attack_generator", feature_dim=feature_dim, epsilon=epsilon, **(generator_kwargs or {})
+        )
+        self.discriminator = get_model("caption_attack_discriminator", **(discriminator_kwargs or {}))
+        self._outputs: dict[str, list] = {}
+
+    # ----- the frozen captioners -------------------------------------------------------------------
+
+    def captioner(self, name: str = "victim") -> torch.nn.Module:
+        """The frozen captioner ``name`` (``victim`` or ``transfer``), on this module's device, in eval mode."""
+        net = self._frozen[name]
+        if next(net.parameters()).device != self.device:
+            net.to(self.device)
+        return net.eval()
+
+    def features(self, images: Tensor, name: str = "victim") -> Tensor:
+        """φ of images in [0, 1] ``[B, 3, H, W]`` by the captioner ``name`` (after its own normalisation)."""
+        norm = self._norms[name]
+        if norm is not None:
+            images = (images - norm[0].to(images)) / norm[1].to(images)
+        return self.captioner(name).encode(images)
+
+    @torch.no_grad()
+    def captions(self, features: Tensor, name: str = "victim") -> list[str]:
+        """Greedy captions of features ``[B, F]`` by the captioner ``name``, as text."""
+        tokens = self.captioner(name).greedy(features).tokens
+        return self._decode(tokens)
+
+    def forward(self, images: Tensor, target_images: Tensor) -> Tensor:
+        """Adversarial images ``[B, 3, H, W]`` of ``images`` aimed at ``target_images`` (both in [0, 1])."""
+        with torch.no_grad():
+            target = self.features(target_images)
+        return self.net.attack(images, target)
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        checkpoint["caption_attack"] = {
+            "victim": str(self.victim_path),
+            "victim_fingerprint": self.victim_fingerprint,
+            "vocabulary": list(self.words),
+        }
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        saved = checkpoint.get("caption_attack", {}).get("victim_fingerprint")
+        if saved is not None and saved != self.victim_fingerprint:
+            raise ValueError(
+                f"--model.victim {self.victim_path} is not the captioner this attack was trained against (its "
+                "weights differ); give that checkpoint as --model.victim (another captioner: --model.transfer)"
+            )
+
+    # ----- training -------------------------------------------------------------------------------
+
+    def configure_optimizers(self) -> Any:
+        from functools import partial
+
+        from recur_core.schedules import warmup_cosine
+
+        betas = tuple(self.hparams.betas)
+        lr_d = self.hparams.lr_discriminator or self.lr
+        opt_g = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=betas, weight_decay=self.weight_decay)
+        opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=betas, weight_decay=self.weight_decay)
+        if self.warmup_steps == 0 and self.scheduler == "constant":
+            return [opt_g, opt_d]
+        # one scheduler step per training batch (each batch steps both optimisers once)
+        total = max(1, int(self.trainer.estimated_stepping_batches))
+        warmup = self.warmup_steps
+        if self.scheduler == "cosine":
+            schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
+        else:
+            schedule = partial(_constant_after_warmup, warmup_steps=warmup)
+        schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_g, opt_d)]
+        return [opt_g, opt_d], [{"scheduler": s, "interval": "step"} for s in schedulers]
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        from recur_vision.models.caption_attack import (
+            gan_losses,
+            generator_gan_loss,
+            mimic_loss,
+            perturbation_penalty,
+        )
+
+        opt_g, opt_d = self.optimizers()
+        images = batch["images"]
+        with torch.no_grad():
+            target = self.features(batch["target_images"])
+        perturbation = self.net(images, target)
+        adversarial = (images + perturbation).clamp(0.0, 1.0)
+        logged = {"on_step": False, "on_epoch": True, "batch_size": len(images)}
+        adv_weight = self.hparams.lambda_adv
+        if adv_weight > 0:
+            d_loss = gan_losses(self.discriminator(images), self.discriminator(adversarial.detach()))
+            opt_d.zero_grad()
+            self.manual_backward(d_loss)
+            opt_d.step()
+            self.log("train/d_loss", d_loss, **logged)
+        mimic = mimic_loss(self.features(adversarial), target)
+        loss = self.hparams.lambda_feature * mimic + self.hparams.lambda_norm * perturbation_penalty(perturbation)
+        if adv_weight > 0:
+            g_adv = generator_gan_loss(self.discriminator(adversarial))
+            loss = loss + adv_weight * g_adv
+            self.log("train/g_adv", g_adv, **logged)
+        opt_g.zero_grad()
+        self.manual_backward(loss)
+        opt_g.step()
+        schedulers = self.lr_schedulers()
+        for scheduler in schedulers if isinstance(schedulers, list) else [schedulers] if schedulers else []:
+            scheduler.step()
+        self.log("train/loss", loss, prog_bar=True, **logged)
+        self.log("train/mimic", mimic, **logged)
+        return loss.detach()
+
+    # ----- evaluation -----------------------------------------------------------------------------
+
+    def _seed(self) -> int:
+        return int(getattr(getattr(self.trainer, "datamodule", None), "seed", 0) or 0)
+
+    @torch.no_grad()
+    def _evaluate(self, batch: dict[str, Tensor], batch_idx: int, stage: str) -> None:
+        from recur_vision.models.caption_attack import draw_keywords
+
+        images, target_images = batch["images"], batch["target_images"]
+        seed = self._seed()
+        names = ["victim", "transfer"] if stage == "test" and "transfer" in self._frozen else ["victim"]
+        target = self.features(target_images)
+        adversarial = self.net.attack(images, target)
+        inputs = {"adversarial": adversarial, "clean": images}
+        if stage == "test":
+            generator = torch.Generator().manual_seed(seed * 1_000_003 + batch_idx)
+            signs = torch.randint(0, 2, images.shape, generator=generator).to(images) * 2 - 1
+            inputs["noise"] = (images + self.hparams.epsilon * signs).clamp(0.0, 1.0)
+        records = [{"index": int(i), "target_index": int(j)} for i, j in zip(batch["index"], batch["target_index"])]
+        for name in names:
+            prefix = "" if name == "victim" else "transfer_"
+            target_features = target if name == "victim" else self.features(target_images, name)
+            targets = self.captions(target_features, name)
+            for kind, x in inputs.items():
+                features = self.features(x, name)
+                distance = (features - target_features).pow(2).mean(-1)
+                for record, caption, d in zip(records, self.captions(features, name), distance.tolist()):
+                    record[f"{prefix}{kind}"] = caption
+                    record[f"{prefix}{kind}_mimic"] = d
+            for record, caption in zip(records, targets):
+                record[f"{prefix}target"] = caption
+                record[f"{prefix}keywords"] = [
+                    draw_keywords(caption, k, random.Random(f"{seed}:{record['index']}:{k}"))
+                    for k in range(1, self.max_keywords + 1)
+                ]
+        for kind in inputs:
+            if kind == "clean":
+                continue
+            delta = (inputs[kind] - images).flatten(1)
+            for record, l2, linf in zip(records, delta.norm(dim=1).tolist(), delta.abs().amax(1).tolist()):
+                record[f"{kind}_l2"], record[f"{kind}_linf"] = l2, linf
+        self._outputs.setdefault(stage, []).extend(records)
+        if stage == "test" and len(self._outputs.setdefault("images", [])) < self.hparams.samples:
+            room = self.hparams.samples - len(self._outputs["images"])
+            for i in range(min(room, len(images))):
+                self._outputs["images"].append((images[i].cpu(), adversarial[i].cpu(), target_images[i].cpu()))
+
+    def validation_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "val")
+
+    def test_step(self, batch: dict[str, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, batch_idx, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs.pop("val", None)
+
+    def on_test_epoch_start(self) -> None:
+        self._outputs.pop("test", None)
+        self._outputs.pop("images", None)
+
+    def on_validation_epoch_end(self) -> None:
+        records = self._outputs.pop("val", [])
+        if not records or self.trainer.sanity_checking:
+            return
+        scores = attack_scores(records, "", max_keywords=1)
+        for name in ("exact", "keyword1", "mimic", "exact_clean"):
+            self.log(f"val/{name}", scores[name], prog_bar=name == "exact")
+
+    def on_test_epoch_end(self) -> None:
+        records = self._outputs.pop("test", [])
+        if not records:
+            return
+        scores = attack_scores(records, "", self.max_keywords)
+        if "transfer_target" in records[0]:
+            scores.update(attack_scores(records, "transfer_", self.max_keywords))
+        for name, value in scores.items():
+            self.log(f"test/{name}", value)
+        self._write_samples(records, self._outputs.pop("images", []))
+
+    def _write_samples(self, records: list[dict], images: list[tuple[Tensor, Tensor, Tensor]]) -> None:
+        root = getattr(self.trainer, "default_root_dir", None)
+        if not root or self.trainer.global_rank != 0:
+            return
+        Path(root).mkdir(parents=True, exist_ok=True)
+        (Path(root) / "caption_attack_test.json").write_text(json.dumps(records, indent=1) + "\n")
+        if images:
+            plot_attack_examples(images, records, Path(root) / "caption_attack_test.png", self.hparams.epsilon)
+
+    def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[str]:
+        """The victim's captions of the adversarial images of the batch's pairs."""
+        return self.captions(self.features(self(batch["images"], batch["target_images"])))
+
+
+def _constant_after_warmup(step: int, warmup_steps: int) -> float:
+    return min(1.0, (step + 1) / warmup_steps)
+
+
+def attack_scores(records: list[dict[str, Any]], prefix: str = "", max_keywords: int = 3) -> dict[str, float]:
+    """Show-and-Fool's success rates of one captioner over the evaluated pairs (see :class:`CaptionAttackModule`).
+
+    ``records`` hold, per pair, the captions ``<prefix>target`` / ``adversarial`` / ``clean`` (/ ``noise``),
+    ``<prefix>keywords`` (per K, the drawn keywords or None), the feature distances ``<kind>_mimic``
+    and the norms ``<kind>_l2`` / ``_linf``. Returns ``<prefix>exact``, ``<prefix>keyword{K}``
+    (``_pairs``: how many pairs had K content words), ``<prefix>mimic`` and their ``_noise`` /
+    ``_clean`` forms, and (no prefix) ``l2``, ``linf``, ``l2_noise``, ``linf_noise``.
+    """
+    from recur_vision.models.caption_attack import exact_success, keyword_success
+
+    scores: dict[str, float] = {}
+    targets = [r[f"{prefix}target"] for r in records]
+    for kind in ("adversarial", "noise", "clean"):
+        if f"{prefix}{kind}" not in records[0]:
+            continue
+        suffix = "" if kind == "adversarial" else f"_{kind}"
+        outputs = [r[f"{prefix}{kind}"] for r in records]
+        scores[f"{prefix}exact{suffix}"] = sum(exact_success(outputs, targets)) / len(records)
+        for k in range(1, max_keywords + 1):
+            keywords = [r[f"{prefix}keywords"][k - 1] for r in records]
+            hits = [h for h in keyword_success(outputs, keywords) if h is not None]
+            scores[f"{prefix}keyword{k}{suffix}"] = sum(hits) / len(hits) if hits else float("nan")
+            if kind == "adversarial":
+                scores[f"{prefix}keyword{k}_pairs"] = float(len(hits))
+        scores[f"{prefix}mimic{suffix}"] = sum(r[f"{prefix}{kind}_mimic"] for r in records) / len(records)
+        if not prefix and kind != "clean":
+            norm_suffix = "" if kind == "adversarial" else f"_{kind}"
+            scores[f"l2{norm_suffix}"] = sum(r[f"{kind}_l2"] for r in records) / len(records)
+            scores[f"linf{norm_suffix}"] = sum(r[f"{kind}_linf"] for r in records) / len(records)
+    return scores
+
+
+def plot_attack_examples(
+    images: list[tuple[Tensor, Tensor, Tensor]], records: list[dict[str, Any]], path: Path, epsilon: float
+) -> Path:
+    """A PNG of attacked pairs: the clean image and its caption, the adversarial image with its caption and the
+    target caption, the target image (three panels per pair, two pairs per row)."""
+    from recur_vision.plots import plot_captions
+
+    panels, captions = [], []
+    for (clean, adversarial, target), record in zip(images, records):
+        panels += [clean, adversarial, target]
+        captions += [
+            {"clean": record["clean"]},
+            {"adversarial": record["adversarial"], "target": record["target"]},
+            {"target image": record["target"]},
+        ]
+    return plot_captions(
+        panels,
+        captions,
+        path,
+        columns=6,
+        title=f"controlled caption attack (eps = {epsilon * 255:.0f}/255): clean | adversarial | target image",
+    )

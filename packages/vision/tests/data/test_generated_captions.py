@@ -55,9 +55,25 @@ def test_the_image_shows_what_the_captions_say():
             assert captions[2] == f"a {b['colour']} {b['shape']} below a {a['colour']} {a['shape']}"
         if scene["kind"] == "count":
             number = {2: "two", 3: "three"}[len(objects)]
-            assert captions[0] == f"{number} {objects[0]['colour']} {objects[0]['shape']}s"
+            plural = "crosses" if objects[0]["shape"] == "cross" else f"{objects[0]['shape']}s"
+            assert captions[0] == f"{number} {objects[0]['colour']} {plural}"
         if scene["kind"] in ("left", "above"):
             assert (objects[0]["colour"], objects[0]["shape"]) != (objects[1]["colour"], objects[1]["shape"])
+
+
+def test_most_test_relations_are_combinations_no_training_scene_shows():
+    # the split sizes of the recipe, fewer images: 400 train, 100 test scenes from the same distribution
+    def combination(scene):
+        return scene["kind"], tuple((o["colour"], o["shape"]) for o in scene["objects"])
+
+    train = {combination(s) for _, s in scenes(400)}
+    test = [combination(render_scene(np.random.default_rng([10, i]))[1]) for i in range(100)]
+    relations = [c for c in test if c[0] in ("left", "above")]
+    unseen = sum(c not in train for c in relations)
+    assert len(relations) > 30 and unseen > 0.7 * len(relations)
+    # while every single object of the test scenes is in some training scene
+    seen_objects = {o for _, objects in train for o in objects}
+    assert all(o in seen_objects for _, objects in test for o in objects)
 
 
 def test_written_in_the_karpathy_layout_and_read_back(tmp_path):

@@ -215,6 +215,53 @@ def test_evaluation_is_the_middle_clip_centre_cropped(tmp_path):
     np.testing.assert_allclose((frames[:, 0, 0, 0] * 255).round().numpy(), tslstm_frame_indices(FRAMES) * 10)
 
 
+def test_flip_off_and_cached_frames_give_the_same_clips(tmp_path, monkeypatch):
+    import recur_vision.data.video as video
+
+    # a random pattern (a mirror changes it) + 5 per frame
+    base = np.random.default_rng(0).integers(0, 100, size=(SIDE, SIDE, 3), dtype=np.uint8)
+    root = write_ucf(tmp_path, frames_folders=True)
+    video_folder = root / "UCF-101" / "YoYo" / "v_YoYo_g02_c01"
+    for f in video_folder.iterdir():
+        f.unlink()
+    write_frames(video_folder, np.stack([base + 5 * t for t in range(FRAMES)]).astype(np.uint8))
+    entries = read_ucf101_split(root, 1, "train").entries
+    plain = VideoClips(entries, train=True, crop_size=24, seed=3, flip=False)
+    mirrored = VideoClips(entries, train=True, crop_size=24, seed=3)
+    cached = VideoClips(entries, train=True, crop_size=24, seed=3, flip=False, cache_frames=True)
+    reads = []
+    decode = video.read_video_frames
+    monkeypatch.setattr(video, "read_video_frames", lambda path, *a: reads.append(path) or decode(path, *a))
+    mirrored_epochs = 0
+    for epoch in range(6):
+        clip = plain[(epoch, 1)][0]
+        torch.testing.assert_close(cached[(epoch, 1)][0], clip)
+        other = mirrored[(epoch, 1)][0]
+        # the same draws: the same window, mirrored or not
+        assert torch.equal(other, clip) or torch.equal(other, clip.flip(-1))
+        mirrored_epochs += not torch.equal(other, clip)
+    assert 0 < mirrored_epochs < 6
+    # plain and mirrored decode every item; the cache read the video once
+    assert reads.count(entries[1].path) == 6 + 6 + 1
+
+
+def test_overlapping_test_clips_share_their_decoded_frames(tmp_path, monkeypatch):
+    import recur_vision.data.video as video
+
+    root = write_ucf(tmp_path, frames_folders=True)
+    entries = read_ucf101_split(root, 1, "test").entries
+    data = VideoClips(entries, crop_size=16)
+    asked = []
+    decode = video.read_video_frames
+    monkeypatch.setattr(video, "read_video_frames", lambda path, i: asked.append(list(i)) or decode(path, i))
+    clips = data.test_clips(0, stride=2)
+    # 20 frames, clips of 16 every 2 frames start at 0, 2, 4: one read of the 20 frames, each once
+    assert clips.shape == (3, 16, 3, 16, 16) and asked == [list(range(FRAMES))]
+    for k, start in enumerate((0, 2, 4)):
+        alone = data.transform(decode(entries[0].path, lrcn_clip_indices(FRAMES, 16, start)), None)
+        torch.testing.assert_close(clips[k], alone)
+
+
 def test_crop_helpers():
     rng = np.random.default_rng(0)
     assert sample_crop(10, 12, 4, None) == (3, 4, False)

@@ -48,13 +48,16 @@ def test_check_model_with_core_layers(layer, layer_kwargs):
 
 def test_torchvision_encoder_by_name_and_frozen_encoder():
     model = get_model("lrcn_captioner", encoder="resnet18", freeze_encoder=True, **{**SMALL, "encoder_kwargs": None})
-    assert model.encoder.fc.out_features == 8
+    # LRCN's frame CNN lookup (lrcn.frame_cnn), then the linear fc8 to feature_dim
+    assert model.encoder[0].fc.__class__.__name__ == "Identity" and model.encoder[1].out_features == 8
     assert not any(p.requires_grad for p in model.encoder.parameters())
     model.train()
     assert not model.encoder.training and model.layer1.training
     check_model(model)
-    with pytest.raises(ValueError, match=r"unknown encoder 'resnet_nine'.*'small'"):
+    with pytest.raises(ValueError, match=r"unknown backbone 'resnet_nine'.*'small'"):
         get_model("lrcn_captioner", encoder="resnet_nine")
+    with pytest.raises(ValueError, match=r"are for encoder 'small'"):
+        get_model("lrcn_captioner", encoder="caffenet", encoder_kwargs={"hidden": 8})
 
 
 def test_the_image_enters_only_the_second_layer_and_words_are_causal():

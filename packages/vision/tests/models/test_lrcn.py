@@ -49,6 +49,13 @@ def test_frame_cnns_give_their_width(one_thread):
     cnn, width = torchvision_cnn("resnet18")
     assert width == 512 and cnn(images).shape == (2, 512)
     assert frame_cnn("small")[1] == small_cnn()[1]
+    # the small CNN's widths (the recipes' narrower CNN); a 4 x 4 grid keeps where things are
+    narrow = get_model("lrcn", cnn_channels=[8, 16])
+    assert narrow.encoder.cnn_dim == 16 * 4 * 4 and narrow(torch.randn(1, 3, 3, 28, 28)).shape == (1, 3, 13)
+    assert [m.out_channels for m in narrow.encoder.cnn if isinstance(m, torch.nn.Conv2d)] == [8, 16]
+    assert get_model("lrcn_single_frame", cnn_channels=[8, 16]).encoder.state_dict().keys() == (
+        narrow.encoder.state_dict().keys()
+    )
 
 
 def test_caffenet_stack_follows_the_prototxt():
@@ -75,3 +82,7 @@ def test_bad_input_is_one_line():
         frame_cnn("nonet")
     with pytest.raises(ValueError, match="fc6_dropout"):
         get_model("lrcn", fc6_dropout=1.0)
+    with pytest.raises(ValueError, match="takes none"):
+        get_model("lrcn", backbone="caffenet", cnn_channels=[8])
+    with pytest.raises(ValueError, match="cnn_channels must be positive"):
+        get_model("lrcn", cnn_channels=[])

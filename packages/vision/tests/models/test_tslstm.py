@@ -1,4 +1,5 @@
-"""TS-LSTM and Temporal-Inception: the registry contract, two core layers, the official code's shapes, bad input."""
+"""TS-LSTM and Temporal-Inception: the registry contract, two core layers, the official code's segments and stages,
+order learnt from a time reversal (which mean-pooling provably cannot), the ±0.1 initialisation, bad input."""
 
 import pytest
 import torch
@@ -38,14 +39,58 @@ def test_three_segments_of_eight_frames_drop_frame_25():
     assert len(model.segment_norms) == 3
 
 
-def test_tslstm_sees_the_order_of_segments():
-    torch.manual_seed(0)
+def test_segment_boundaries_fall_after_frames_8_and_16():
     model = TSLSTM(feature_dim=4, num_classes=3, hidden=8).eval()
-    features = torch.randn(1, 4, 25)
-    reversed_segments = torch.cat(
-        [features[..., 16:24], features[..., 8:16], features[..., :8], features[..., 24:]], -1
-    )
-    assert not torch.allclose(model(reversed_segments), model(features))
+    features = torch.rand(2, 4, 25)
+    base = model.segments(features)
+    for frame, segment in ((0, 0), (7, 0), (8, 1), (15, 1), (16, 2), (23, 2)):
+        bumped = features.clone()
+        bumped[..., frame] += 10.0
+        changed = (model.segments(bumped) - base).abs().amax(dim=(0, 2)) > 1.0
+        assert changed.tolist() == [s == segment for s in range(3)], (frame, changed)
+
+
+def _reversal_pairs(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Class 0: features that rise over time along one direction (plus noise and a random offset);
+    class 1: the same matrices played backwards, so each pair has the same set of frames."""
+    generator = torch.Generator().manual_seed(seed)
+    direction = torch.tensor([1.0, -1.0, 0.5, 0.0, 1.0, -0.5])[:, None]
+    ramp = direction * torch.linspace(-1.0, 1.0, 25) * (0.5 + torch.rand(n, 1, 1, generator=generator))
+    forward = ramp + 0.3 * torch.randn(n, 6, 25, generator=generator) + torch.randn(n, 6, 1, generator=generator)
+    features = torch.cat([forward, forward.flip(-1)])
+    return features, torch.cat([torch.zeros(n), torch.ones(n)]).long()
+
+
+@pytest.mark.parametrize("name", ["tslstm", "temporal_inception", "mean_pool"])
+def test_time_reversal_is_learnt_by_the_ordered_models_and_not_by_mean_pooling(name, one_thread):
+    torch.manual_seed(0)
+    train, train_labels = _reversal_pairs(64, seed=1)
+    test, test_labels = _reversal_pairs(32, seed=2)
+    kwargs = {"hidden": 16} if name == "tslstm" else {"fc_dim": 32} if name == "temporal_inception" else {}
+    model = get_model(name, feature_dim=6, num_classes=2, **kwargs)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(60):
+        loss = torch.nn.functional.cross_entropy(model(train), train_labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    model.eval()
+    accuracy = (model(test).argmax(-1) == test_labels).float().mean().item()
+    if name == "mean_pool":
+        # a video and its reversal have the same mean: identical scores, so one of each pair is wrong
+        torch.testing.assert_close(model(test[:32].flip(-1)), model(test[:32]))
+        assert accuracy <= 0.5
+    else:
+        assert accuracy > 0.9
+
+
+def test_tslstm_can_start_uniform_in_the_official_range():
+    model = TSLSTM(feature_dim=8, num_classes=3, hidden=16, init_range=0.1)
+    weights = torch.cat([model.proj.weight.flatten(), model.classifier.weight.flatten(), model.classifier.bias])
+    assert weights.abs().max() <= 0.1 and weights.abs().max() > 0.09
+    assert torch.equal(model.norm.weight, torch.ones(16)) and torch.equal(model.segment_norms[0].bias, torch.zeros(8))
+    # the default keeps PyTorch's initialisation: Linear(8, 16) weights within ±1/sqrt(8), wider than ±0.1
+    assert TSLSTM(feature_dim=8, num_classes=3, hidden=16).proj.weight.abs().max() > 0.2
 
 
 def test_temporal_inception_follows_the_official_stages():

@@ -1,7 +1,7 @@
 """Rendered scenes of coloured shapes with template captions, written in Karpathy's ``dataset_coco.json`` layout.
 
 The embedded default for the captioning models (no download). Each scene is a grey textured
-background with one to three shapes (circle, square, triangle) in five colours, of one of four
+background with one to three shapes (circle, square, triangle, cross) in seven colours, of one of four
 kinds; its five reference captions depend on what the image shows:
 
 ============  =========================================  ===========================================
@@ -18,6 +18,16 @@ can be guessed from the others, and "left of" and "above" captions differ only i
 objects are. The relation is unambiguous by construction: the centres are apart by at least 2.2
 radii along the relation's axis, and by less than half that across it.
 
+The space is compositional: 7 colours × 4 shapes make 28 objects, so there are 28 single scenes,
+56 counts and 756 ordered pairs of different objects for each relation. Every image (train, val
+and test alike) draws its kind, objects and placement independently from the same distribution,
+so a test scene is a new picture and, for most two-object scenes, a *combination* of objects and
+relation that no training image shows (with the default 2,000 training images a relation kind has
+about 500 training images for 756 pairs), though each of its attributes is seen many times. That is
+where a captioner that composes words must beat retrieving a training caption
+(:class:`~recur_vision.models.captioning.NearestNeighbourCaptioner`), which can only return a
+combination it has seen.
+
 :func:`write_generated_captions` writes::
 
     <folder>/images/<split>_NNNNN.png     RGB, size x size
@@ -31,16 +41,23 @@ which :func:`recur_vision.data.captions.read_karpathy_json` reads like the real 
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
+from recur_vision.data.generated_folder import write_once
 from recur_vision.data.render import composite, shape_alpha, textured_background
 
-__all__ = ["COLOURS", "SCENE_KINDS", "SCENE_SHAPES", "render_scene", "scene_captions", "write_generated_captions"]
+__all__ = [
+    "COLOURS",
+    "GENERATED_FORMAT",
+    "SCENE_KINDS",
+    "SCENE_SHAPES",
+    "render_scene",
+    "scene_captions",
+    "write_generated_captions",
+]
 
 COLOURS: dict[str, tuple[float, float, float]] = {
     "red": (0.85, 0.10, 0.10),
@@ -48,11 +65,17 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "blue": (0.15, 0.25, 0.90),
     "yellow": (0.95, 0.85, 0.10),
     "purple": (0.55, 0.15, 0.70),
+    "white": (0.97, 0.97, 0.97),
+    "black": (0.05, 0.05, 0.05),
 }
-SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle")
+SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
 SCENE_KINDS: tuple[str, ...] = ("single", "count", "left", "above")
 _NUMBERS = {2: "two", 3: "three"}
-_FORMAT_VERSION = 1
+_PLURALS = {"cross": "crosses"}
+# the caption's word -> the name render.shape_alpha draws
+_DRAWN = {"cross": "plus"}
+# the layout and the scene space: a new version is written to a new cache folder
+GENERATED_FORMAT = 3
 
 
 def _place(rng: np.random.Generator, kind: str, count: int, size: int, radius: float) -> np.ndarray:
@@ -96,7 +119,7 @@ def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, 
             if other != (colour, shape):
                 break
         looks = [(colour, shape), other]
-    radius = float(rng.uniform(0.09, 0.12) * size)
+    radius = float(rng.uniform(0.12, 0.15) * size)
     centres = _place(rng, kind, len(looks), size, radius)
     texture = textured_background(rng, size, size, contrast=0.2)
     image = np.repeat(texture.mean(-1, keepdims=True) * 0.5 + 0.3, 3, axis=-1)
@@ -105,7 +128,8 @@ def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, 
     for (name, form), (x, y) in zip(looks, centres):
         # a triangle points up; squares and circles get a small random tilt
         angle = 0.0 if form == "triangle" else float(rng.uniform(-0.3, 0.3))
-        composite(image, shape_alpha(form, xs, ys, x, y, radius, angle), np.array(COLOURS[name], dtype=np.float32))
+        alpha = shape_alpha(_DRAWN.get(form, form), xs, ys, x, y, radius, angle)
+        composite(image, alpha, np.array(COLOURS[name], dtype=np.float32))
         objects.append({"colour": name, "shape": form, "x": float(x), "y": float(y), "radius": radius})
     image += rng.normal(0.0, 0.015, size=image.shape).astype(np.float32)
     return (np.clip(image, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8), {"kind": kind, "objects": objects}
@@ -118,7 +142,8 @@ def scene_captions(scene: dict) -> list[str]:
     if kind == "single":
         return [f"a {a}", f"a {a} in the picture", f"there is a {a}", f"one {a}", f"a single {a}"]
     if kind == "count":
-        n, colour, shapes = _NUMBERS[len(objects)], objects[0]["colour"], f"{objects[0]['shape']}s"
+        shape = objects[0]["shape"]
+        n, colour, shapes = _NUMBERS[len(objects)], objects[0]["colour"], _PLURALS.get(shape, f"{shape}s")
         return [
             f"{n} {colour} {shapes}",
             f"there are {n} {colour} {shapes}",
@@ -162,18 +187,9 @@ def write_generated_captions(
     if min(train, val, test) < 1:
         raise ValueError(f"every split needs at least one image, got train={train}, val={val}, test={test}")
     folder = Path(folder)
-    options = dict(format=_FORMAT_VERSION, train=train, val=val, test=test, size=size, seed=seed)
-    marker = folder / "generated.json"
-    if marker.is_file() and json.loads(marker.read_text()) == options:
-        return folder
-    if folder.exists() and any(folder.iterdir()):
-        raise ValueError(
-            f"{folder} is not empty and was not written by write_generated_captions with these arguments; "
-            "choose an empty folder or delete it"
-        )
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    options = dict(format=GENERATED_FORMAT, train=train, val=val, test=test, size=size, seed=seed)
+
+    def write(tmp: Path) -> None:
         (tmp / "images").mkdir(parents=True)
         entries, sentence_id = [], 0
         splits = ["train"] * train + ["val"] * val + ["test"] * test
@@ -199,11 +215,5 @@ def write_generated_captions(
                 }
             )
         (tmp / "dataset_coco.json").write_text(json.dumps({"images": entries, "dataset": "generated-shapes"}))
-        (tmp / "generated.json").write_text(json.dumps(options, indent=1) + "\n")
-        if folder.exists():
-            folder.rmdir()
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return write_once(folder, options, "write_generated_captions", write)

@@ -29,14 +29,12 @@ shape) is its own reversal.
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 from pathlib import Path
 
 import av
 import numpy as np
 
+from recur_vision.data.generated_folder import write_once
 from recur_vision.data.render import SHAPES, composite, shape_alpha, textured_background
 
 __all__ = [
@@ -273,18 +271,9 @@ def write_generated_ucf101(
         test_fraction=test_fraction,
         codec=codec,
     )
-    marker = folder / "generated.json"
-    if marker.is_file() and json.loads(marker.read_text()) == options:
-        return folder
-    if folder.exists() and any(folder.iterdir()):
-        raise ValueError(
-            f"{folder} is not empty and was not written by write_generated_ucf101 with these arguments; "
-            "choose an empty folder or delete it"
-        )
     n_test = min(max(1, round(test_fraction * videos_per_class)), videos_per_class - 1)
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+
+    def write(tmp: Path) -> None:
         lists = tmp / "ucfTrainTestlist"
         lists.mkdir(parents=True)
         train, test = [], []
@@ -298,11 +287,5 @@ def write_generated_ucf101(
         (lists / "classInd.txt").write_text("".join(f"{c + 1} {a}\n" for c, a in enumerate(ACTION_CLASSES)))
         (lists / "trainlist01.txt").write_text("".join(f"{line}\n" for line in train))
         (lists / "testlist01.txt").write_text("".join(f"{line}\n" for line in test))
-        (tmp / "generated.json").write_text(json.dumps(options, indent=1) + "\n")
-        if folder.exists():
-            folder.rmdir()
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return write_once(folder, options, "write_generated_ucf101", write)

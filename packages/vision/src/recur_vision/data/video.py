@@ -431,6 +431,10 @@ class VideoClips(Dataset):
         train: random clip start (LRCN), random crop and flip (both); otherwise the middle clip
             and a centre crop.
         crop_size: side of the square crop; None keeps the whole frame (no flip either).
+        flip: mirror a training clip with probability 1/2 (LRCN's augmentation). Turn it off where a
+            mirror changes the class (the generated videos: moving left mirrored is moving right).
+        cache_frames: keep every video's decoded frames in memory after its first read (small sets
+            such as the generated videos: each epoch then decodes nothing); False decodes each item.
         resize: ``(H, W)`` every frame is resized to (bilinear, antialiased) before cropping; None keeps the size.
         mean, std: per-channel normalisation after scaling to [0, 1]; None skips it.
         seed: the random draws of item ``i`` in epoch ``e`` come from ``default_rng([seed, e, i])``.
@@ -450,6 +454,8 @@ class VideoClips(Dataset):
         mean: Sequence[float] | None = None,
         std: Sequence[float] | None = None,
         seed: int = 0,
+        flip: bool = True,
+        cache_frames: bool = False,
     ) -> None:
         if sampling not in ("lrcn", "tslstm"):
             raise ValueError(f"sampling must be 'lrcn' or 'tslstm', got {sampling!r}")
@@ -465,7 +471,10 @@ class VideoClips(Dataset):
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self.seed = seed
+        self.flip = flip
+        self.cache_frames = cache_frames
         self._counts: dict[int, int] = {}
+        self._frames: dict[int, np.ndarray] = {}
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -476,6 +485,8 @@ class VideoClips(Dataset):
 
     def frame_count(self, index: int) -> int:
         """Frames of video ``index`` (read once, then remembered)."""
+        if self.cache_frames:
+            return len(self._all_frames(index))
         if index not in self._counts:
             self._counts[index] = video_frame_count(self.entries[index].path)
         return self._counts[index]
@@ -496,10 +507,22 @@ class VideoClips(Dataset):
             clip = F.interpolate(clip, size=self.resize, mode="bilinear", align_corners=False, antialias=True)
         if self.crop_size is not None:
             top, left, flip = sample_crop(clip.shape[-2], clip.shape[-1], self.crop_size, rng)
-            clip = crop_and_flip(clip, top, left, self.crop_size, flip)
+            clip = crop_and_flip(clip, top, left, self.crop_size, flip and self.flip)
         if self.mean is not None:
             clip = (clip - self.mean) / self.std
         return clip.contiguous()
+
+    def _all_frames(self, index: int) -> np.ndarray:
+        if index not in self._frames:
+            self._frames[index] = read_video_frames(self.entries[index].path)
+        return self._frames[index]
+
+    def read(self, index: int, indices: np.ndarray) -> np.ndarray:
+        """Frames ``indices`` of video ``index`` (past the end: the last), from memory with ``cache_frames``."""
+        if self.cache_frames:
+            frames = self._all_frames(index)
+            return frames[np.minimum(indices, len(frames) - 1)]
+        return read_video_frames(self.entries[index].path, indices)
 
     def _rng(self, epoch: int, index: int) -> np.random.Generator | None:
         return np.random.default_rng([self.seed, epoch, index]) if self.train else None
@@ -508,13 +531,18 @@ class VideoClips(Dataset):
         epoch, index = item if isinstance(item, tuple) else (0, item)
         rng = self._rng(epoch, index)
         entry = self.entries[index]
-        frames = read_video_frames(entry.path, self.frame_indices(index, rng))
+        frames = self.read(index, self.frame_indices(index, rng))
         return self.transform(frames, rng), entry.label
 
     def test_clips(self, index: int, stride: int = 8) -> torch.Tensor:
-        """LRCN's test clips of video ``index``: ``[K, clip_len, 3, H, W]``, one every ``stride`` frames, centred."""
+        """LRCN's test clips of video ``index``: ``[K, clip_len, 3, H, W]``, one every ``stride`` frames, centred.
+
+        Overlapping clips share their frames: each frame is decoded and transformed once, then gathered.
+        """
         count = self.frame_count(index)
         starts = lrcn_test_clip_starts(count, self.clip_len, stride)
         indices = np.concatenate([lrcn_clip_indices(count, self.clip_len, int(s)) for s in starts])
-        frames = self.transform(read_video_frames(self.entries[index].path, indices), None)
-        return frames.view(len(starts), self.clip_len, *frames.shape[1:])
+        unique, position = np.unique(indices, return_inverse=True)
+        frames = self.transform(self.read(index, unique), None)
+        clips = frames[torch.from_numpy(position.reshape(-1))]
+        return clips.view(len(starts), self.clip_len, *frames.shape[1:])

@@ -1,5 +1,8 @@
 """Models of recur_vision (importing this package registers them).
 
+- :mod:`~recur_vision.models.caption_attack`: the controlled caption attack (Aafaq et al. 2021): the
+  perturbation generator (``caption_attack_generator``), its patch discriminator
+  (``caption_attack_discriminator``), the losses and the Show-and-Fool success scores.
 - :mod:`~recur_vision.models.captioning`: LRCN's factored two-layer image captioner (``lrcn_captioner``),
   its image encoders, greedy and beam-search decoding, and the nearest-neighbour caption baseline.
 - :mod:`~recur_vision.models.lrcn`: LRCN activity recognition (``lrcn``) and its single-frame network
@@ -10,14 +13,12 @@
   ``mean_pool``, ``feature_lstm``) and the mean-pool logistic-regression probe.
 """
 
-from recur_vision.models.baselines import (
-    FeatureLSTM,
-    FrameAverage,
-    MeanPool,
-    feature_lstm,
-    fit_mean_pool_probe,
-    frame_average,
-    mean_pool,
+from recur_vision.models.baselines import FeatureLSTM, FrameAverage, MeanPool, fit_mean_pool_probe
+from recur_vision.models.caption_attack import (
+    PatchDiscriminator,
+    PerturbationGenerator,
+    caption_attack_discriminator,
+    caption_attack_generator,
 )
 from recur_vision.models.captioning import (
     CaptionerConfig,
@@ -40,7 +41,7 @@ from recur_vision.models.lrcn import (
     small_cnn,
     torchvision_cnn,
 )
-from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames, temporal_inception, tslstm
+from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames
 
 __all__ = [
     "LRCN",
@@ -53,23 +54,22 @@ __all__ = [
     "LRCNCaptioner",
     "MeanPool",
     "NearestNeighbourCaptioner",
+    "PatchDiscriminator",
+    "PerturbationGenerator",
     "SingleFrame",
     "SmallCNN",
     "TemporalInception",
     "build_image_encoder",
     "caffenet_cnn",
+    "caption_attack_discriminator",
+    "caption_attack_generator",
     "consensus_caption",
-    "feature_lstm",
     "fit_mean_pool_probe",
-    "frame_average",
     "frame_cnn",
     "lrcn",
     "lrcn_captioner",
     "lrcn_single_frame",
-    "mean_pool",
     "segment_frames",
     "small_cnn",
-    "temporal_inception",
     "torchvision_cnn",
-    "tslstm",
 ]

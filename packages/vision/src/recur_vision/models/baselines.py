@@ -25,65 +25,101 @@ from torch.nn import functional as F
 
 from recur_core.registry import build_layer, register_model
 
-__all__ = [
-    "FeatureLSTM",
-    "FrameAverage",
-    "MeanPool",
-    "feature_lstm",
-    "fit_mean_pool_probe",
-    "frame_average",
-    "mean_pool",
-]
+__all__ = ["FeatureLSTM", "FrameAverage", "MeanPool", "fit_mean_pool_probe"]
 
 
-def _check_matrix(features: Tensor, dim: int) -> None:
-    if features.dim() != 3 or features.shape[1] != dim:
-        raise ValueError(f"expected feature matrices [B, {dim}, T] (features x frames), got {tuple(features.shape)}")
+class _FeatureClassifier(nn.Module):
+    """Base of the classifiers of feature matrices ``[B, D, T]`` -> logits ``[B, C]``.
 
+    Holds ``feature_dim`` (D), ``num_classes`` (C) and ``num_frames`` (T), checks the input's shape
+    (T must equal ``num_frames`` unless the subclass sets ``any_length``) and gives ``example_input``.
+    A subclass's ``forward`` starts with ``features = self.check(features)``.
+    """
 
-class FrameAverage(nn.Module):
-    """Per-frame BN + linear classifier, logits averaged over frames: ``[B, D, T]`` -> ``[B, C]``."""
+    any_length = False  # True: any number of frames is accepted (the order-blind pools, the plain recurrence)
 
-    def __init__(self, feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0):
+    def __init__(self, feature_dim: int, num_classes: int, num_frames: int) -> None:
         super().__init__()
-        self.feature_dim, self.num_frames = feature_dim, num_frames
-        self.norm = nn.BatchNorm1d(feature_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(feature_dim, num_classes)
+        if min(feature_dim, num_frames) < 1 or num_classes < 2:
+            raise ValueError(
+                f"feature_dim and num_frames must be >= 1 and num_classes >= 2, got {feature_dim}, {num_frames}, "
+                f"{num_classes}"
+            )
+        self.feature_dim, self.num_classes, self.num_frames = feature_dim, num_classes, num_frames
 
-    def forward(self, features: Tensor) -> Tensor:
-        _check_matrix(features, self.feature_dim)
-        frames = self.dropout(self.norm(features)).transpose(1, 2)
-        return self.classifier(frames).mean(1)
+    def check(self, features: Tensor) -> Tensor:
+        """``features`` if it is ``[B, D, T]`` (T = ``num_frames`` unless ``any_length``), else a ValueError."""
+        frames = "T" if self.any_length else str(self.num_frames)
+        if (
+            features.dim() != 3
+            or features.shape[1] != self.feature_dim
+            or (not self.any_length and features.shape[2] != self.num_frames)
+        ):
+            raise ValueError(
+                f"expected feature matrices [B, {self.feature_dim}, {frames}] (features x frames), "
+                f"got {tuple(features.shape)}"
+            )
+        return features
 
     def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
         return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
 
 
-class MeanPool(nn.Module):
-    """Features averaged over frames, BN, linear classifier: ``[B, D, T]`` -> ``[B, C]``."""
-
-    def __init__(self, feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0):
-        super().__init__()
-        self.feature_dim, self.num_frames = feature_dim, num_frames
-        self.norm = nn.BatchNorm1d(feature_dim)
-        self.dropout = nn.Dropout(dropout)
-        self.classifier = nn.Linear(feature_dim, num_classes)
-
-    def forward(self, features: Tensor) -> Tensor:
-        _check_matrix(features, self.feature_dim)
-        return self.classifier(self.dropout(self.norm(features.mean(-1))))
-
-    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
-        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
-
-
-class FeatureLSTM(nn.Module):
-    """A plain recurrence over every frame: BN, linear to ``hidden``, ``layer``, last output, linear.
+@register_model("frame_average")
+class FrameAverage(_FeatureClassifier):
+    """Single-frame baseline on features: per-frame BN + linear classifier, logits averaged over frames.
 
     Shapes:
         features ``[B, D, T]`` -> logits ``[B, C]``.
     """
+
+    any_length = True
+
+    def __init__(self, feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0):
+        super().__init__(feature_dim, num_classes, num_frames)
+        self.norm = nn.BatchNorm1d(feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, features: Tensor) -> Tensor:
+        features = self.check(features)
+        return self.classifier(self.dropout(self.norm(features)).transpose(1, 2)).mean(1)
+
+
+@register_model("mean_pool")
+class MeanPool(_FeatureClassifier):
+    """Mean-pool baseline on features: averaged over frames, BN, linear classifier.
+
+    Shapes:
+        features ``[B, D, T]`` -> logits ``[B, C]``.
+    """
+
+    any_length = True
+
+    def __init__(self, feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0):
+        super().__init__(feature_dim, num_classes, num_frames)
+        self.norm = nn.BatchNorm1d(feature_dim)
+        self.dropout = nn.Dropout(dropout)
+        self.classifier = nn.Linear(feature_dim, num_classes)
+
+    def forward(self, features: Tensor) -> Tensor:
+        features = self.check(features)
+        return self.classifier(self.dropout(self.norm(features.mean(-1))))
+
+
+@register_model("feature_lstm")
+class FeatureLSTM(_FeatureClassifier):
+    """Plain-LSTM baseline on features: BN, linear to ``hidden``, ``layer`` over every frame, last output, linear.
+
+    Args:
+        hidden: width of the recurrence (512).
+        layer, layer_kwargs: the recurrence, ``build_layer(layer, d_model=hidden, **layer_kwargs)``.
+
+    Shapes:
+        features ``[B, D, T]`` -> logits ``[B, C]``.
+    """
+
+    any_length = True
 
     def __init__(
         self,
@@ -95,8 +131,7 @@ class FeatureLSTM(nn.Module):
         layer: str = "lstm",
         layer_kwargs: dict | None = None,
     ) -> None:
-        super().__init__()
-        self.feature_dim, self.num_frames = feature_dim, num_frames
+        super().__init__(feature_dim, num_classes, num_frames)
         self.norm = nn.BatchNorm1d(feature_dim)
         self.proj = nn.Linear(feature_dim, hidden)
         self.layer = build_layer(layer, d_model=hidden, **(layer_kwargs or {}))
@@ -104,12 +139,9 @@ class FeatureLSTM(nn.Module):
         self.classifier = nn.Linear(hidden, num_classes)
 
     def forward(self, features: Tensor) -> Tensor:
-        _check_matrix(features, self.feature_dim)
+        features = self.check(features)
         outputs, _ = self.layer(self.proj(self.norm(features).transpose(1, 2)))
         return self.classifier(self.dropout(outputs[:, -1]))
-
-    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
-        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
 
 
 def fit_mean_pool_probe(
@@ -149,31 +181,3 @@ def fit_mean_pool_probe(
         return ((matrices.double().mean(-1) - mean) / std) @ weight + bias
 
     return predict
-
-
-@register_model("frame_average")
-def frame_average(
-    feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0
-) -> FrameAverage:
-    """Single-frame baseline on features (:class:`FrameAverage`)."""
-    return FrameAverage(feature_dim, num_classes, num_frames, dropout)
-
-
-@register_model("mean_pool")
-def mean_pool(feature_dim: int = 2048, num_classes: int = 13, num_frames: int = 25, dropout: float = 0.0) -> MeanPool:
-    """Mean-pool baseline on features (:class:`MeanPool`)."""
-    return MeanPool(feature_dim, num_classes, num_frames, dropout)
-
-
-@register_model("feature_lstm")
-def feature_lstm(
-    feature_dim: int = 2048,
-    num_classes: int = 13,
-    num_frames: int = 25,
-    hidden: int = 512,
-    dropout: float = 0.0,
-    layer: str = "lstm",
-    layer_kwargs: dict | None = None,
-) -> FeatureLSTM:
-    """Plain-LSTM baseline on features (:class:`FeatureLSTM`)."""
-    return FeatureLSTM(feature_dim, num_classes, num_frames, hidden, dropout, layer, layer_kwargs)

@@ -38,8 +38,10 @@ Deliberate differences, each for a stated reason:
 - The default encoder is a small CNN for 64×64 images on CPU (``encoder="small"``): four conv
   blocks, a flattened 4×4 map (so where an object is survives, as CaffeNet's pool5 → fc6), fc6, then
   the linear ``fc8`` to ``feature_dim``, batch-normalised so that φ has unit scale from the first
-  step. Any torchvision classifier works by name (``encoder="resnet18"``), randomly initialised
-  (nothing is downloaded here), its classifier resized to ``feature_dim`` as the official fc8.
+  step. Any other name is a frame CNN of :mod:`recur_vision.models.lrcn` (one lookup for both
+  models: ``"caffenet"``, the official conv1–pool5, or a torchvision classifier such as
+  ``"resnet18"``), randomly initialised (nothing is downloaded here), then a linear map to
+  ``feature_dim``: the official re-learned fc8.
   ``freeze_encoder`` keeps the CNN fixed (the official first stage trains with a frozen ImageNet
   CNN; a frozen *random* CNN is what is possible without weights).
 - ``static_init`` sets the initial range of the image's input map S (official: 0.08 like every
@@ -106,7 +108,7 @@ class SmallCNN(nn.Module):
     def __init__(
         self,
         feature_dim: int = 1000,
-        channels: tuple[int, ...] = (32, 64, 64, 64),
+        channels: Sequence[int] = (32, 64, 64, 64),
         hidden: int = 256,
         dropout: float = 0.5,
         feature_norm: bool = True,
@@ -127,20 +129,21 @@ class SmallCNN(nn.Module):
 
 
 def build_image_encoder(name: str, feature_dim: int, **kwargs: Any) -> nn.Module:
-    """The image encoder ``name``: ``"small"`` (:class:`SmallCNN`) or a torchvision classifier, randomly initialised.
+    """The image encoder ``name``: ``"small"`` (:class:`SmallCNN`) or a frame CNN of LRCN, then a linear fc8.
 
-    A torchvision model's classifier outputs ``feature_dim`` values (``num_classes=feature_dim``): the
-    role of the official re-learned fc8. ``kwargs`` go to the constructor.
+    Any other name is looked up by :func:`recur_vision.models.lrcn.frame_cnn` (``"caffenet"``, the
+    official conv1-pool5, or a torchvision classifier, randomly initialised; nothing is downloaded)
+    and followed by a linear map to ``feature_dim``: the role of the official re-learned fc8.
+    ``kwargs`` go to :class:`SmallCNN`; the frame CNNs take none.
     """
     if name == "small":
         return SmallCNN(feature_dim, **kwargs)
-    import torchvision
+    if kwargs:
+        raise ValueError(f"encoder_kwargs {sorted(kwargs)} are for encoder 'small'; encoder {name!r} takes none")
+    from recur_vision.models.lrcn import frame_cnn
 
-    names = torchvision.models.list_models(module=torchvision.models)
-    if name not in names:
-        raise ValueError(f"unknown encoder {name!r}; use 'small' or a torchvision classifier: {', '.join(names)}")
-    # weights=None: random initialisation, nothing is downloaded
-    return torchvision.models.get_model(name, weights=None, num_classes=feature_dim, **kwargs)
+    cnn, width = frame_cnn(name)
+    return nn.Sequential(cnn, nn.Linear(width, feature_dim))
 
 
 @dataclass
@@ -152,7 +155,7 @@ class CaptionerConfig:
     feature_dim: int = 1000  # the image feature φ (official fc8)
     layer: str = "lstm"  # the recurrence of both layers
     layer_kwargs: dict | None = None
-    encoder: str = "small"  # 'small' or any torchvision classifier name
+    encoder: str = "small"  # 'small' (SmallCNN) or a frame CNN name of models/lrcn.py ('caffenet', 'resnet18', ...)
     encoder_kwargs: dict | None = None
     freeze_encoder: bool = False  # keep the CNN's weights fixed
     image_size: int = 64  # side of the square images example_input makes

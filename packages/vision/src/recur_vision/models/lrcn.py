@@ -25,8 +25,9 @@ Deviations, on purpose:
 - the recurrence is any core layer (``layer``, ``lstm`` by default). A core layer maps width D to
   D, so fc6 is first projected to ``hidden`` (256) by a linear map; the prototxt's LSTM reads
   fc6 directly (its input weights are then a rank-256 factorisation of Caffe's);
-- the default CNN is :func:`small_cnn` (three conv-BN-ReLU blocks, 64 x 64 frames) and fc6 has
-  512 units, so that the model trains on a CPU in minutes; ``backbone="caffenet"`` with
+- the default CNN is :func:`small_cnn` (three conv-BN-ReLU blocks; ``cnn_channels`` sets their
+  widths, 16/32/64 in the recipes on 28 x 28 crops) and fc6 has 512 units, so that the model
+  trains on a CPU in minutes; ``backbone="caffenet"`` with
   ``fc6_dim=4096`` is the prototxt's network (227 x 227 crops). Both pool the last feature map to
   a small grid before fc6 (as torchvision's AlexNet), so fc6 still sees *where* things are, which
   motion classes need.
@@ -141,10 +142,15 @@ def torchvision_cnn(name: str) -> tuple[nn.Module, int]:
     return model, width
 
 
-def frame_cnn(backbone: str = "small") -> tuple[nn.Module, int]:
-    """The frame CNN named ``backbone``: ``"small"``, ``"caffenet"`` or a torchvision classifier; and its width."""
+def frame_cnn(backbone: str = "small", channels: tuple[int, ...] | None = None) -> tuple[nn.Module, int]:
+    """The frame CNN named ``backbone``: ``"small"``, ``"caffenet"`` or a torchvision classifier; and its width.
+
+    ``channels`` sets the widths of the small CNN's blocks (default ``(32, 64, 128)``); other backbones take none.
+    """
+    if channels is not None and backbone != "small":
+        raise ValueError(f"cnn_channels sets the 'small' backbone's widths; backbone {backbone!r} takes none")
     if backbone == "small":
-        return small_cnn()
+        return small_cnn(tuple(channels)) if channels is not None else small_cnn()
     if backbone == "caffenet":
         return caffenet_cnn()
     return torchvision_cnn(backbone)
@@ -159,14 +165,23 @@ class FrameEncoder(nn.Module):
         backbone: see :func:`frame_cnn`.
         fc6_dim: width of fc6 (4096 in the prototxt).
         fc6_dropout: dropout after fc6 (0.9 in the prototxt).
+        cnn_channels: the small CNN's block widths (None: ``(32, 64, 128)``).
     """
 
-    def __init__(self, backbone: str = "small", fc6_dim: int = 512, fc6_dropout: float = 0.9) -> None:
+    def __init__(
+        self,
+        backbone: str = "small",
+        fc6_dim: int = 512,
+        fc6_dropout: float = 0.9,
+        cnn_channels: tuple[int, ...] | None = None,
+    ) -> None:
         super().__init__()
         if fc6_dim < 1 or not 0.0 <= fc6_dropout < 1.0:
             raise ValueError(f"fc6_dim must be >= 1 and fc6_dropout in [0, 1), got {fc6_dim} and {fc6_dropout}")
+        if cnn_channels is not None and (len(cnn_channels) == 0 or min(cnn_channels) < 1):
+            raise ValueError(f"cnn_channels must be positive widths such as [16, 32, 64], got {cnn_channels}")
         self.backbone = backbone
-        self.cnn, self.cnn_dim = frame_cnn(backbone)
+        self.cnn, self.cnn_dim = frame_cnn(backbone, cnn_channels)
         self.fc6 = nn.Linear(self.cnn_dim, fc6_dim)
         self.dropout = nn.Dropout(fc6_dropout)
         self.out_dim = fc6_dim
@@ -200,6 +215,7 @@ class LRCNConfig:
     dropout: float = 0.5  # after the recurrence, as the prototxt
     layer: str = "lstm"  # any core layer
     layer_kwargs: dict | None = None
+    cnn_channels: tuple[int, ...] | None = None  # the small CNN's widths (None: 32, 64, 128)
 
 
 class LRCN(nn.Module):
@@ -207,7 +223,7 @@ class LRCN(nn.Module):
 
     Args:
         num_classes: classes C.
-        backbone, fc6_dim, fc6_dropout: the :class:`FrameEncoder`.
+        backbone, fc6_dim, fc6_dropout, cnn_channels: the :class:`FrameEncoder`.
         hidden: width of the recurrence (256).
         dropout: dropout on its outputs (0.5).
         layer, layer_kwargs: the recurrence, ``build_layer(layer, d_model=hidden, **layer_kwargs)``.
@@ -220,7 +236,7 @@ class LRCN(nn.Module):
     def __init__(self, config: LRCNConfig) -> None:
         super().__init__()
         self.config = config
-        self.encoder = FrameEncoder(config.backbone, config.fc6_dim, config.fc6_dropout)
+        self.encoder = FrameEncoder(config.backbone, config.fc6_dim, config.fc6_dropout, config.cnn_channels)
         self.proj = nn.Linear(config.fc6_dim, config.hidden)
         self.layer = build_layer(config.layer, d_model=config.hidden, **(config.layer_kwargs or {}))
         self.dropout = nn.Dropout(config.dropout)
@@ -249,11 +265,16 @@ class SingleFrame(nn.Module):
     """
 
     def __init__(
-        self, num_classes: int = 13, backbone: str = "small", fc6_dim: int = 512, fc6_dropout: float = 0.9
+        self,
+        num_classes: int = 13,
+        backbone: str = "small",
+        fc6_dim: int = 512,
+        fc6_dropout: float = 0.9,
+        cnn_channels: tuple[int, ...] | None = None,
     ) -> None:
         super().__init__()
         self.backbone = backbone
-        self.encoder = FrameEncoder(backbone, fc6_dim, fc6_dropout)
+        self.encoder = FrameEncoder(backbone, fc6_dim, fc6_dropout, cnn_channels)
         self.classifier = nn.Linear(fc6_dim, num_classes)
 
     def forward(self, clip: Tensor) -> Tensor:
@@ -275,14 +296,21 @@ def lrcn(
     dropout: float = 0.5,
     layer: str = "lstm",
     layer_kwargs: dict | None = None,
+    cnn_channels: tuple[int, ...] | None = None,
 ) -> LRCN:
     """LRCN for activity recognition (:class:`LRCN`); ``backbone="caffenet", fc6_dim=4096`` is the prototxt's."""
-    return LRCN(LRCNConfig(num_classes, backbone, fc6_dim, fc6_dropout, hidden, dropout, layer, layer_kwargs))
+    channels = tuple(cnn_channels) if cnn_channels is not None else None
+    return LRCN(LRCNConfig(num_classes, backbone, fc6_dim, fc6_dropout, hidden, dropout, layer, layer_kwargs, channels))
 
 
 @register_model("lrcn_single_frame")
 def lrcn_single_frame(
-    num_classes: int = 13, backbone: str = "small", fc6_dim: int = 512, fc6_dropout: float = 0.9
+    num_classes: int = 13,
+    backbone: str = "small",
+    fc6_dim: int = 512,
+    fc6_dropout: float = 0.9,
+    cnn_channels: tuple[int, ...] | None = None,
 ) -> SingleFrame:
     """LRCN's single-frame network (:class:`SingleFrame`): stage one of the recipe and the baseline."""
-    return SingleFrame(num_classes, backbone, fc6_dim, fc6_dropout)
+    channels = tuple(cnn_channels) if cnn_channels is not None else None
+    return SingleFrame(num_classes, backbone, fc6_dim, fc6_dropout, channels)

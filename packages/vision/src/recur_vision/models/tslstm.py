@@ -30,7 +30,10 @@ Deviations, on purpose: the recurrence of TS-LSTM is any core layer (``layer``; 
 paper's). A core layer maps width D to D, so the segment vectors are first projected linearly to
 ``hidden`` (512); the official LSTM reads them directly (its input weights are then a
 factorisation of Torch's). The official code initialises every parameter uniformly in ±0.1
-(``-uniform 0.1``); here PyTorch's default initialisation is kept.
+(``-uniform 0.1``): ``init_range=0.1`` does the same for the weights and biases (the batch
+normalisations keep scale 1, shift 0); the default None keeps PyTorch's initialisation, which
+is kept because ±0.1 on the 2048-wide input projection (PyTorch: ±1/sqrt(2048)) overfitted
+sooner on the generated videos' features.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import torch
 from torch import Tensor, nn
 
 from recur_core.registry import build_layer, register_model
+from recur_vision.models.baselines import _FeatureClassifier
 
-__all__ = ["TSLSTM", "TemporalInception", "segment_frames", "temporal_inception", "tslstm"]
+__all__ = ["TSLSTM", "TemporalInception", "segment_frames"]
 
 
 def segment_frames(num_frames: int, num_segments: int) -> tuple[int, int]:
@@ -54,15 +58,9 @@ def segment_frames(num_frames: int, num_segments: int) -> tuple[int, int]:
     return per, per * num_segments
 
 
-def _check_matrix(features: Tensor, dim: int, frames: int) -> None:
-    if features.dim() != 3 or features.shape[1] != dim or features.shape[2] != frames:
-        raise ValueError(
-            f"expected feature matrices [B, {dim}, {frames}] (features x frames), got {tuple(features.shape)}"
-        )
-
-
-class TSLSTM(nn.Module):
-    """TS-LSTM (see the module docstring).
+@register_model("tslstm")
+class TSLSTM(_FeatureClassifier):
+    """TS-LSTM (see the module docstring): 3 segments of 8 frames (frame 25 dropped), BN, max, LSTM 512, BN, linear.
 
     Args:
         feature_dim: D, features per frame (4096 for the paper's two streams).
@@ -72,6 +70,8 @@ class TSLSTM(nn.Module):
         hidden: width of the recurrence (512).
         dropout: dropout before the classifier (the official ``-dropout``; 0 = none).
         layer, layer_kwargs: the recurrence, ``build_layer(layer, d_model=hidden, **layer_kwargs)``.
+        init_range: weights and biases drawn uniformly in ``±init_range`` (the official ``-uniform 0.1``);
+            None keeps PyTorch's initialisation.
 
     Shapes:
         features ``[B, D, T]`` -> logits ``[B, C]``.
@@ -87,9 +87,9 @@ class TSLSTM(nn.Module):
         dropout: float = 0.0,
         layer: str = "lstm",
         layer_kwargs: dict | None = None,
+        init_range: float | None = None,
     ) -> None:
-        super().__init__()
-        self.feature_dim, self.num_frames = feature_dim, num_frames
+        super().__init__(feature_dim, num_classes, num_frames)
         self.segment_len, self.frames_used = segment_frames(num_frames, num_segments)
         self.num_segments = num_segments
         self.segment_norms = nn.ModuleList(nn.BatchNorm1d(feature_dim) for _ in range(num_segments))
@@ -98,19 +98,22 @@ class TSLSTM(nn.Module):
         self.norm = nn.BatchNorm1d(hidden)
         self.dropout = nn.Dropout(dropout)
         self.classifier = nn.Linear(hidden, num_classes)
+        if init_range is not None:
+            norms = {id(p) for m in self.modules() if isinstance(m, nn.BatchNorm1d) for p in m.parameters()}
+            with torch.no_grad():
+                for parameter in self.parameters():
+                    if id(parameter) not in norms:
+                        parameter.uniform_(-init_range, init_range)
 
     def segments(self, features: Tensor) -> Tensor:
         """``[B, D, T]`` -> the S max-pooled, normalised segment vectors ``[B, S, D]``."""
-        _check_matrix(features, self.feature_dim, self.num_frames)
+        features = self.check(features)
         chunks = features[..., : self.frames_used].split(self.segment_len, dim=-1)
         return torch.stack([norm(chunk).amax(-1) for norm, chunk in zip(self.segment_norms, chunks)], dim=1)
 
     def forward(self, features: Tensor) -> Tensor:
         outputs, _ = self.layer(self.proj(self.segments(features)))
         return self.classifier(self.dropout(self.norm(outputs[:, -1])))
-
-    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
-        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
 
 
 class _TemporalBranches(nn.Module):
@@ -132,8 +135,9 @@ class _TemporalBranches(nn.Module):
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 
 
-class TemporalInception(nn.Module):
-    """Temporal-Inception (see the module docstring).
+@register_model("temporal_inception")
+class TemporalInception(_FeatureClassifier):
+    """Temporal-Inception (see the module docstring): four stages of temporal convs 5/7, 1 x 1 convs, FC 1024.
 
     Args:
         feature_dim: D.
@@ -158,13 +162,12 @@ class TemporalInception(nn.Module):
         dropout1: float = 0.2,
         dropout2: float = 0.2,
     ) -> None:
-        super().__init__()
+        super().__init__(feature_dim, num_classes, num_frames)
         steps = num_frames
         for pool in self.pools:
             steps //= pool
         if steps < 1:
             raise ValueError(f"num_frames must be >= 24 (the temporal pools 2, 2, 2, 3), got {num_frames}")
-        self.feature_dim, self.num_frames = feature_dim, num_frames
         # each stage's two branches have as many channels as the stage's input: 1 -> 2 -> 4 -> 8 -> 16
         self.stages = nn.Sequential(*(_TemporalBranches(2**i, 2**i, pool) for i, pool in enumerate(self.pools)))
         reduce: list[nn.Module] = []
@@ -177,37 +180,5 @@ class TemporalInception(nn.Module):
         self.classifier = nn.Linear(fc_dim, num_classes)
 
     def forward(self, features: Tensor) -> Tensor:
-        _check_matrix(features, self.feature_dim, self.num_frames)
-        x = self.reduce(self.stages(features.unsqueeze(1)))
+        x = self.reduce(self.stages(self.check(features).unsqueeze(1)))  # [B, 1, D, steps]
         return self.classifier(self.fc(x.flatten(1)))
-
-    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
-        return (torch.randn(batch_size, self.feature_dim, self.num_frames),)
-
-
-@register_model("tslstm")
-def tslstm(
-    feature_dim: int = 2048,
-    num_classes: int = 13,
-    num_frames: int = 25,
-    num_segments: int = 3,
-    hidden: int = 512,
-    dropout: float = 0.0,
-    layer: str = "lstm",
-    layer_kwargs: dict | None = None,
-) -> TSLSTM:
-    """TS-LSTM (:class:`TSLSTM`): 3 segments of 8 frames (frame 25 dropped), BN, max, LSTM 512, BN, linear."""
-    return TSLSTM(feature_dim, num_classes, num_frames, num_segments, hidden, dropout, layer, layer_kwargs)
-
-
-@register_model("temporal_inception")
-def temporal_inception(
-    feature_dim: int = 2048,
-    num_classes: int = 13,
-    num_frames: int = 25,
-    fc_dim: int = 1024,
-    dropout1: float = 0.2,
-    dropout2: float = 0.2,
-) -> TemporalInception:
-    """Temporal-Inception (:class:`TemporalInception`): four stages of temporal convs 5/7, 1 x 1 convs, FC 1024."""
-    return TemporalInception(feature_dim, num_classes, num_frames, fc_dim, dropout1, dropout2)
