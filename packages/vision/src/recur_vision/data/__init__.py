@@ -1,10 +1,16 @@
-"""Datasets: UCF101-layout videos and COCO/Karpathy-layout captions, each with its generated default.
+"""Datasets: videos, captions, lanes and remote-sensing VQA, each in its official layout with a generated default.
 
 - :mod:`~recur_vision.data.video`: the UCF101 reader (PyAV or extracted frames), LRCN and TS-LSTM clip sampling.
 - :mod:`~recur_vision.data.generated_video`: procedural action videos written in the UCF101 layout.
 - :mod:`~recur_vision.data.captions`: Karpathy's ``dataset_coco.json`` reader, LRCN's vocabulary and streams.
 - :mod:`~recur_vision.data.generated_captions`: rendered shape scenes with template captions, same layout.
-- :mod:`~recur_vision.data.catalogue`: UCF101 and COCO (Karpathy split) in recur's dataset catalogue.
+- :mod:`~recur_vision.data.tusimple`: TuSimple lane labels (JSON lines) and frames, prediction writer, lane masks.
+- :mod:`~recur_vision.data.culane`: CULane lists, ``.lines.txt`` lanes and masks, per-scenario test splits.
+- :mod:`~recur_vision.data.generated_roads`: a synthetic road renderer written in the TuSimple layout.
+- :mod:`~recur_vision.data.rsvqa`: RSVQA LR/HR split JSONs + .tif tiles, the official encodings, a Dataset.
+- :mod:`~recur_vision.data.generated_tiles`: generated remote-sensing tiles and RSVQA questions, same layout.
+- :mod:`~recur_vision.data.catalogue`: UCF101, COCO (Karpathy split), TuSimple, CULane and RSVQA in recur's
+  dataset catalogue.
 """
 
 from recur_core.lazy import lazy_exports
@@ -52,5 +58,44 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "render_scene": "recur_vision.data.generated_captions",
         "scene_captions": "recur_vision.data.generated_captions",
         "write_generated_captions": "recur_vision.data.generated_captions",
+        "TuSimpleFrame": "recur_vision.data.tusimple",
+        "TuSimpleLanes": "recur_vision.data.tusimple",
+        "read_tusimple_json": "recur_vision.data.tusimple",
+        "write_tusimple_json": "recur_vision.data.tusimple",
+        "tusimple_split": "recur_vision.data.tusimple",
+        "tusimple_split_files": "recur_vision.data.tusimple",
+        "tusimple_segmentation": "recur_vision.data.tusimple",
+        "tusimple_lane_slots": "recur_vision.data.tusimple",
+        "evaluate_tusimple": "recur_vision.data.tusimple",
+        "CULaneEntry": "recur_vision.data.culane",
+        "CULaneLanes": "recur_vision.data.culane",
+        "culane_split": "recur_vision.data.culane",
+        "read_culane_list": "recur_vision.data.culane",
+        "read_culane_lines": "recur_vision.data.culane",
+        "write_culane_lines": "recur_vision.data.culane",
+        "read_culane_test_splits": "recur_vision.data.culane",
+        "evaluate_culane": "recur_vision.data.culane",
+        "render_road": "recur_vision.data.generated_roads",
+        "write_generated_tusimple": "recur_vision.data.generated_roads",
+        "RSVQA_VARIANTS": "recur_vision.data.rsvqa",
+        "AnswerVocabulary": "recur_vision.data.rsvqa",
+        "QuestionVocabulary": "recur_vision.data.rsvqa",
+        "RSVQABatch": "recur_vision.data.rsvqa",
+        "RSVQADataset": "recur_vision.data.rsvqa",
+        "RSVQAItem": "recur_vision.data.rsvqa",
+        "RSVQASample": "recur_vision.data.rsvqa",
+        "RSVQASplit": "recur_vision.data.rsvqa",
+        "bin_answer": "recur_vision.data.rsvqa",
+        "build_vocabularies": "recur_vision.data.rsvqa",
+        "collate_rsvqa": "recur_vision.data.rsvqa",
+        "normalise_answer": "recur_vision.data.rsvqa",
+        "question_tokens": "recur_vision.data.rsvqa",
+        "read_rsvqa_image": "recur_vision.data.rsvqa",
+        "read_rsvqa_split": "recur_vision.data.rsvqa",
+        "rsvqa_split_files": "recur_vision.data.rsvqa",
+        "TileObject": "recur_vision.data.generated_tiles",
+        "render_tile": "recur_vision.data.generated_tiles",
+        "tile_questions": "recur_vision.data.generated_tiles",
+        "write_generated_rsvqa": "recur_vision.data.generated_tiles",
     },
 )

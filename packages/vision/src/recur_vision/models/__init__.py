@@ -9,6 +9,11 @@
   (``lrcn_single_frame``), with the frame CNNs (small, CaffeNet-like, any torchvision classifier).
 - :mod:`~recur_vision.models.tslstm`: TS-LSTM (``tslstm``) and Temporal-Inception (``temporal_inception``)
   on feature matrices.
+- :mod:`~recur_vision.models.scnn`: SCNN lane detection (``scnn``; ``message_passing="none"|"conv"`` are its
+  baselines), the DULR module and its slice-by-slice reference, the loss and the lane post-processing.
+- :mod:`~recur_vision.models.vir`: the vision retention network (``vir``) and its same-size ViT (``vit``).
+- :mod:`~recur_vision.models.rsvqa`: RSVQA (Lobry et al. 2020): ResNet image branch, recurrent question
+  branch, product fusion (``rsvqa``) and the single-modality baselines (``rsvqa_question_only``, ``rsvqa_image_only``).
 - :mod:`~recur_vision.models.baselines`: the video baselines on features (``frame_average``,
   ``mean_pool``, ``feature_lstm``) and the mean-pool logistic-regression probe.
 """
@@ -41,10 +46,14 @@ from recur_vision.models.lrcn import (
     small_cnn,
     torchvision_cnn,
 )
+from recur_vision.models.rsvqa import RSVQAConfig, RSVQANet, rsvqa, rsvqa_image_only, rsvqa_question_only
+from recur_vision.models.scnn import SCNN, SCNNConfig, SCNNOutput, SpatialMessagePassing, decode_lanes, scnn, scnn_loss
 from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames
+from recur_vision.models.vir import ViR, ViRConfig, ViT, ViTConfig, vir, vit
 
 __all__ = [
     "LRCN",
+    "SCNN",
     "TSLSTM",
     "CaptionerConfig",
     "Decoded",
@@ -56,20 +65,37 @@ __all__ = [
     "NearestNeighbourCaptioner",
     "PatchDiscriminator",
     "PerturbationGenerator",
+    "RSVQAConfig",
+    "RSVQANet",
+    "SCNNConfig",
+    "SCNNOutput",
     "SingleFrame",
     "SmallCNN",
+    "SpatialMessagePassing",
     "TemporalInception",
+    "ViR",
+    "ViRConfig",
+    "ViT",
+    "ViTConfig",
     "build_image_encoder",
     "caffenet_cnn",
     "caption_attack_discriminator",
     "caption_attack_generator",
     "consensus_caption",
+    "decode_lanes",
     "fit_mean_pool_probe",
     "frame_cnn",
     "lrcn",
     "lrcn_captioner",
     "lrcn_single_frame",
+    "rsvqa",
+    "rsvqa_image_only",
+    "rsvqa_question_only",
+    "scnn",
+    "scnn_loss",
     "segment_frames",
     "small_cnn",
     "torchvision_cnn",
+    "vir",
+    "vit",
 ]

@@ -1,0 +1,103 @@
+import json
+
+import numpy as np
+import pytest
+
+from recur_vision.data.generated_roads import (
+    GENERATED_LABEL_FILES,
+    OCCLUDED_FRACTION,
+    render_road,
+    tusimple_h_samples,
+    write_generated_tusimple,
+)
+from recur_vision.data.tusimple import read_tusimple_json, tusimple_split
+from recur_vision.lane_metrics import tusimple_lane_subset, tusimple_scores
+
+
+def frames(count, height=144, width=256, seed=5):
+    return [render_road(np.random.default_rng([seed, i]), height, width) for i in range(count)]
+
+
+def test_deterministic_for_a_seed_and_sized_as_asked():
+    a, label_a = render_road(np.random.default_rng(3), 90, 160)
+    b, label_b = render_road(np.random.default_rng(3), 90, 160)
+    assert np.array_equal(a, b) and label_a == label_b
+    assert a.shape == (90, 160, 3) and a.dtype == np.uint8
+
+
+def test_h_samples_are_the_benchmark_rows_scaled():
+    assert tusimple_h_samples(720) == tuple(range(160, 711, 10))
+    assert tusimple_h_samples(288)[:3] == (64, 68, 72) and len(tusimple_h_samples(288)) == 56
+
+
+def test_labels_are_tusimple_lanes_left_to_right_with_per_lane_flags():
+    for _, label in frames(30):
+        rows = label["h_samples"]
+        assert 2 <= len(label["lanes"]) <= 5
+        for key in ("dashed", "occluded", "occlusion"):
+            assert len(label[key]) == len(label["lanes"])
+        assert all(len(lane) == len(rows) for lane in label["lanes"])
+        assert [o >= OCCLUDED_FRACTION and o > 0 for o in label["occlusion"]] == label["occluded"]
+        # the bottom-most row where every lane is present orders the lanes left to right
+        xs = np.asarray(label["lanes"])
+        common = np.flatnonzero((xs >= 0).all(axis=0))
+        if common.size:
+            assert np.all(np.diff(xs[:, common[-1]]) > 0)
+
+
+def test_scenes_vary_dashes_occlusion_shadows_and_lighting():
+    labels = [label for _, label in frames(60)]
+    dashed = [flag for label in labels for flag in label["dashed"]]
+    occluded = [flag for label in labels for flag in label["occluded"]]
+    assert 0.2 < np.mean(dashed) < 0.8 and 0.02 < np.mean(occluded) < 0.6
+    assert any(label["scene"]["shadows"] for label in labels) and any(label["scene"]["glare"] for label in labels)
+    assert np.ptp([label["scene"]["gain"] for label in labels]) > 0.4
+    assert len({label["scene"]["curvature"] for label in labels}) > 30
+
+
+def test_labelled_points_lie_on_painted_lines():
+    # near rows of solid, unoccluded lines: brighter at the label than 12 px to either side
+    on, beside = [], []
+    for image, label in frames(40, seed=11):
+        luma = image.astype(np.float64).mean(axis=2)
+        rows = np.asarray(label["h_samples"])
+        near = rows > 0.8 * image.shape[0]
+        for k, xs in enumerate(np.asarray(label["lanes"])):
+            keep = near & (xs >= 12) & (xs < image.shape[1] - 12)
+            if label["dashed"][k] or label["occluded"][k] or not keep.any():
+                continue
+            on.extend(luma[rows[keep], xs[keep]])
+            beside.extend((luma[rows[keep], xs[keep] - 12] + luma[rows[keep], xs[keep] + 12]) / 2)
+    assert len(on) > 50
+    assert np.mean(on) > np.mean(beside) + 20
+
+
+def test_written_layout_is_read_by_the_real_reader(tmp_path):
+    folder = write_generated_tusimple(tmp_path / "roads", train=4, val=1, test=2, height=72, width=128, seed=2)
+    assert {p.name for p in folder.iterdir()} == {*GENERATED_LABEL_FILES, "clips", "generated.json"}
+    sizes = {
+        split: len(tusimple_split(split, folder=folder, image_size=(36, 64))) for split in ("train", "val", "test")
+    }
+    assert sizes == {"train": 4, "val": 1, "test": 2}
+    test = read_tusimple_json(folder / "test_label.json")
+    assert test[0].raw_file.startswith("clips/0530/") and "occluded" in test[0].extra
+    item = tusimple_split("train", folder=folder, image_size=(36, 64))[0]
+    assert item["image"].shape == (3, 36, 64) and item["exist"].sum() >= 1
+    # the metric on the ground truth itself, and on the occluded-lane subset
+    gts = [frame.as_json() for frame in test]
+    assert tusimple_scores(gts, gts).accuracy == 1.0
+    assert tusimple_lane_subset(gts, gts, "dashed").accuracy in (0.0, 1.0)
+    # the same arguments again: the folder is kept; other arguments or a foreign folder: an error
+    stamp = (folder / "generated.json").stat().st_mtime_ns
+    assert write_generated_tusimple(folder, train=4, val=1, test=2, height=72, width=128, seed=2) == folder
+    assert (folder / "generated.json").stat().st_mtime_ns == stamp
+    with pytest.raises(ValueError, match="not empty and was not written by write_generated_tusimple"):
+        write_generated_tusimple(folder, train=5, val=1, test=2, height=72, width=128, seed=2)
+    assert json.loads((folder / "generated.json").read_text())["train"] == 4
+
+
+def test_bad_options_are_one_line_errors(tmp_path):
+    with pytest.raises(ValueError, match="need train >= 2"):
+        write_generated_tusimple(tmp_path / "a", train=1)
+    with pytest.raises(ValueError, match="at least 32x32"):
+        write_generated_tusimple(tmp_path / "a", height=16)
