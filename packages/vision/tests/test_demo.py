@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 
@@ -62,7 +64,14 @@ def test_caption_demo_then_the_attack_on_its_checkpoint(cache, tmp_path, one_thr
     assert 0 < attack["test/linf"] <= 8 / 255 + 1e-6
     assert 4 / 255 < attack["test/linf_noise"] <= 8 / 255 + 1e-6
     for suffix in ("", "_noise", "_clean"):
-        assert 0 <= attack[f"test/exact{suffix}"] <= 1 and 0 <= attack[f"test/keyword1{suffix}"] <= 1
+        assert 0 <= attack[f"test/exact{suffix}"] <= 1
+        # keywords are target words the clean caption lacks: a barely trained victim may leave no pair any
+        if attack["test/keyword1_pairs"] > 0:
+            assert 0 <= attack[f"test/keyword1{suffix}"] <= 1
+        else:
+            assert math.isnan(attack[f"test/keyword1{suffix}"])
+    # the clean caption never holds a keyword: its keyword rate is 0 by construction
+    assert attack["test/keyword1_pairs"] == 0 or attack["test/keyword1_clean"] == 0
 
 
 @pytest.mark.slow

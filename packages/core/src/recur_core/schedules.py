@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["warmup_cosine"]
+__all__ = ["warmup_constant", "warmup_cosine"]
+
+
+def warmup_constant(step: int, warmup_steps: int) -> float:
+    """The learning-rate multiplier at optimizer step ``step`` (0-based): linear warm-up to 1, then 1."""
+    return min(1.0, (step + 1) / warmup_steps)
 
 
 def warmup_cosine(step: int, warmup_steps: int, total_steps: int) -> float:

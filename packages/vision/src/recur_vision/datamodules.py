@@ -622,9 +622,6 @@ class AttackPairs(Dataset):
     def image(self, i: int) -> Tensor:
         return self.captions.image(i)
 
-    def references(self, i: int) -> list[str]:
-        return self.captions.references(i)
-
     def target(self, i: int) -> int:
         """The fixed target image of image ``i`` (evaluation splits)."""
         if self.targets is None:
@@ -693,7 +690,8 @@ class CaptionAttackData(SplitDataModule):
                 "every split needs at least two images (a source and a target), got "
                 f"train_images={train_images}, val_images={val_images}, test_images={test_images}"
             )
-        # the images (and their validation) come from CaptionData; min_count=1: the vocabulary is the victim's
+        # the images (and their validation) come from CaptionData; min_count=1: every caption word is in its
+        # vocabulary, which CaptionAttackModule.setup checks against the victim's
         self.captions = CaptionData(
             dataset,
             root,

@@ -799,6 +799,17 @@ class CaptionAttackModule(RecurModule):
             target = self.features(target_images)
         return self.net.attack(images, target)
 
+    def setup(self, stage: str) -> None:
+        data = getattr(self.trainer, "datamodule", None)
+        captions = getattr(data, "captions", None)
+        if captions is not None:
+            unknown = sorted(set(captions.vocab.words[2:]) - set(self.words))
+            if unknown:
+                raise ValueError(
+                    f"the attack's caption data has words the victim never learned ({', '.join(unknown[:5])}): "
+                    "attack it on the data it was trained on (the --data options of its lrcn/captioning run)"
+                )
+
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint["caption_attack"] = {
             "victim": str(self.victim_path),
@@ -819,7 +830,7 @@ class CaptionAttackModule(RecurModule):
     def configure_optimizers(self) -> Any:
         from functools import partial
 
-        from recur_core.schedules import warmup_cosine
+        from recur_core.schedules import warmup_constant, warmup_cosine
 
         betas = tuple(self.hparams.betas)
         lr_d = self.hparams.lr_discriminator or self.lr
@@ -833,7 +844,7 @@ class CaptionAttackModule(RecurModule):
         if self.scheduler == "cosine":
             schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
         else:
-            schedule = partial(_constant_after_warmup, warmup_steps=warmup)
+            schedule = partial(warmup_constant, warmup_steps=warmup)
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], [{"scheduler": s, "interval": "step"} for s in schedulers]
 
@@ -908,7 +919,7 @@ class CaptionAttackModule(RecurModule):
             for record, caption in zip(records, targets):
                 record[f"{prefix}target"] = caption
                 record[f"{prefix}keywords"] = [
-                    draw_keywords(caption, k, random.Random(f"{seed}:{record['index']}:{k}"))
+                    draw_keywords(caption, k, random.Random(f"{seed}:{record['index']}:{k}"), record[f"{prefix}clean"])
                     for k in range(1, self.max_keywords + 1)
                 ]
         for kind in inputs:
@@ -967,10 +978,6 @@ class CaptionAttackModule(RecurModule):
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> list[str]:
         """The victim's captions of the adversarial images of the batch's pairs."""
         return self.captions(self.features(self(batch["images"], batch["target_images"])))
-
-
-def _constant_after_warmup(step: int, warmup_steps: int) -> float:
-    return min(1.0, (step + 1) / warmup_steps)
 
 
 def attack_scores(records: list[dict[str, Any]], prefix: str = "", max_keywords: int = 3) -> dict[str, float]:

@@ -117,3 +117,12 @@ def test_keywords_are_content_words_and_all_must_appear():
     keywords = [("red", "square"), ("red", "circle"), None, ("circle",)]
     # all keywords anywhere in the output (order free); a partial match fails; whole words only
     assert keyword_success(outputs, keywords) == [True, False, None, False]
+
+
+def test_keywords_never_come_from_the_clean_caption():
+    # Show-and-Fool: a word the clean image's caption already has is no evidence of the attack
+    target, clean = "a red square left of a blue circle", "a red circle above a green square"
+    for seed in range(20):
+        drawn = draw_keywords(target, 2, random.Random(seed), exclude=clean)
+        assert drawn is not None and set(drawn) <= {"left", "blue"}
+    assert draw_keywords(target, 3, random.Random(0), exclude=clean) is None

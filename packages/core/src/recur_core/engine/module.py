@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from recur_core.models.sequence_model import SequenceModel
-from recur_core.schedules import warmup_cosine
+from recur_core.schedules import warmup_constant, warmup_cosine
 
 __all__ = ["RecurModule", "SequenceRegressionTask", "SequenceTask", "check_data_matches"]
 
@@ -60,16 +60,12 @@ class RecurModule(L.LightningModule):
         if self.scheduler == "cosine":
             schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
         else:
-            schedule = partial(_warmup_constant, warmup_steps=warmup)
+            schedule = partial(warmup_constant, warmup_steps=warmup)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def on_fit_plots(self, run_dir: Path) -> None:
         """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
-
-
-def _warmup_constant(step: int, warmup_steps: int) -> float:
-    return min(1.0, (step + 1) / warmup_steps)
 
 
 def check_data_matches(module: L.LightningModule, names: tuple[str, ...]) -> None:

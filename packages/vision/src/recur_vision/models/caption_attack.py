@@ -299,11 +299,18 @@ def content_words(caption: str | Sequence[str], stop_words: frozenset[str] = STO
     return seen
 
 
-def draw_keywords(caption: str | Sequence[str], k: int, rng: random.Random) -> tuple[str, ...] | None:
-    """``k`` distinct content words of ``caption`` drawn at random (Show-and-Fool's keywords); None if it has fewer."""
+def draw_keywords(
+    caption: str | Sequence[str], k: int, rng: random.Random, exclude: str | Sequence[str] = ()
+) -> tuple[str, ...] | None:
+    """``k`` distinct content words of ``caption`` drawn at random (Show-and-Fool's keywords); None if it has fewer.
+
+    ``exclude``: the clean image's own caption; its words are never keywords (as Show-and-Fool's code), so
+    an output that keeps the clean caption does not count as a success.
+    """
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    words = content_words(caption)
+    excluded = set(_words(exclude))
+    words = [word for word in content_words(caption) if word not in excluded]
     if len(words) < k:
         return None
     return tuple(rng.sample(words, k))
