@@ -351,9 +351,9 @@ def main() -> None:
         exact, keyword, mimic = (attack[f"test/{m}{suffix}"] for m in ("exact", "keyword1", "mimic"))
         print(f"{label:<20} {exact:>6.2f} {keyword:>8.2f} {mimic:>17.3f}")
     print(
-        "    exact: the victim's caption is the target image's; keyword: it holds a content word of it drawn at "
-        "random;\n    feature distance: mean squared gap between the image's feature and the target's "
-        "(what the attack lowers)"
+        "    exact: the victim's caption is the target image's; keyword: it holds a word of that caption, drawn at "
+        "random\n    among those the clean caption lacks; feature distance: mean squared gap between the image's "
+        "feature and the target's (what the attack lowers)"
     )
     fits = sum(r["fit_seconds"] for part in (lrcn, features) for r in part.values())
     fits += scores["fit_seconds"] + attack["fit_seconds"]
