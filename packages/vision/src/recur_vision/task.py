@@ -828,23 +828,14 @@ class CaptionAttackModule(RecurModule):
     # ----- training -------------------------------------------------------------------------------
 
     def configure_optimizers(self) -> Any:
-        from functools import partial
-
-        from recur_core.schedules import warmup_constant, warmup_cosine
-
         betas = tuple(self.hparams.betas)
         lr_d = self.hparams.lr_discriminator or self.lr
         opt_g = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=betas, weight_decay=self.weight_decay)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=betas, weight_decay=self.weight_decay)
-        if self.warmup_steps == 0 and self.scheduler == "constant":
-            return [opt_g, opt_d]
         # one scheduler step per training batch (each batch steps both optimisers once)
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = self.warmup_steps
-        if self.scheduler == "cosine":
-            schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
-        else:
-            schedule = partial(warmup_constant, warmup_steps=warmup)
+        schedule = self.lr_schedule()
+        if schedule is None:
+            return [opt_g, opt_d]
         schedulers = [torch.optim.lr_scheduler.LambdaLR(opt, schedule) for opt in (opt_g, opt_d)]
         return [opt_g, opt_d], [{"scheduler": s, "interval": "step"} for s in schedulers]
 

@@ -4,6 +4,7 @@ so importing or exporting a model never needs Lightning."""
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal
@@ -51,16 +52,24 @@ class RecurModule(L.LightningModule):
         self.warmup_steps = warmup_steps
         self.scheduler = scheduler
 
+    def lr_schedule(self) -> Callable[[int], float] | None:
+        """The learning-rate multiplier per training batch (``warmup_steps``, ``scheduler``); None: constant.
+
+        The cosine ends at ``trainer.estimated_stepping_batches``; modules with their own optimisers build
+        their ``LambdaLR`` from this too.
+        """
+        if self.warmup_steps == 0 and self.scheduler == "constant":
+            return None
+        if self.scheduler == "cosine":
+            total = max(1, int(self.trainer.estimated_stepping_batches))
+            return partial(warmup_cosine, warmup_steps=self.warmup_steps, total_steps=total)
+        return partial(warmup_constant, warmup_steps=self.warmup_steps)
+
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
-        if self.warmup_steps == 0 and self.scheduler == "constant":
+        schedule = self.lr_schedule()
+        if schedule is None:
             return optimizer
-        total = max(1, int(self.trainer.estimated_stepping_batches))
-        warmup = self.warmup_steps
-        if self.scheduler == "cosine":
-            schedule = partial(warmup_cosine, warmup_steps=warmup, total_steps=total)
-        else:
-            schedule = partial(warmup_constant, warmup_steps=warmup)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
