@@ -53,7 +53,7 @@ def test_non_causal_never_reads_padded_keys():
 def test_non_causal_has_no_step_and_takes_no_cache():
     layer = build_layer("attention", d_model=8, num_heads=2, causal=False)
     x = torch.randn(2, 5, 8)
-    with pytest.raises(ValueError, match=r"no step\(\).*causal=True"):
+    with pytest.raises(TypeError, match=r"not causal and has no step\(\)"):
         layer.step(x[:, 0])
     _, cache = build_layer("attention", d_model=8, num_heads=2)(x)
     with pytest.raises(ValueError, match="no KV cache: pass state=None"):

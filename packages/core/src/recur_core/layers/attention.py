@@ -43,7 +43,8 @@ class CausalAttention(SequenceLayer):
     With ``causal=False`` the sums run over every position s < T (ViT's self-attention; with
     ``lengths``, over the valid positions s < length, so padded keys are never read). Such a layer
     reads whole sequences: it keeps no cache (the state is always the empty one of ``init_state``,
-    passed through) and has no ``step``; both raise a ``ValueError`` saying to build it causal.
+    passed through) and has no ``step``: a cache raises a ``ValueError`` saying to build it causal, ``step``
+    the ``TypeError`` of every non-causal layer.
 
     Args:
         d_model: width D.
@@ -96,14 +97,6 @@ class CausalAttention(SequenceLayer):
             raise ValueError(
                 "attention with causal=False keeps no KV cache: pass state=None, or build it with causal=True"
             )
-
-    def step(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        """Advance by one token ``x_t`` [B, D] (the base ``step``); a layer built with ``causal=False`` has none."""
-        if not self.causal:
-            raise ValueError(
-                "attention with causal=False has no step(): run it over whole sequences, or build it with causal=True"
-            )
-        return super().step(x_t, state)
 
     def _forward(self, x: Tensor, state: State, lengths: Tensor | None) -> tuple[Tensor, State]:
         batch, seq_len, _ = x.shape
