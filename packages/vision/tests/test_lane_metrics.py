@@ -18,6 +18,7 @@ from recur_vision.lane_metrics import (
     tusimple_lane_accuracies,
     tusimple_lane_subset,
     tusimple_lane_thresholds,
+    tusimple_pixel_threshold,
     tusimple_scores,
 )
 
@@ -121,6 +122,28 @@ def test_tusimple_scores_average_over_ground_truth_frames():
         tusimple_scores([*preds, preds[0]], gts)
 
 
+def test_tusimple_pixel_threshold_scales_with_the_frame_width():
+    assert tusimple_pixel_threshold(1280) == 20 and tusimple_pixel_threshold(512) == 8
+    gts = [{"raw_file": "a.jpg", "h_samples": ROWS, "lanes": [vertical(100)]}]
+    preds = [{"raw_file": "a.jpg", "lanes": [vertical(110)]}]
+    # 10 px off: a hit at 1280 px (20 px), a miss on a 512-px frame (8 px)
+    assert tusimple_scores(preds, gts).accuracy == 1.0
+    assert tusimple_scores(preds, gts, tusimple_pixel_threshold(512)) == TuSimpleScore(0.0, 1.0, 1.0, 1)
+    assert tusimple_lane_thresholds([vertical(5)], ROWS, 8.0).tolist() == [8.0]
+    assert tusimple_lane_subset(preds, [{**gts[0], "flag": [True]}], "flag", pixel_threshold=8.0).matched == 0.0
+    with pytest.raises(ValueError, match="width must be positive"):
+        tusimple_pixel_threshold(0)
+
+
+def test_ground_truth_without_rows_or_lanes_is_one_line():
+    preds = [{"raw_file": "a.jpg", "lanes": [vertical(100)]}]
+    with pytest.raises(ValueError, match=r"'a\.jpg' has no 'h_samples'") as err:
+        tusimple_scores(preds, [{"raw_file": "a.jpg", "lanes": [vertical(100)]}])
+    assert "\n" not in str(err.value)
+    with pytest.raises(ValueError, match="has no 'lanes'"):
+        tusimple_lane_subset(preds, [{"raw_file": "a.jpg", "h_samples": ROWS, "occluded": []}], "occluded")
+
+
 def test_tusimple_lane_subset_scores_flagged_lanes_only():
     gts = [
         {"raw_file": "a.jpg", "h_samples": ROWS, "lanes": [vertical(100), vertical(300)], "occluded": [True, False]},
@@ -161,6 +184,13 @@ def test_polyline_mask_is_every_pixel_within_half_the_width(thickness, radius):
     clear = np.abs(distance - radius) > 0.01
     assert np.array_equal(mask[clear], (distance <= radius)[clear])
     assert mask.sum() > 0
+
+
+def test_polyline_mask_odd_rule_can_be_left_out():
+    # OpenCV draws 7 px as 4 either side (9 columns); opencv_odd=False draws 3.5 either side (7 columns)
+    assert np.flatnonzero(polyline_mask([(20, 0), (20, 30)], 31, 41, 7)[10]).tolist() == list(range(16, 25))
+    exact = polyline_mask([(20, 0), (20, 30)], 31, 41, 7, opencv_odd=False)
+    assert np.flatnonzero(exact[10]).tolist() == list(range(17, 24))
 
 
 def test_polyline_mask_hand_worked_segment():

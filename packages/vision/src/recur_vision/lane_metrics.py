@@ -5,7 +5,8 @@ A frame's lanes are x positions at the label's ``h_samples`` rows, ``-2`` (any n
 lane is absent. Per frame, with ``G`` ground-truth and ``P`` predicted lanes:
 
 1. ``P > G + 2`` or a run time over 200 ms: the frame scores (accuracy 0, FP 0, FN 1).
-2. Each ground-truth lane gets the threshold ``20 / cos(theta)`` pixels, ``theta = arctan(k)`` with
+2. Each ground-truth lane gets the threshold ``20 / cos(theta)`` pixels (20 px is for the benchmark's
+   1280-px frames: :func:`tusimple_pixel_threshold` scales it to other widths), ``theta = arctan(k)`` with
    ``k`` the least-squares slope of x on y over its present points (0 with fewer than two).
 3. Lane accuracy of a (prediction, ground truth) pair: the fraction of **all** ``h_samples`` rows
    where ``|x_pred - x_gt| < threshold``, both sides' absent points set to -100 first (so rows where
@@ -66,6 +67,7 @@ __all__ = [
     "tusimple_lane_accuracies",
     "tusimple_lane_subset",
     "tusimple_lane_thresholds",
+    "tusimple_pixel_threshold",
     "tusimple_scores",
 ]
 
@@ -95,25 +97,43 @@ def _lanes_array(lanes: Sequence[Sequence[float]], rows: int, what: str) -> np.n
     return np.asarray(lanes, dtype=np.float64).reshape(len(lanes), rows)
 
 
-def tusimple_lane_thresholds(gt_lanes: Sequence[Sequence[float]], h_samples: Sequence[float]) -> np.ndarray:
-    """``[G]`` pixel thresholds ``20 / cos(arctan(k))``, ``k`` the least-squares slope dx/dy of each lane."""
+def tusimple_pixel_threshold(width: float) -> float:
+    """The benchmark's 20 px threshold scaled to frames ``width`` pixels wide (20 at 1280, 8 at 512)."""
+    if width <= 0:
+        raise ValueError(f"the frame width must be positive, got {width}")
+    return TUSIMPLE_PIXEL_THRESHOLD * width / 1280.0
+
+
+def tusimple_lane_thresholds(
+    gt_lanes: Sequence[Sequence[float]],
+    h_samples: Sequence[float],
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
+) -> np.ndarray:
+    """``[G]`` thresholds ``pixel_threshold / cos(arctan(k))``, ``k`` the least-squares slope dx/dy of each lane.
+
+    ``pixel_threshold`` is 20 for the benchmark's 1280-px frames (:func:`tusimple_pixel_threshold` for others).
+    """
     ys = np.asarray(h_samples, dtype=np.float64)
     gt = _lanes_array(gt_lanes, len(ys), "ground-truth")
-    thresholds = np.full(len(gt), TUSIMPLE_PIXEL_THRESHOLD)
+    thresholds = np.full(len(gt), float(pixel_threshold))
     for k, xs in enumerate(gt):
         present = xs >= 0
         if present.sum() > 1:
             slope = np.polyfit(ys[present], xs[present], 1)[0]
-            thresholds[k] = TUSIMPLE_PIXEL_THRESHOLD / np.cos(np.arctan(slope))
+            thresholds[k] = pixel_threshold / np.cos(np.arctan(slope))
     return thresholds
 
 
 def tusimple_lane_accuracies(
-    pred_lanes: Sequence[Sequence[float]], gt_lanes: Sequence[Sequence[float]], h_samples: Sequence[float]
+    pred_lanes: Sequence[Sequence[float]],
+    gt_lanes: Sequence[Sequence[float]],
+    h_samples: Sequence[float],
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
 ) -> np.ndarray:
     """``[G]``: each ground-truth lane's accuracy against its best prediction (0 with no prediction).
 
-    A lane is matched (found) when its accuracy is >= :data:`TUSIMPLE_POINT_THRESHOLD`.
+    A lane is matched (found) when its accuracy is >= :data:`TUSIMPLE_POINT_THRESHOLD`;
+    ``pixel_threshold`` as in :func:`tusimple_lane_thresholds`.
 
     Raises:
         ValueError: a lane whose length differs from ``h_samples``.
@@ -123,7 +143,7 @@ def tusimple_lane_accuracies(
     gt = _lanes_array(gt_lanes, rows, "ground-truth")
     if len(gt) == 0 or len(pred) == 0:
         return np.zeros(len(gt))
-    thresholds = tusimple_lane_thresholds(gt, h_samples)
+    thresholds = tusimple_lane_thresholds(gt, h_samples, pixel_threshold)
     pred = np.where(pred >= 0, pred, _TUSIMPLE_ABSENT)
     gt = np.where(gt >= 0, gt, _TUSIMPLE_ABSENT)
     hits = np.abs(pred[None, :, :] - gt[:, None, :]) < thresholds[:, None, None]
@@ -135,6 +155,7 @@ def tusimple_frame_score(
     gt_lanes: Sequence[Sequence[float]],
     h_samples: Sequence[float],
     run_time: float = 0.0,
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
 ) -> tuple[float, float, float]:
     """One frame's official ``(accuracy, FP rate, FN rate)`` (``LaneEval.bench``).
 
@@ -143,6 +164,7 @@ def tusimple_frame_score(
         gt_lanes: ``G`` ground-truth lanes in the same form.
         h_samples: the label's rows.
         run_time: the prediction's run time in ms; over 200 scores the frame (0, 0, 1).
+        pixel_threshold: 20 on the benchmark's 1280-px frames (:func:`tusimple_pixel_threshold`).
 
     Raises:
         ValueError: a lane whose length differs from ``h_samples`` (the official "Format of lanes error").
@@ -153,7 +175,7 @@ def tusimple_frame_score(
     n_pred, n_gt = len(pred_lanes), len(gt_lanes)
     if run_time > TUSIMPLE_MAX_RUN_TIME_MS or n_gt + 2 < n_pred:
         return 0.0, 0.0, 1.0
-    accuracies = tusimple_lane_accuracies(pred_lanes, gt_lanes, h_samples)
+    accuracies = tusimple_lane_accuracies(pred_lanes, gt_lanes, h_samples, pixel_threshold)
     matched = int((accuracies >= TUSIMPLE_POINT_THRESHOLD).sum())
     fn = n_gt - matched
     fp = n_pred - matched
@@ -195,13 +217,18 @@ def _frames_by_file(frames: Iterable[Mapping], what: str) -> dict[str, Mapping]:
     return by_file
 
 
-def tusimple_scores(predictions: Iterable[Mapping], ground_truth: Iterable[Mapping]) -> TuSimpleScore:
+def tusimple_scores(
+    predictions: Iterable[Mapping],
+    ground_truth: Iterable[Mapping],
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
+) -> TuSimpleScore:
     """The benchmark's ``bench_one_submit``: per-frame scores averaged over the ground-truth frames.
 
     Args:
         predictions: TuSimple JSON lines as dicts: ``raw_file``, ``lanes`` (on the ground truth's
             ``h_samples``) and optionally ``run_time`` (ms, default 0).
         ground_truth: label JSON lines as dicts: ``raw_file``, ``lanes``, ``h_samples``.
+        pixel_threshold: 20 on the benchmark's 1280-px frames (:func:`tusimple_pixel_threshold`).
 
     Raises:
         ValueError: a frame without a prediction, a prediction for an unknown frame, a frame named
@@ -222,8 +249,11 @@ def tusimple_scores(predictions: Iterable[Mapping], ground_truth: Iterable[Mappi
         )
     accuracy = fp = fn = 0.0
     for name, gt in gts.items():
+        if "h_samples" not in gt:
+            raise ValueError(f"ground-truth frame {name!r} has no 'h_samples'; each label line lists its rows")
         pred = preds[name]
-        a, p, n = tusimple_frame_score(pred["lanes"], gt["lanes"], gt["h_samples"], float(pred.get("run_time", 0.0)))
+        run_time = float(pred.get("run_time", 0.0))
+        a, p, n = tusimple_frame_score(pred["lanes"], gt["lanes"], gt["h_samples"], run_time, pixel_threshold)
         accuracy, fp, fn = accuracy + a, fp + p, fn + n
     return TuSimpleScore(accuracy / len(gts), fp / len(gts), fn / len(gts), len(gts))
 
@@ -238,19 +268,28 @@ class LaneSubsetScore:
 
 
 def tusimple_lane_subset(
-    predictions: Iterable[Mapping], ground_truth: Iterable[Mapping], flag: str, value: bool = True
+    predictions: Iterable[Mapping],
+    ground_truth: Iterable[Mapping],
+    flag: str,
+    value: bool = True,
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
 ) -> LaneSubsetScore:
     """The TuSimple lane accuracy over the ground-truth lanes whose per-lane ``flag`` equals ``value``.
 
     ``ground_truth`` lines carry a list ``flag`` with one entry per lane (the generated roads write
     ``dashed`` and ``occluded``). Frames without a prediction count their lanes as missed.
+    ``pixel_threshold`` as in :func:`tusimple_scores`.
 
     Raises:
-        ValueError: a ground-truth line without ``flag`` or with a list of another length than its lanes.
+        ValueError: a ground-truth line without ``raw_file``, ``lanes`` or ``h_samples``, or without
+            ``flag`` or with a list of another length than its lanes.
     """
     preds = _frames_by_file(predictions, "prediction")
     accuracies: list[float] = []
     for gt in ground_truth:
+        absent = [key for key in ("raw_file", "lanes", "h_samples") if key not in gt]
+        if absent:
+            raise ValueError(f"a ground-truth frame has no {absent[0]!r}; each is a TuSimple label line")
         if flag not in gt or len(gt[flag]) != len(gt["lanes"]):
             raise ValueError(
                 f"ground-truth frame {gt.get('raw_file')!r} has no per-lane {flag!r} list of {len(gt['lanes'])} entries"
@@ -259,7 +298,7 @@ def tusimple_lane_subset(
         if not chosen:
             continue
         pred = preds.get(gt["raw_file"], {"lanes": []})
-        lane_acc = tusimple_lane_accuracies(pred["lanes"], gt["lanes"], gt["h_samples"])
+        lane_acc = tusimple_lane_accuracies(pred["lanes"], gt["lanes"], gt["h_samples"], pixel_threshold)
         accuracies.extend(float(lane_acc[k]) for k in chosen)
     if not accuracies:
         return LaneSubsetScore(0, 0.0, 0.0)
@@ -271,7 +310,11 @@ def tusimple_lane_subset(
 
 
 def polyline_mask(
-    points: np.ndarray | Sequence[Sequence[float]], height: int, width: int, thickness: float
+    points: np.ndarray | Sequence[Sequence[float]],
+    height: int,
+    width: int,
+    thickness: float,
+    opencv_odd: bool = True,
 ) -> np.ndarray:
     """Pixels within half the thickness of a polyline whose vertices are rounded to integer pixels.
 
@@ -290,6 +333,8 @@ def polyline_mask(
         points: ``[N, 2]`` vertices ``(x, y)`` in pixels; one vertex draws a disc, none draws nothing.
         height, width: the mask's size.
         thickness: the line's width in pixels.
+        opencv_odd: apply OpenCV's odd-thickness rule (above); False draws exactly ``thickness / 2``
+            either side (for a width already scaled from an OpenCV thickness, which must not get the rule twice).
 
     Returns:
         bool ``[height, width]``.
@@ -299,7 +344,8 @@ def polyline_mask(
     if len(vertices) == 0:
         return mask
     # OpenCV draws an odd integer thickness t as (t + 1) / 2 either side (15 px: 17 px across)
-    radius = max((thickness + thickness % 2) / 2.0 if float(thickness).is_integer() else thickness / 2.0, 0.5)
+    odd = opencv_odd and float(thickness).is_integer()
+    radius = max((thickness + thickness % 2) / 2.0 if odd else thickness / 2.0, 0.5)
     # discs of radius r every s pixels cover the thick segment up to r - sqrt(r^2 - s^2 / 4) <= 0.005 px,
     # so discs of radius r + 0.005 cover every pixel at distance <= r (the axis-aligned edges included)
     step = min(1.0, 2.0 * math.sqrt(2.0 * radius * 0.005))

@@ -82,7 +82,7 @@ def test_dataset_items_and_masks(tmp_path):
     resized = culane_split("train", folder=tmp_path, image_size=(30, 82))[0]
     assert resized["image"].shape == (3, 30, 82) and set(resized["mask"].unique().tolist()) <= {0, 2, 3}
     test = culane_split("test", folder=tmp_path, image_size=(30, 82))
-    assert set(test[0]) == {"image", "index"}
+    assert set(test[0]) == {"image", "size", "index"} and test[0]["size"].tolist() == [59, 164]
     assert [lane.shape for lane in test.lanes(1)] == [(3, 2)]
 
 

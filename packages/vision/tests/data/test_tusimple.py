@@ -222,3 +222,6 @@ def test_segmentation_mask_ids_widths_and_existence():
     assert np.flatnonzero(mask[150] == 2).tolist() == list(range(632, 649))
     small, _ = tusimple_segmentation(upright, (180, 320))
     assert np.flatnonzero(small[150 // 4] == 2).tolist() == [158, 159, 160, 161, 162]
+    # the odd-width rule is applied once, to cv2's 15: a mask 560 px wide draws 16 * 560 / 1280 = 7 px, not 9
+    narrow, _ = tusimple_segmentation(upright, (315, 560))
+    assert np.flatnonzero(narrow[66] == 2).tolist() == list(range(277, 284))

@@ -169,11 +169,14 @@ def test_post_processing_follows_get_lane():
     lanes = lanes_from_probabilities(probs, exist, rows, (590, 1640), crop_top=240)
     # lane 3 exists but has no pixels above 0.3; lane 4's existence is below 0.5
     assert len(lanes) == 2
-    x1 = round((20 + 0.5) * 1640 / 100 - 0.5)
+    # getLane: uint16(id * W / w) - 1 with the 1-based column id = c + 1
+    x1 = int((20 + 1) * 1640 / 100 + 0.5) - 1
     assert lanes[0] == [x1] * 18
     # map row of image row y: round((y - 240) * 36 / 350) - 1 >= 30 for y >= 540 only (y = 590, 570, 550)
-    assert lanes[1][:3] == [round(70.5 * 16.4 - 0.5)] * 3 and lanes[1][3:] == [-2] * 15
+    assert lanes[1][:3] == [int(71 * 16.4 + 0.5) - 1] * 3 and lanes[1][3:] == [-2] * 15
     assert lanes_to_points(lanes, rows)[1] == [(lanes[1][0], 590), (lanes[1][0], 570), (lanes[1][0], 550)]
+    # the official output writes CULane's rows one up (y - 1)
+    assert lanes_to_points(lanes, rows, row_offset=-1)[1][0] == (lanes[1][0], 589)
     # a lane with one point is dropped; rows above the crop have no points
     assert lanes_from_probabilities(probs, exist, [rows[0], 100, 120], (590, 1640), crop_top=240) == []
     above = lanes_from_probabilities(probs, exist, [100, 300, 400], (590, 1640), crop_top=240)
@@ -186,7 +189,7 @@ def test_decode_lanes_reads_logits_in_tusimple_form():
     h_samples = list(range(160, 720, 10))
     decoded = decode_lanes(output, h_samples, (720, 1280))
     assert len(decoded) == 2 and [len(lane) for lane in decoded[0]] == [len(h_samples)]
-    assert decoded[0][0] == [round(20.5 * 12.8 - 0.5)] * len(h_samples)
+    assert decoded[0][0] == [int(21 * 12.8 + 0.5) - 1] * len(h_samples)
 
 
 def test_bad_input_is_one_line():

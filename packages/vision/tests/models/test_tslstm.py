@@ -1,12 +1,14 @@
 """TS-LSTM and Temporal-Inception: the registry contract, two core layers, the official code's segments and stages,
 order learnt from a time reversal (which mean-pooling provably cannot), the ±0.1 initialisation, bad input."""
 
+import copy
+
 import pytest
 import torch
 
 from recur_core import get_model, list_models
 from recur_core.testing import check_model
-from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames
+from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames, temporal_inception_reference
 
 FEATURE_MODELS = ["tslstm", "temporal_inception", "mean_pool", "frame_average", "feature_lstm"]
 
@@ -95,14 +97,34 @@ def test_tslstm_can_start_uniform_in_the_official_range():
 
 def test_temporal_inception_follows_the_official_stages():
     model = TemporalInception(feature_dim=8, num_classes=4)
-    channels = [sum(b[0].out_channels for b in stage.branches) for stage in model.stages]
-    kernels = [[b[0].kernel_size for b in stage.branches] for stage in model.stages]
-    pools = [stage.branches[0][3].kernel_size for stage in model.stages]
-    assert channels == [2, 4, 8, 16] and kernels == [[(1, 5), (1, 7)]] * 4 and pools == [(1, 2), (1, 2), (1, 2), (1, 3)]
+    channels = [sum(conv.out_channels for conv in stage.convs) for stage in model.stages]
+    kernels = [[conv.kernel_size for conv in stage.convs] for stage in model.stages]
+    pools = [stage.pool for stage in model.stages]
+    assert channels == [2, 4, 8, 16] and kernels == [[(1, 5), (1, 7)]] * 4 and pools == [2, 2, 2, 3]
     assert [m.out_channels for m in model.reduce if isinstance(m, torch.nn.Conv2d)] == [4, 2, 1]
     assert model.fc[0].in_features == 8 and model.fc[0].out_features == 1024
     # only the time axis is convolved: each feature row is processed with the same filters
     assert model(torch.randn(3, 8, 25)).shape == (3, 4)
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_temporal_inception_matrix_form_equals_the_official_conv2d_form_in_float64(train):
+    torch.manual_seed(0)
+    model = TemporalInception(feature_dim=6, num_classes=4).double().train(train)
+    reference = copy.deepcopy(model)
+    features = torch.randn(3, 6, 25, dtype=torch.float64)
+    # the same dropout masks in both passes
+    torch.manual_seed(1)
+    ours = model(features)
+    torch.manual_seed(1)
+    theirs = temporal_inception_reference(reference, features)
+    torch.testing.assert_close(ours, theirs, rtol=1e-10, atol=1e-12)
+    ours.square().sum().backward()
+    theirs.square().sum().backward()
+    for (name, a), b in zip(model.named_parameters(), reference.parameters()):
+        torch.testing.assert_close(a.grad, b.grad, rtol=1e-9, atol=1e-12, msg=name)
+    for a, b in zip(model.buffers(), reference.buffers()):
+        torch.testing.assert_close(a, b)
 
 
 def test_bad_input_is_one_line():

@@ -29,11 +29,11 @@ from torch.utils.data import Dataset
 
 from recur_core.data import data_root, get_dataset
 from recur_core.data.root import DatasetNotFoundError, not_found_message
+from recur_vision.data.tusimple import read_lane_image
 from recur_vision.lane_metrics import LaneCounts, culane_split_counts
 
 __all__ = [
     "CULANE_LISTS",
-    "CULANE_SIZE",
     "CULANE_TEST_SPLITS",
     "CULaneEntry",
     "CULaneLanes",
@@ -48,7 +48,6 @@ __all__ = [
     "write_culane_lines",
 ]
 
-CULANE_SIZE = (590, 1640)  # (height, width)
 CULANE_LISTS = {"train": "list/train_gt.txt", "val": "list/val_gt.txt", "test": "list/test.txt"}
 CULANE_TEST_SPLITS = (
     "test0_normal",
@@ -187,7 +186,8 @@ class CULaneLanes(Dataset):
         image_size: ``(H, W)`` of the returned image and mask (SCNN: 288x800); None keeps 1640x590.
         mean, std: per-channel normalisation after scaling to [0, 1]; None skips it.
 
-    Items: ``image`` float32 ``[3, H, W]``, ``mask`` int64 ``[H, W]`` (ids 0..4, resized nearest),
+    Items: ``image`` float32 ``[3, H, W]``, ``size`` int64 ``[2]`` (the frame's own H, W), ``mask`` int64
+    ``[H, W]`` (ids 0..4, resized nearest),
     ``exist`` float32 ``[4]``, ``index`` into :attr:`entries`. Every file the list names is checked to
     exist when the dataset is built.
     """
@@ -222,16 +222,9 @@ class CULaneLanes(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         entry = self.entries[index]
-        with Image.open(self.folder / entry.image) as image:
-            image = image.convert("RGB")
-            size = self.image_size or (image.height, image.width)
-            if size != (image.height, image.width):
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
-        tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
-        if self.mean is not None:
-            tensor = (tensor - self.mean) / self.std
-        item = {"image": tensor, "index": index}
+        tensor, source = read_lane_image(self.folder / entry.image, self.image_size, self.mean, self.std)
+        size = tuple(tensor.shape[1:])
+        item = {"image": tensor, "size": torch.tensor(source, dtype=torch.long), "index": index}
         if entry.mask is not None:
             with Image.open(self.folder / entry.mask) as mask:
                 if mask.mode not in ("L", "P"):

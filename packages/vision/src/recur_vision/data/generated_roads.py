@@ -39,6 +39,7 @@ from recur_vision.data.generated_folder import write_once
 from recur_vision.data.tusimple import TUSIMPLE_ABSENT, TuSimpleFrame, write_tusimple_json
 
 __all__ = [
+    "GENERATED_FORMAT",
     "GENERATED_LABEL_FILES",
     "OCCLUDED_FRACTION",
     "render_road",
@@ -46,7 +47,7 @@ __all__ = [
     "write_generated_tusimple",
 ]
 
-_FORMAT_VERSION = 1
+GENERATED_FORMAT = 1  # bumped when the frames or labels change; names the cache folder
 # label file -> clip folder, in the order the frames are written (train is split over 0313 and 0601)
 GENERATED_LABEL_FILES = {
     "label_data_0313.json": "clips/0313-1",
@@ -314,7 +315,7 @@ def write_generated_tusimple(
     if min(height, width) < 32:
         raise ValueError(f"frames must be at least 32x32 pixels, got {height}x{width}")
     folder = Path(folder)
-    options = dict(format=_FORMAT_VERSION, train=train, val=val, test=test, height=height, width=width, seed=seed)
+    options = dict(format=GENERATED_FORMAT, train=train, val=val, test=test, height=height, width=width, seed=seed)
     counts = dict(zip(GENERATED_LABEL_FILES, (train // 2, train - train // 2, val, test)))
 
     def write(tmp: Path) -> None:

@@ -57,6 +57,7 @@ import numpy as np
 from PIL import Image
 
 from recur_vision.data.generated_folder import write_once
+from recur_vision.data.render import _interpolation_matrix
 from recur_vision.data.rsvqa import RSVQA_VARIANTS
 
 __all__ = [
@@ -137,13 +138,8 @@ class TileQuestion:
 
 def _smooth_noise(rng: np.random.Generator, size: int, cell: int, channels: int = 1) -> np.ndarray:
     """``[size, size, channels]`` noise: a coarse normal grid (a knot every ``cell`` px) bilinearly upsampled."""
-    knots = size // cell + 2
-    position = np.arange(size, dtype=np.float32) / cell
-    low = position.astype(np.int64)
-    weights = np.zeros((size, knots), dtype=np.float32)
-    weights[np.arange(size), low] = 1.0 - (position - low)
-    weights[np.arange(size), low + 1] = position - low
-    coarse = rng.normal(size=(knots, knots, channels)).astype(np.float32)
+    weights = _interpolation_matrix(size, cell)
+    coarse = rng.normal(size=(weights.shape[1], weights.shape[1], channels)).astype(np.float32)
     return np.einsum("hi,ijc,wj->hwc", weights, coarse, weights, optimize=True)
 
 

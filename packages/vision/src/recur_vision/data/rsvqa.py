@@ -74,6 +74,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from recur_core.data import data_root, dataset_file, get_dataset
+from recur_vision.extract import IMAGENET_MEAN, IMAGENET_STD
 
 __all__ = [
     "EOS",
@@ -112,8 +113,6 @@ IGNORE_INDEX = -100
 MAX_QUESTION_LENGTH = 20
 MAX_ANSWERS = 100
 RELATIONAL_WORDS = frozenset({"top", "bottom", "left", "right"})
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 _KINDS = ("images", "questions", "answers")
 _ROW_KEYS = {
     "images": ("id", "active", "questions_ids"),
@@ -632,17 +631,30 @@ class RSVQADataset(Dataset):
             array = np.rot90(array, k=3)
         return array
 
-    def __getitem__(self, key: int | tuple[int, int]) -> RSVQAItem:
-        epoch, index = key if isinstance(key, tuple) else (0, key)
-        sample = self.samples[index]
-        question, answer, may_turn = self._encoded[index]
-        array = self.tile(sample.image_id)
-        if self.augment and may_turn:
+    def encoded(self, index: int) -> tuple[Tensor, Tensor]:
+        """``(question ids [L], answer class [])`` of question ``index``."""
+        question, answer, _ = self._encoded[index]
+        return question, answer
+
+    def may_turn(self, index: int) -> bool:
+        """Whether question ``index`` may see a flipped or rotated tile (it names no side)."""
+        return self._encoded[index][2]
+
+    def image(self, index: int, epoch: int = 0) -> Tensor:
+        """The normalised tile of question ``index`` ``[3, H, W]``, augmented with the draw of ``(epoch, index)``
+        when ``augment`` is on and the question names no side."""
+        array = self.tile(self.samples[index].image_id)
+        if self.augment and self.may_turn(index):
             array = self._augmented(array, epoch, index)
         image = torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1).float().div_(255.0)
         if self.mean is not None:
             image = (image - self.mean) / self.std
-        return RSVQAItem(image, question, answer, sample.type)
+        return image
+
+    def __getitem__(self, key: int | tuple[int, int]) -> RSVQAItem:
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        question, answer, _ = self._encoded[index]
+        return RSVQAItem(self.image(index, epoch), question, answer, self.samples[index].type)
 
 
 def default_rsvqa_folder(variant: str = "lr", root: str | None = None) -> Path:

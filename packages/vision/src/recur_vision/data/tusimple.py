@@ -45,7 +45,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from recur_core.data import data_root, dataset_file, get_dataset
-from recur_vision.lane_metrics import TuSimpleScore, polyline_mask, tusimple_scores
+from recur_vision.lane_metrics import TUSIMPLE_PIXEL_THRESHOLD, TuSimpleScore, polyline_mask, tusimple_scores
 
 __all__ = [
     "TUSIMPLE_ABSENT",
@@ -57,6 +57,7 @@ __all__ = [
     "TuSimpleFrame",
     "TuSimpleLanes",
     "evaluate_tusimple",
+    "read_lane_image",
     "read_tusimple_json",
     "tusimple_lane_slots",
     "tusimple_segmentation",
@@ -202,11 +203,16 @@ def write_tusimple_json(path: str | os.PathLike, frames: Iterable[TuSimpleFrame]
     return path
 
 
-def evaluate_tusimple(pred_file: str | os.PathLike, gt_file: str | os.PathLike) -> TuSimpleScore:
-    """The benchmark's ``bench_one_submit`` on two files: accuracy, FP and FN over the ground-truth frames."""
+def evaluate_tusimple(
+    pred_file: str | os.PathLike, gt_file: str | os.PathLike, pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD
+) -> TuSimpleScore:
+    """The benchmark's ``bench_one_submit`` on two files: accuracy, FP and FN over the ground-truth frames.
+
+    ``pixel_threshold``: 20 for 1280-px frames (:func:`~recur_vision.lane_metrics.tusimple_pixel_threshold`).
+    """
     preds = read_tusimple_json(pred_file)
     gts = read_tusimple_json(gt_file)
-    return tusimple_scores((f.as_json() for f in preds), (f.as_json() for f in gts))
+    return tusimple_scores((f.as_json() for f in preds), (f.as_json() for f in gts), pixel_threshold)
 
 
 def _carries_lanes(path: Path) -> bool:
@@ -290,7 +296,8 @@ def tusimple_segmentation(
     """
     height, width = size
     sy, sx = height / source_size[0], width / source_size[1]
-    # the width cv2.line gives an odd integer thickness (15 px draws 16 across), scaled to the mask
+    # the width cv2.line gives an odd integer thickness (15 px draws 16 across), scaled to the mask once:
+    # the scaled width is drawn as it is (opencv_odd=False), or an odd result would get the rule twice
     drawn = lane_width + lane_width % 2 if float(lane_width).is_integer() else lane_width
     thickness = drawn * width / TUSIMPLE_SIZE[1]
     mask = np.zeros((height, width), dtype=np.uint8)
@@ -301,9 +308,35 @@ def tusimple_segmentation(
         points = frame.lane_points(k)
         if len(points) < TUSIMPLE_MIN_POINTS:
             continue
-        mask[polyline_mask(points * (sx, sy), height, width, thickness)] = slot + 1
+        # pixel centres map as a resize maps them: x' = (x + 0.5) s - 0.5 (as drawing at full size, then resizing)
+        scaled = (points + 0.5) * (sx, sy) - 0.5
+        mask[polyline_mask(scaled, height, width, thickness, opencv_odd=False)] = slot + 1
         exist[slot] = 1.0
     return mask, exist
+
+
+def read_lane_image(
+    path: str | os.PathLike,
+    size: tuple[int, int] | None = None,
+    mean: torch.Tensor | None = None,
+    std: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, tuple[int, int]]:
+    """A frame as float32 ``[3, H, W]`` in [0, 1] (then ``(x - mean) / std`` when given), and its own ``(H, W)``.
+
+    ``size``: ``(H, W)`` to resize to (bilinear); None keeps the frame's. ``mean``/``std`` are ``[3, 1, 1]``.
+    The reader of the TuSimple and CULane datasets.
+    """
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        source = (image.height, image.width)
+        size = tuple(size) if size is not None else source
+        if size != source:
+            image = image.resize((size[1], size[0]), Image.BILINEAR)
+        pixels = np.asarray(image, dtype=np.uint8)
+    tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
+    if mean is not None:
+        tensor = (tensor - mean) / std
+    return tensor, source
 
 
 def _find_frame(raw_file: str, places: Sequence[Path]) -> Path | None:
@@ -377,16 +410,8 @@ class TuSimpleLanes(Dataset):
         return len(self.frames)
 
     def __getitem__(self, index: int) -> dict:
-        with Image.open(self.paths[index]) as image:
-            image = image.convert("RGB")
-            source = (image.height, image.width)
-            size = self.image_size or source
-            if size != source:
-                image = image.resize((size[1], size[0]), Image.BILINEAR)
-            pixels = np.asarray(image, dtype=np.uint8)
-        tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
-        if self.mean is not None:
-            tensor = (tensor - self.mean) / self.std
+        tensor, source = read_lane_image(self.paths[index], self.image_size, self.mean, self.std)
+        size = tuple(tensor.shape[1:])
         mask, exist = tusimple_segmentation(self.frames[index], size, source, self.lane_width)
         return {
             "image": tensor,

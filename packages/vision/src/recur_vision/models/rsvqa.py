@@ -31,13 +31,24 @@ Deliberate differences, each for a stated reason:
   default) or kept as frozen random features (``freeze_backbone=True``). ResNet-18 is the default
   for CPU (``backbone="resnet152"`` is the paper's); a frozen backbone keeps its batch-norm statistics.
 
+Image branch option (issue 16): ``backbone="vir"`` replaces the ResNet by a vision retention
+network (:func:`recur_vision.models.vir.vir`, options in ``backbone_kwargs``: ``size``, ``patch_size``,
+...); its final LayerNorm of the class token (appended last, so it has read every patch) is the image
+feature, ``width``-d instead of 2048, trained from scratch.
+
+Several questions per image: ``forward(..., image_index=...)`` encodes each image once and gives
+question ``i`` the feature of image ``image_index[i]`` (what the grouped batches of
+:class:`recur_vision.vqa.RSVQAData` hold; the same logits as repeating the images, without the
+repeated backbone passes).
+
 Baselines (the known language bias of RSVQA): ``inputs="question"`` (question branch only) and
 ``inputs="image"`` (image branch only), each feeding its 1200-d feature straight to the same
 classifier; the branch they do not use is not built and its input is ignored.
 
 Shapes:
     images [B, 3, S, S] float (ImageNet-normalised); questions [B, L] int64 (EOS-padded);
-    lengths [B] int64 (valid words, EOS included) or None (all L valid) -> logits [B, num_answers]
+    lengths [B] int64 (valid words, EOS included) or None (all L valid) -> logits [B, num_answers];
+    with image_index [N] (the image of each question): images [M, 3, S, S], questions [N, L] -> [N, num_answers]
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ __all__ = [
     "QuestionBranch",
     "RSVQAConfig",
     "RSVQANet",
+    "ViRBranch",
     "layer4_grid",
     "rsvqa",
     "rsvqa_image_only",
@@ -156,6 +168,39 @@ def _load_resnet_weights(resnet: nn.Module, path: str, backbone: str) -> None:
         )
 
 
+class ViRBranch(nn.Module):
+    """A ViR (:func:`recur_vision.models.vir.vir`, no classifier head used) → its class token's final LayerNorm.
+
+    Args:
+        image_size: the side S of the square input (a multiple of the patch size).
+        options: :func:`~recur_vision.models.vir.vir`'s (``size``, ``patch_size``, ``bidirectional``, ...).
+
+    Shapes:
+        images [B, 3, S, S] -> features [B, width]
+    """
+
+    def __init__(self, image_size: int = 64, **options: Any) -> None:
+        super().__init__()
+        from recur_vision.models.vir import vir
+
+        if "num_classes" in options or "image_size" in options:
+            raise ValueError("backbone_kwargs for vir take no num_classes or image_size; set image_size on the model")
+        self.vir = vir(num_classes=1, image_size=image_size, **options)
+        # the classifier head is not part of the branch
+        self.vir.head = nn.Identity()
+        self.image_size = image_size
+        self.frozen = False
+        self.out_dim = self.vir.config.width
+
+    def forward(self, images: Tensor) -> Tensor:
+        if tuple(images.shape[-2:]) != (self.image_size, self.image_size):
+            raise ValueError(
+                f"images are {tuple(images.shape[-2:])} but the model was built for image_size={self.image_size}; "
+                "resize the tiles or set image_size"
+            )
+        return self.vir.features(images)[:, -1]
+
+
 class QuestionBranch(nn.Module):
     """Word embedding → a core sequence layer → the output at the last valid word (the question vector).
 
@@ -198,7 +243,8 @@ class RSVQAConfig:
     vocab_size: int = 1000  # question words; set from the data's question vocabulary
     num_answers: int = 101  # <EOS> + the 100 most frequent answers
     inputs: Literal["both", "question", "image"] = "both"  # "question" / "image": the single-modality baselines
-    backbone: str = "resnet18"  # a ResNet of torchvision; the paper's is resnet152
+    backbone: str = "resnet18"  # a ResNet of torchvision (the paper's is resnet152), or "vir"
+    backbone_kwargs: dict | None = None  # for "vir": recur_vision.models.vir.vir's options (size, patch_size, ...)
     backbone_weights: str | None = None  # a torchvision state_dict file; nothing is downloaded
     freeze_backbone: bool | None = None  # None: frozen exactly when backbone_weights are given (the paper)
     image_size: int = 256  # LR 256, HR 512; sets the 1x1 conv's width
@@ -233,13 +279,22 @@ class RSVQANet(nn.Module):
             raise ValueError(f"dropout must lie in [0, 1), got {config.dropout}")
         self.config = config
         self.dropout = nn.Dropout(config.dropout)
-        self.image: ImageBranch | None = None
+        self.image: ImageBranch | ViRBranch | None = None
         self.question: QuestionBranch | None = None
         if config.inputs in ("both", "image"):
-            self.image = ImageBranch(
-                config.backbone, config.image_size, config.backbone_weights, config.freeze_backbone
-            )
-            self.image_proj = nn.Linear(VISUAL_DIM, config.fusion_dim)
+            if config.backbone == "vir":
+                if config.backbone_weights is not None or config.freeze_backbone:
+                    raise ValueError("backbone 'vir' is trained from scratch; drop backbone_weights / freeze_backbone")
+                self.image = ViRBranch(config.image_size, **(config.backbone_kwargs or {}))
+                image_dim = self.image.out_dim
+            else:
+                if config.backbone_kwargs:
+                    raise ValueError(f"backbone_kwargs are options of backbone 'vir', not of {config.backbone!r}")
+                self.image = ImageBranch(
+                    config.backbone, config.image_size, config.backbone_weights, config.freeze_backbone
+                )
+                image_dim = VISUAL_DIM
+            self.image_proj = nn.Linear(image_dim, config.fusion_dim)
         if config.inputs in ("both", "question"):
             self.question = QuestionBranch(config.vocab_size, config.question_dim, config.layer, config.layer_kwargs)
             self.question_proj = nn.Linear(config.question_dim, config.fusion_dim)
@@ -277,14 +332,32 @@ class RSVQANet(nn.Module):
             raise ValueError("this model was built with inputs='image'; it has no question branch")
         return torch.tanh(self.question_proj(self.dropout(self.question(questions, lengths))))
 
-    def forward(self, images: Tensor | None, questions: Tensor | None, lengths: Tensor | None = None) -> Tensor:
-        """Answer logits ``[B, num_answers]``; a baseline never reads the input of the branch it lacks."""
+    def forward(
+        self,
+        images: Tensor | None,
+        questions: Tensor | None,
+        lengths: Tensor | None = None,
+        image_index: Tensor | None = None,
+    ) -> Tensor:
+        """Answer logits ``[N, num_answers]``; a baseline never reads the input of the branch it lacks.
+
+        ``image_index`` [N]: question ``i`` is about ``images[image_index[i]]`` (each image encoded once);
+        None: question ``i`` is about ``images[i]``.
+        """
         if self.config.inputs == "question":
-            fused = self.encode_question(questions, lengths)
-        elif self.config.inputs == "image":
-            fused = self.encode_image(images)
-        else:
-            fused = torch.tanh(self.encode_image(images) * self.encode_question(questions, lengths))
+            return self._classify(self.encode_question(questions, lengths))
+        visual = self.encode_image(images)
+        if image_index is not None:
+            if image_index.dim() != 1 or (image_index.numel() and int(image_index.max()) >= len(visual)):
+                raise ValueError(
+                    f"image_index must be [N] ids of the {len(visual)} images, got {tuple(image_index.shape)}"
+                )
+            visual = visual[image_index]
+        if self.config.inputs == "image":
+            return self._classify(visual)
+        return self._classify(torch.tanh(visual * self.encode_question(questions, lengths)))
+
+    def _classify(self, fused: Tensor) -> Tensor:
         return self.classify(self.dropout(torch.tanh(self.hidden(self.dropout(fused)))))
 
 

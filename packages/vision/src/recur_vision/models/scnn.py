@@ -462,8 +462,10 @@ def lanes_from_probabilities(
     A lane is kept if its existence > ``exist_threshold``. Each image row y in ``rows`` is read from
     map row ``round((y - crop_top) * h / (H - crop_top)) - 1`` (the official 1-based rounding, made
     0-based; clamped to the map); the argmax column c is a point if its probability >
-    ``prob_threshold``, at image x = (c + 0.5) * W / w - 0.5, rounded. A lane with fewer than
-    ``min_points`` points is dropped.
+    ``prob_threshold``, at image x = ``round((c + 1) * W / w) - 1`` (getLane's
+    ``uint16(id * W / w) - 1`` with its 1-based column ``id = c + 1``; halves round up as MATLAB's). A
+    lane with fewer than ``min_points`` points is dropped. The rows are returned as given: getLane writes
+    CULane's points at ``y - 1`` (:func:`lanes_to_points` with ``row_offset=-1``).
 
     Args:
         probabilities: ``[num_lanes + 1, h, w]`` softmax of the segmentation (class 0 = background), at
@@ -492,7 +494,7 @@ def lanes_from_probabilities(
         [min(max(math.floor((y - crop_top) * scale + 0.5) - 1, 0), map_height - 1) for y in rows], dtype=torch.long
     )
     values, columns = probabilities[1:, map_rows].detach().float().max(-1)
-    xs = ((columns.double() + 0.5) * width / map_width - 0.5).round().long()
+    xs = torch.floor((columns.double() + 1) * width / map_width + 0.5).long() - 1
     found = (values > prob_threshold) & torch.tensor([y >= crop_top for y in rows], dtype=torch.bool)
     lanes = []
     for lane in range(existence.shape[0]):
@@ -501,13 +503,17 @@ def lanes_from_probabilities(
     return lanes
 
 
-def lanes_to_points(lanes: list[list[int]], rows: Sequence[int]) -> list[list[tuple[int, int]]]:
-    """TuSimple-form lanes (x per row, -2 = none) to CULane point lists ``[(x, y), ...]`` per lane."""
+def lanes_to_points(lanes: list[list[int]], rows: Sequence[int], row_offset: int = 0) -> list[list[tuple[int, int]]]:
+    """TuSimple-form lanes (x per row, -2 = none) to CULane point lists ``[(x, y + row_offset), ...]`` per lane.
+
+    The official CULane output (``getLane.m``) samples rows ``590 - 20 i`` and writes them as ``y - 1``:
+    ``row_offset=-1``.
+    """
     points = []
     for lane in lanes:
         if len(lane) != len(rows):
             raise ValueError(f"a lane has {len(lane)} x values for {len(rows)} rows")
-        points.append([(x, int(y)) for x, y in zip(lane, rows) if x >= 0])
+        points.append([(x, int(y) + row_offset) for x, y in zip(lane, rows) if x >= 0])
     return points
 
 

@@ -38,13 +38,16 @@ sooner on the generated videos' features.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from recur_core.registry import build_layer, register_model
 from recur_vision.models.baselines import _FeatureClassifier
 
-__all__ = ["TSLSTM", "TemporalInception", "segment_frames"]
+__all__ = ["TSLSTM", "TemporalInception", "segment_frames", "temporal_conv_matrix", "temporal_inception_reference"]
 
 
 def segment_frames(num_frames: int, num_segments: int) -> tuple[int, int]:
@@ -116,23 +119,49 @@ class TSLSTM(_FeatureClassifier):
         return self.classifier(self.dropout(self.norm(outputs[:, -1])))
 
 
+def temporal_conv_matrix(weight: Tensor, frames: int) -> Tensor:
+    """A temporal convolution's weight ``[C_out, C_in, 1, k]`` (odd k, "same" zero padding) as a matrix.
+
+    Entry ``[o * T + t, i * T + s]`` (output channel o at frame t, input channel i at frame s) is
+    ``weight[o, i, 0, s - t + (k - 1) // 2]``, zero outside the kernel: for rows laid out ``[C_in, T, N]``
+    the convolution of each of the N rows is ``matrix @ x.reshape(C_in * T, N)`` -> ``[C_out * T, N]``.
+    """
+    cout, cin, _, k = weight.shape
+    t = torch.arange(frames, device=weight.device)
+    # tap[t, s] of input frame s for output frame t: PyTorch convolutions are cross-correlations
+    tap = t[None, :] - t[:, None] + (k - 1) // 2
+    valid = (tap >= 0) & (tap < k)
+    entries = weight[:, :, 0, tap.clamp(0, k - 1)] * valid  # [C_out, C_in, T (t), T (s)]
+    return entries.transpose(1, 2).reshape(cout * frames, cin * frames)
+
+
 class _TemporalBranches(nn.Module):
-    """One Inception stage: parallel temporal convs (kernels 5 and 7) + BN + ReLU + max pool, concatenated."""
+    """One Inception stage: parallel temporal convs (kernels 5 and 7) + BN + ReLU + max pool, concatenated.
+
+    The branches' batch normalisations are one ``BatchNorm2d`` over their concatenated channels (BN is
+    per channel: the same as one per branch). Each feature row is convolved on its own, so the stage
+    reads ``[C_in, T, N]`` (N = batch x features, last) and both branches are one matrix product with
+    :func:`temporal_conv_matrix`: about 3x faster on a CPU than ``Conv2d`` with 1-16 channels
+    (:func:`temporal_inception_reference` is the ``Conv2d`` form).
+    """
 
     def __init__(self, cin: int, cout: int, pool: int, kernels: tuple[int, ...] = (5, 7)) -> None:
         super().__init__()
-        self.branches = nn.ModuleList(
-            nn.Sequential(
-                nn.Conv2d(cin, cout, (1, k), padding=(0, (k - 1) // 2)),
-                nn.BatchNorm2d(cout),
-                nn.ReLU(inplace=True),
-                nn.MaxPool2d((1, pool), stride=(1, pool)),
-            )
-            for k in kernels
-        )
+        self.convs = nn.ModuleList(nn.Conv2d(cin, cout, (1, k), padding=(0, (k - 1) // 2)) for k in kernels)
+        self.norm = nn.BatchNorm2d(cout * len(kernels))
+        self.pool = pool
 
     def forward(self, x: Tensor) -> Tensor:
-        return torch.cat([branch(x) for branch in self.branches], dim=1)
+        """``[C_in, T, N]`` -> ``[C_out x branches, T // pool, N]``."""
+        _, frames, rows = x.shape
+        matrix = torch.cat([temporal_conv_matrix(conv.weight, frames) for conv in self.convs])
+        bias = torch.cat([conv.bias for conv in self.convs]).repeat_interleave(frames)
+        y = torch.addmm(bias[:, None], matrix, x.reshape(-1, rows)).view(1, -1, frames, rows)
+        y = F.relu(self.norm(y))[0]
+        # max over each window of `pool` frames (MaxPool's floor mode); an elementwise maximum of the
+        # window's frames is much faster than max_pool2d along a middle axis
+        steps = frames // self.pool
+        return functools.reduce(torch.maximum, y[:, : steps * self.pool].view(-1, steps, self.pool, rows).unbind(2))
 
 
 @register_model("temporal_inception")
@@ -180,5 +209,21 @@ class TemporalInception(_FeatureClassifier):
         self.classifier = nn.Linear(fc_dim, num_classes)
 
     def forward(self, features: Tensor) -> Tensor:
-        x = self.reduce(self.stages(self.check(features).unsqueeze(1)))  # [B, 1, D, steps]
+        batch, dim, frames = self.check(features).shape
+        # each feature row on its own: [1, T, B x D]
+        x = self.stages(features.permute(2, 0, 1).reshape(1, frames, batch * dim))  # [16, steps, B x D]
+        x = self.reduce(x.view(x.shape[0], -1, batch, dim).permute(2, 0, 3, 1))  # [B, 1, D, steps]
         return self.classifier(self.fc(x.flatten(1)))
+
+
+def temporal_inception_reference(model: TemporalInception, features: Tensor) -> Tensor:
+    """``model``'s forward pass written as the official code: ``Conv2d`` on the one-channel image ``[B, 1, D, T]``.
+
+    The ground truth of the matrix form in :class:`_TemporalBranches` (the tests compare outputs and
+    gradients); in training mode it updates the batch normalisations' running statistics as the model does.
+    """
+    x = model.check(features).unsqueeze(1)
+    for stage in model.stages:
+        x = torch.cat([conv(x) for conv in stage.convs], dim=1)
+        x = F.max_pool2d(F.relu(stage.norm(x)), (1, stage.pool))
+    return model.classifier(model.fc(model.reduce(x).flatten(1)))

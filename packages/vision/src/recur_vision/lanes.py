@@ -1,0 +1,425 @@
+"""Lane detection end to end: the frames (:class:`LaneData`) and the task (:class:`LaneDetectionModule`).
+
+SCNN (Pan et al., "Spatial As Deep: Spatial CNN for Traffic Scene Understanding", AAAI 2018,
+https://arxiv.org/abs/1712.06080) and its baselines (the same network with ``message_passing``
+``"none"`` or ``"conv"``, :mod:`recur_vision.models.scnn`) trained on SCNN's targets (lane-id masks
+and lane existence) and scored with the official metrics:
+
+- TuSimple layout (the generated roads, the default, and the real TuSimple benchmark): accuracy,
+  FP and FN of the benchmark's ``lane.py`` (:mod:`recur_vision.lane_metrics`), its 20 px threshold
+  scaled to each frame's width (``20 * W / 1280``; 8 px on the generated 512-px frames);
+- CULane: the official F1 (30 px lanes, IoU > 0.5, Hungarian matching), and per scenario split when
+  the test lists are there.
+
+Predictions follow ``getLane.m`` (:func:`recur_vision.models.scnn.lanes_from_probabilities`) and are
+written at test in the benchmarks' formats under the run folder: ``lanes_test.json`` (TuSimple JSON
+lines with ``run_time``) or ``lanes_test/<image>.lines.txt`` (CULane).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
+from recur_core.registry import get_model
+from recur_vision.data.culane import CULaneLanes, culane_lines_path, culane_split, write_culane_lines
+from recur_vision.data.tusimple import (
+    TUSIMPLE_LANE_WIDTH,
+    TuSimpleFrame,
+    TuSimpleLanes,
+    tusimple_split,
+    write_tusimple_json,
+)
+from recur_vision.datamodules import generated_cache
+from recur_vision.lane_metrics import (
+    TuSimpleScore,
+    culane_counts,
+    tusimple_lane_subset,
+    tusimple_pixel_threshold,
+    tusimple_scores,
+)
+from recur_vision.models.scnn import lanes_from_probabilities, lanes_to_points, scnn_loss
+
+__all__ = ["CULANE_ROWS", "LaneData", "LaneDetectionModule", "generated_roads_folder"]
+
+# getLane.m samples 18 rows every 20 px up from the bottom of a 590-row CULane frame
+CULANE_ROWS = tuple(590 - 20 * i for i in range(18))
+# the generated roads' per-lane flags scored as subsets at test: flag -> (name when set, name when not)
+_SUBSETS = {"occluded": ("occluded", "visible"), "dashed": ("dashed", "solid")}
+
+
+def generated_roads_folder(
+    folder: str | None = None,
+    train: int = 1000,
+    val: int = 100,
+    test: int = 200,
+    frame_size: Sequence[int] = (288, 512),
+    seed: int = 0,
+) -> Path:
+    """The generated roads in the TuSimple layout, written on first use (under
+    :func:`~recur_vision.datamodules.generated_cache`, in a folder named by the options, unless
+    ``folder`` is given) and reused after."""
+    from recur_vision.data.generated_roads import GENERATED_FORMAT, write_generated_tusimple
+
+    height, width = frame_size
+    name = f"tusimple-roads-v{GENERATED_FORMAT}-{height}x{width}-n{train}-{val}-{test}-seed{seed}"
+    target = Path(folder) if folder is not None else generated_cache() / name
+    return write_generated_tusimple(target, train, val, test, height, width, seed)
+
+
+class LaneData(SplitDataModule):
+    """Lane frames with SCNN's targets: ``image [B, 3, H, W]``, ``mask [B, H, W]`` (ids 0..4),
+    ``exist [B, 4]``, ``size [B, 2]`` (each frame's own height and width) and ``index [B]``.
+
+    Images are resized to ``image_size`` (the model's input) without cropping; the masks are drawn at
+    that size (TuSimple layout: the SCNN port's lane slots and 15 px lines scaled from 1280 px; CULane:
+    ``laneseg_label_w16`` resized nearest).
+
+    Args:
+        dataset: ``"generated"`` (the embedded default: road scenes rendered once under the cache,
+            written in the TuSimple layout and read by the real TuSimple reader; their test labels flag
+            occluded and dashed lanes), ``"tusimple"`` (``<data root>/tusimple``: train = 0313 + 0601,
+            val = 0531, test = ``test_label.json``) or ``"culane"`` (``<data root>/CULane``: the
+            ``list/{train_gt,val_gt,test}.txt`` lists).
+        root: the data root of ``tusimple`` / ``culane`` (None: ``$RECUR_DATA``, else the user cache).
+        folder: the dataset folder itself (a TuSimple- or CULane-layout folder; for ``generated``
+            where the frames are written); None: the default place.
+        train_frames, val_frames, test_frames: generated frames per split.
+        frame_size: ``(H, W)`` of the generated frames (a 16:9 frame like TuSimple's, at 512 px by default).
+        image_size: ``(H, W)`` the frames are resized to: the model's ``image_size``.
+        lane_width: TuSimple mask line width on a 1280-px frame (the SCNN port's 15), scaled to ``image_size``.
+        test_labels: TuSimple layout only: label files to test on instead of the test split, relative to
+            the dataset folder (e.g. ``tusimple_sample_512x288/label_data.json``) or absolute.
+        missing_frames: TuSimple layout: ``"error"`` (a frame the labels name but the disk lacks is a
+            one-line error) or ``"skip"`` (only the frames present are used).
+        mean, std: per-channel normalisation after scaling to [0, 1]; None keeps [0, 1].
+        batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`;
+            ``seed`` also seeds the generated roads.
+    """
+
+    def __init__(
+        self,
+        dataset: Literal["generated", "tusimple", "culane"] = "generated",
+        root: str | None = None,
+        folder: str | None = None,
+        train_frames: int = 1000,
+        val_frames: int = 100,
+        test_frames: int = 200,
+        frame_size: tuple[int, int] = (288, 512),
+        image_size: tuple[int, int] = (72, 128),
+        lane_width: float = TUSIMPLE_LANE_WIDTH,
+        test_labels: list[str] | None = None,
+        missing_frames: Literal["error", "skip"] = "error",
+        mean: list[float] | None = None,
+        std: list[float] | None = None,
+        *,
+        batch_size: int = 16,
+        num_workers: int = 0,
+        seed: int = 0,
+        shuffle: bool = True,
+    ) -> None:
+        super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, shuffle=shuffle)
+        if dataset not in ("generated", "tusimple", "culane"):
+            raise ValueError(f"dataset must be 'generated', 'tusimple' or 'culane', got {dataset!r}")
+        if dataset == "generated" and (train_frames < 2 or min(val_frames, test_frames) < 1):
+            raise ValueError(
+                f"the generated roads need train_frames >= 2 and val_frames, test_frames >= 1, got "
+                f"{train_frames}, {val_frames}, {test_frames}"
+            )
+        if len(image_size) != 2 or min(image_size) < 16 or any(s % 8 for s in image_size):
+            raise ValueError(f"image_size must be (H, W), multiples of 8 of at least 16, got {list(image_size)}")
+        if len(frame_size) != 2 or min(frame_size) < 32:
+            raise ValueError(f"frame_size must be (H, W) of at least 32 pixels each, got {list(frame_size)}")
+        if test_labels is not None and dataset == "culane":
+            raise ValueError("test_labels names TuSimple label files; CULane tests on list/test.txt")
+        if (mean is None) != (std is None):
+            raise ValueError("give both --data.mean and --data.std, or neither")
+        self.dataset_name = dataset
+        self.root, self.folder = root, folder
+        self.train_frames, self.val_frames, self.test_frames = train_frames, val_frames, test_frames
+        self.frame_size = tuple(frame_size)
+        self.image_size = tuple(image_size)
+        self.lane_width = lane_width
+        self.test_labels = test_labels
+        self.missing_frames = missing_frames
+        self.mean, self.std = mean, std
+
+    @property
+    def metric(self) -> str:
+        """``"tusimple"`` (accuracy / FP / FN) or ``"culane"`` (F1): the official metric of the dataset."""
+        return "culane" if self.dataset_name == "culane" else "tusimple"
+
+    def tusimple_folder(self) -> Path | None:
+        """The TuSimple-layout folder read (the generated roads written on first use); None: the data root's."""
+        if self.dataset_name == "generated":
+            return generated_roads_folder(
+                self.folder, self.train_frames, self.val_frames, self.test_frames, self.frame_size, self.seed
+            )
+        return Path(self.folder) if self.folder is not None else None
+
+    def make_dataset(self, split: Split) -> Dataset:
+        if self.dataset_name == "culane":
+            return culane_split(split, self.root, self.folder, image_size=self.image_size, mean=self.mean, std=self.std)
+        options = dict(
+            image_size=self.image_size,
+            lane_width=self.lane_width,
+            mean=self.mean,
+            std=self.std,
+            missing_frames=self.missing_frames,
+        )
+        folder = self.tusimple_folder()
+        if split == "test" and self.test_labels:
+            if folder is None:
+                from recur_core.data import data_root, get_dataset
+
+                folder = data_root(self.root) / get_dataset("tusimple").folder
+            files = [Path(name) if Path(name).is_absolute() else folder / name for name in self.test_labels]
+            absent = [str(file) for file in files if not file.is_file()]
+            if absent:
+                raise FileNotFoundError(
+                    f"--data.test_labels: {absent[0]} not found; name TuSimple label files inside {folder} "
+                    "(set RECUR_DATA to the folder holding tusimple/) or give absolute paths"
+                )
+            return TuSimpleLanes(files, folder=folder, **options)
+        return tusimple_split(split, self.root, folder, **options)
+
+
+class _Prediction(NamedTuple):
+    """One frame's decoded lanes, the forward pass's time per frame (ms), its own ``(H, W)`` and rows."""
+
+    lanes: list[list[int]]
+    run_time: float
+    size: tuple[int, int]
+    rows: Sequence[int]
+
+
+def _weighted_score(parts: Sequence[TuSimpleScore]) -> TuSimpleScore:
+    """The frame-weighted mean of per-group scores (the benchmark's mean over all their frames)."""
+    frames = sum(p.frames for p in parts)
+    mean = [sum(getattr(p, name) * p.frames for p in parts) / frames for name in ("accuracy", "fp", "fn")]
+    return TuSimpleScore(*mean, frames)
+
+
+class LaneDetectionModule(RecurModule):
+    """Lane detection with SCNN (``scnn``) or its baselines on :class:`LaneData`.
+
+    Trains with SCNN's loss (:func:`~recur_vision.models.scnn.scnn_loss`: cross-entropy weighted
+    [0.4, 1, 1, 1, 1] + 0.1 x existence BCE) and logs ``train/loss``, ``train/seg_loss``,
+    ``train/exist_loss``. Validation and test decode lanes as ``getLane.m`` (existence >
+    ``exist_threshold``, a point where the lane's probability > ``prob_threshold``, >= 2 points) at
+    the label's rows in each frame's own pixels, and log the dataset's official metric:
+
+    - TuSimple layout: ``<stage>/acc``, ``<stage>/fp``, ``<stage>/fn``, ``<stage>/f1`` (threshold
+      ``20 * W / 1280`` px for a frame ``W`` wide); at test on the generated roads also the lane
+      accuracy and match rate (>= 0.85) of the occluded and visible, dashed and solid lanes
+      (``test/acc_occluded``, ``test/matched_occluded``, ``..._visible``, ``..._dashed``, ``..._solid``);
+    - CULane: ``<stage>/f1``, ``<stage>/precision``, ``<stage>/recall`` (and ``test/f1_<split>`` per
+      scenario when ``list/test_split`` is there);
+
+    and ``<stage>/score`` (TuSimple accuracy or CULane F1), which picks the best checkpoint. Test writes
+    the predictions under the run folder: ``lanes_test.json`` (TuSimple JSON lines with the forward
+    pass's ``run_time`` in ms per frame) or ``lanes_test/<image>.lines.txt`` (CULane, rows written as
+    ``y - 1`` as ``getLane.m``). The baselines are separate runs of the same recipe with
+    ``--model.model_kwargs.message_passing none`` or ``conv``.
+
+    Args:
+        model: a registered lane model (``scnn``) built as ``get_model(model, input_size=image_size, **model_kwargs)``.
+        model_kwargs: its options (``{"message_passing": "none"}``, ``{"width": 0.25}``, ...).
+        image_size: ``(H, W)`` of the network input; must equal the data's.
+        prob_threshold, exist_threshold: getLane's point (0.3) and existence (0.5) thresholds.
+        lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
+    """
+
+    monitor = "val/score"
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        model: str = "scnn",
+        model_kwargs: dict[str, Any] | None = None,
+        image_size: tuple[int, int] = (72, 128),
+        prob_threshold: float = 0.3,
+        exist_threshold: float = 0.5,
+        lr: float = 1e-3,
+        weight_decay: float = 1e-4,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
+        if not (0 <= prob_threshold < 1 and 0 <= exist_threshold < 1):
+            raise ValueError(
+                f"prob_threshold and exist_threshold must lie in [0, 1), got {prob_threshold}, {exist_threshold}"
+            )
+        if "input_size" in (model_kwargs or {}):
+            raise ValueError("give the input size as --model.image_size (it must equal --data.image_size)")
+        image_size = tuple(image_size)
+        self.save_hyperparameters()
+        self.hparams.image_size = image_size
+        self.net = get_model(model, input_size=image_size, **(model_kwargs or {}))
+        self._predictions: dict[int, _Prediction] = {}
+
+    def setup(self, stage: str) -> None:
+        check_data_matches(self, ("image_size",))
+
+    def forward(self, images: Tensor) -> Any:
+        return self.net(images)
+
+    def training_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
+        loss = scnn_loss(self(batch["image"]), batch["mask"], batch["exist"])
+        logged = {"on_step": False, "on_epoch": True, "batch_size": len(batch["image"])}
+        self.log("train/loss", loss.total, prog_bar=True, **logged)
+        self.log("train/seg_loss", loss.segmentation, **logged)
+        self.log("train/exist_loss", loss.existence, **logged)
+        return loss.total
+
+    def _dataset(self, stage: str) -> Dataset:
+        return self.trainer.datamodule.dataset(stage)
+
+    def decode(self, output: Any, sizes: Tensor, rows: Sequence[Sequence[int]]) -> list[list[list[int]]]:
+        """Lanes per image (TuSimple form: x per row, -2 = none) at ``rows`` in each frame's own pixels."""
+        probabilities = output.segmentation.detach().float().softmax(1)
+        existence = output.existence.detach().float().sigmoid()
+        return [
+            lanes_from_probabilities(
+                p,
+                e,
+                r,
+                (int(s[0]), int(s[1])),
+                prob_threshold=self.hparams.prob_threshold,
+                exist_threshold=self.hparams.exist_threshold,
+            )
+            for p, e, s, r in zip(probabilities, existence, sizes, rows)
+        ]
+
+    def _rows(self, dataset: Dataset, indices: list[int], sizes: Tensor) -> list[Sequence[int]]:
+        if isinstance(dataset, TuSimpleLanes):
+            return [dataset.frames[i].h_samples for i in indices]
+        return [CULANE_ROWS if int(s[0]) == 590 else [round(int(s[0]) * y / 590) for y in CULANE_ROWS] for s in sizes]
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
+        start = time.perf_counter()
+        output = self(batch["image"])
+        run_time = (time.perf_counter() - start) * 1000.0 / len(batch["image"])
+        if "mask" in batch:
+            loss = scnn_loss(output, batch["mask"], batch["exist"])
+            self.log(f"{stage}/loss", loss.total, on_step=False, on_epoch=True, batch_size=len(batch["image"]))
+        indices = [int(i) for i in batch["index"]]
+        sizes = [(int(h), int(w)) for h, w in batch["size"]]
+        rows = self._rows(self._dataset(stage), indices, batch["size"])
+        for index, lanes, size, r in zip(indices, self.decode(output, batch["size"], rows), sizes, rows):
+            self._predictions[index] = _Prediction(lanes, run_time, size, r)
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._predictions = {}
+
+    def on_test_epoch_start(self) -> None:
+        self._predictions = {}
+
+    def on_validation_epoch_end(self) -> None:
+        if not self.trainer.sanity_checking:
+            self._score("val")
+        self._predictions = {}
+
+    def on_test_epoch_end(self) -> None:
+        self._score("test")
+        self._predictions = {}
+
+    def _score(self, stage: str) -> None:
+        dataset = self._dataset(stage)
+        if isinstance(dataset, CULaneLanes):
+            self._score_culane(dataset, stage)
+        else:
+            self._score_tusimple(dataset, stage)
+
+    def _run_dir(self) -> Path | None:
+        root = getattr(self.trainer, "default_root_dir", None)
+        return Path(root) if root and self.trainer.global_rank == 0 else None
+
+    # ----- TuSimple layout ------------------------------------------------------------------------
+
+    def _score_tusimple(self, dataset: TuSimpleLanes, stage: str) -> None:
+        indices = sorted(self._predictions)
+        frames = [dataset.frames[i] for i in indices]
+        predicted = [
+            TuSimpleFrame(f.raw_file, f.h_samples, self._predictions[i].lanes, run_time=self._predictions[i].run_time)
+            for i, f in zip(indices, frames)
+        ]
+        # the threshold depends on the frame's width: score each width apart, then average over all frames
+        groups: dict[float, tuple[list, list]] = defaultdict(lambda: ([], []))
+        for i, frame, prediction in zip(indices, frames, predicted):
+            width = float(self._predictions[i].size[1])
+            groups[width][0].append(prediction.as_json())
+            groups[width][1].append(frame.as_json())
+        scores = [tusimple_scores(p, g, tusimple_pixel_threshold(w)) for w, (p, g) in groups.items()]
+        score = _weighted_score(scores)
+        for name, value in (("acc", score.accuracy), ("fp", score.fp), ("fn", score.fn), ("f1", score.f1)):
+            self.log(f"{stage}/{name}", value, prog_bar=name == "acc")
+        self.log(f"{stage}/score", score.accuracy)
+        if stage != "test":
+            return
+        self._log_subsets(groups)
+        run_dir = self._run_dir()
+        if run_dir is not None:
+            write_tusimple_json(run_dir / "lanes_test.json", predicted)
+
+    def _log_subsets(self, groups: Mapping[float, tuple[list, list]]) -> None:
+        """Lane accuracy and match rate of the flagged lanes (the generated roads' ``occluded``/``dashed``)."""
+        gts = [g for _, (_, gt) in groups.items() for g in gt]
+        for flag, names in _SUBSETS.items():
+            if not all(flag in g for g in gts):
+                continue
+            for value, name in zip((True, False), names):
+                parts = [
+                    tusimple_lane_subset(p, g, flag, value, tusimple_pixel_threshold(w)) for w, (p, g) in groups.items()
+                ]
+                lanes = sum(part.lanes for part in parts)
+                if lanes == 0:
+                    continue
+                self.log(f"test/acc_{name}", sum(part.accuracy * part.lanes for part in parts) / lanes)
+                self.log(f"test/matched_{name}", sum(part.matched * part.lanes for part in parts) / lanes)
+                self.log(f"test/lanes_{name}", float(lanes))
+
+    # ----- CULane -----------------------------------------------------------------------------------
+
+    def _score_culane(self, dataset: CULaneLanes, stage: str) -> None:
+        indices = sorted(self._predictions)
+        names = [dataset.entries[i].image for i in indices]
+        annotations = {name: dataset.lanes(i) for name, i in zip(names, indices)}
+        points = {
+            name: lanes_to_points(self._predictions[i].lanes, self._predictions[i].rows, row_offset=-1)
+            for name, i in zip(names, indices)
+        }
+        counts = culane_counts(points, annotations, names)
+        for name, value in (("f1", counts.f1), ("precision", counts.precision), ("recall", counts.recall)):
+            self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
+        self.log(f"{stage}/score", counts.f1)
+        run_dir = self._run_dir()
+        if stage != "test" or run_dir is None:
+            return
+        folder = run_dir / "lanes_test"
+        for name, lanes in points.items():
+            write_culane_lines(folder / culane_lines_path(name), lanes)
+        if (dataset.folder / "list" / "test_split").is_dir():
+            from recur_vision.data.culane import evaluate_culane
+
+            for split, split_counts in evaluate_culane(folder, dataset.folder).items():
+                self.log(f"test/f1_{split}", split_counts.f1)
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[list[list[int]]]:
+        """The lanes of each image of the batch (TuSimple form at the rows of its dataset)."""
+        dataset = self.trainer.datamodule.dataset("test")
+        indices = [int(i) for i in batch["index"]]
+        return self.decode(self(batch["image"]), batch["size"], self._rows(dataset, indices, batch["size"]))
