@@ -1,0 +1,13 @@
+"""recur_speech: speech recognition and separation data and models on the recur core.
+
+- :mod:`recur_speech.data`: the LibriSpeech reader (``<split>/<spk>/<chapter>/*.flac`` + ``*.trans.txt``),
+  the Libri2Mix / WSJ0-2mix readers (folders, ``metadata/*.csv`` and scp lists), torchaudio log-mel
+  features with global CMVN and SpecAugment, character and BPE vocabularies, and the espeak-ng corpus
+  made offline and written in the LibriSpeech and LibriMix layouts.
+- :mod:`recur_speech.data.catalogue`: LibriSpeech, Libri2Mix and WSJ0-2mix in recur's dataset catalogue.
+- :mod:`recur_speech.models`: the RNN-T transducer and its loss and decoders.
+
+Importing this package imports nothing else.
+"""
+
+__version__ = "0.1.0"
