@@ -191,7 +191,7 @@ def test_bad_input_is_one_line(tiles, runs_dir, tmp_path, monkeypatch, capsys):
     assert f"--model.vocab_size {vocab_size}" in _one_line(capsys, [*fit, *_args(tiles), "--model.vocab_size=7"])
     # the real LR set absent from the data root: the catalogue's instructions
     monkeypatch.setenv("RECUR_DATA", str(tmp_path / "data"))
-    assert "RSVQA_LR" in _one_line(capsys, ["fit", "--config", "rsvqa/lr", *FEW])
+    assert "RSVQA LR" in _one_line(capsys, ["fit", "--config", "rsvqa/lr", *FEW])
     # an answer whose question id no question has
     broken = tmp_path / "broken"
     shutil.copytree(folder, broken)

@@ -228,7 +228,7 @@ def test_an_unreadable_tif_names_the_file_and_the_fix(tmp_path):
 def test_missing_split_files_name_the_layout_and_the_download(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"LR_split_val_images.json not found .*Images_LR/\{id\}.tif"):
         rsvqa_split_files("val", "lr", folder=tmp_path)
-    with pytest.raises(DatasetNotFoundError, match=r"RSVQA_LR.*zenodo.org/records/6344334") as err:
+    with pytest.raises(DatasetNotFoundError, match=r"RSVQA LR .*RSVQA_LR.*zenodo.org/records/6344334") as err:
         read_rsvqa_split("test", "lr", root=tmp_path)
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError, match=r"valid splits: train, val, test$"):

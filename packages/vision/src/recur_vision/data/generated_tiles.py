@@ -57,7 +57,7 @@ import numpy as np
 from PIL import Image
 
 from recur_vision.data.generated_folder import write_once
-from recur_vision.data.render import _interpolation_matrix
+from recur_vision.data.render import smooth_noise
 from recur_vision.data.rsvqa import RSVQA_VARIANTS
 
 __all__ = [
@@ -136,13 +136,6 @@ class TileQuestion:
 # ----- drawing -----------------------------------------------------------------------------------
 
 
-def _smooth_noise(rng: np.random.Generator, size: int, cell: int, channels: int = 1) -> np.ndarray:
-    """``[size, size, channels]`` noise: a coarse normal grid (a knot every ``cell`` px) bilinearly upsampled."""
-    weights = _interpolation_matrix(size, cell)
-    coarse = rng.normal(size=(weights.shape[1], weights.shape[1], channels)).astype(np.float32)
-    return np.einsum("hi,ijc,wj->hwc", weights, coarse, weights, optimize=True)
-
-
 def _paint(image: np.ndarray, mask: np.ndarray, colour: np.ndarray, texture: np.ndarray, strength: float) -> None:
     image[mask] = np.clip(colour + strength * texture[mask], 0.0, 1.0)
 
@@ -186,9 +179,9 @@ def render_tile(
     ys, xs = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
     soil = np.array([0.48, 0.44, 0.32], dtype=np.float32)
     grass = np.array([0.36, 0.48, 0.26], dtype=np.float32)
-    mix = 1.0 / (1.0 + np.exp(-2.0 * _smooth_noise(rng, size, max(4, size // 6))))
-    image = soil + mix * (grass - soil) + 0.05 * _smooth_noise(rng, size, 3, 3)
-    texture = _smooth_noise(rng, size, 2, 3)
+    mix = 1.0 / (1.0 + np.exp(-2.0 * smooth_noise(rng, size, size, max(4, size // 6))))
+    image = soil + mix * (grass - soil) + 0.05 * smooth_noise(rng, size, size, 3, 3)
+    texture = smooth_noise(rng, size, size, 2, 3)
     occupied = np.zeros((size, size), dtype=bool)
     objects: list[TileObject] = []
 

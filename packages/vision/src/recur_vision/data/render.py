@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SHAPES", "composite", "shape_alpha", "textured_background"]
+__all__ = ["SHAPES", "composite", "shape_alpha", "smooth_noise", "textured_background"]
 
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "ellipse", "plus")
 
@@ -104,6 +104,17 @@ def _interpolation_matrix(n: int, cell: float) -> np.ndarray:
     return weights
 
 
+def smooth_noise(rng: np.random.Generator, height: int, width: int, cell: float, channels: int = 1) -> np.ndarray:
+    """Smooth noise: a coarse standard-normal grid (a knot every ``cell`` pixels) interpolated bilinearly.
+
+    Returns:
+        float32 ``[height, width, channels]``.
+    """
+    rows, cols = _interpolation_matrix(height, cell), _interpolation_matrix(width, cell)
+    coarse = rng.normal(size=(rows.shape[1], cols.shape[1], channels)).astype(np.float32)
+    return np.einsum("hi,ijc,wj->hwc", rows, coarse, cols, optimize=True)
+
+
 def textured_background(rng: np.random.Generator, height: int, width: int, contrast: float = 0.25) -> np.ndarray:
     """A random coloured texture: a base colour, three oriented sinusoidal gratings and smooth noise.
 
@@ -122,9 +133,5 @@ def textured_background(rng: np.random.Generator, height: int, width: int, contr
         waves[k] = np.outer(np.cos(along_y), np.sin(along_x)) + np.outer(np.sin(along_y), np.cos(along_x))
     tints = rng.uniform(-1.0, 1.0, size=(3, 3)).astype(np.float32)
     texture = np.tensordot(waves, tints, axes=(0, 0)) / 3.0
-    # smooth noise: a coarse random grid (a knot every 8 pixels) interpolated bilinearly
-    cell = 8.0
-    rows, cols = _interpolation_matrix(height, cell), _interpolation_matrix(width, cell)
-    coarse = rng.normal(size=(rows.shape[1], cols.shape[1], 3)).astype(np.float32)
-    noise = np.einsum("hi,ijc,wj->hwc", rows, coarse, cols, optimize=True)
+    noise = smooth_noise(rng, height, width, cell=8.0, channels=3)
     return np.clip(base + contrast * (texture + 0.5 * noise), 0.0, 1.0).astype(np.float32)

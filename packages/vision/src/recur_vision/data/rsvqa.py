@@ -79,8 +79,6 @@ from recur_vision.extract import IMAGENET_MEAN, IMAGENET_STD
 __all__ = [
     "EOS",
     "IGNORE_INDEX",
-    "IMAGENET_MEAN",
-    "IMAGENET_STD",
     "MAX_ANSWERS",
     "MAX_QUESTION_LENGTH",
     "RELATIONAL_WORDS",
@@ -367,7 +365,8 @@ def rsvqa_split_files(
         raise ValueError(f"unknown RSVQA {variant.upper()} split {split!r}; valid splits: {', '.join(spec.splits)}")
     names = {kind: spec.file_name(split, kind) for kind in _KINDS}
     if folder is None:
-        return {kind: dataset_file(spec.dataset, name, root) for kind, name in names.items()}
+        label = f"RSVQA {variant.upper()}"
+        return {kind: dataset_file(spec.dataset, name, root, f"{label} ({name})") for kind, name in names.items()}
     base = Path(folder)
     for name in names.values():
         if not (base / name).is_file():
