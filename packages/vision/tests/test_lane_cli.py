@@ -48,10 +48,15 @@ def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, 
     assert isinstance(fitted.model, LaneDetectionModule) and isinstance(fitted.datamodule, LaneData)
     assert {"train/loss", "val/acc", "val/fp", "val/fn", "val/score"} <= set(fitted.trainer.callback_metrics)
     checkpoint = fitted.run_dir / "checkpoints" / "last.ckpt"
-    tested = run_cli("vision", ["test", "--config", "scnn/synthetic", *tiny(roads), "--ckpt_path", str(checkpoint)])
+    none = ["--model.model_kwargs.message_passing", "none", "--trainer.max_steps", "1"]
+    baseline = run_cli("vision", ["fit", "--config", "scnn/synthetic", *tiny(roads), *none])
+    baselines = ["--model.baselines", f"[{baseline.run_dir / 'checkpoints' / 'last.ckpt'}]"]
+    tested = run_cli(
+        "vision", ["test", "--config", "scnn/synthetic", *tiny(roads), *baselines, "--ckpt_path", str(checkpoint)]
+    )
     result = tested.trainer.callback_metrics
     for name in ("test/acc", "test/fp", "test/fn", "test/f1", "test/acc_occluded", "test/acc_visible"):
-        assert name in result, name
+        assert name in result and f"{name}_none" in result, name
     assert float(result["test/lanes_dashed"]) + float(result["test/lanes_solid"]) == float(
         result["test/lanes_occluded"]
     ) + float(result["test/lanes_visible"])
@@ -181,8 +186,10 @@ def test_bad_lane_data_is_one_line(roads, runs_dir, tmp_path, monkeypatch, capsy
     (culane / "list").mkdir(parents=True)
     (culane / "list" / "train_gt.txt").write_text("/driver_1/a.MP4/00000.jpg /laneseg/00000.png 1 1 0 0\n")
     _one_line(capsys, [*fit, "--data.dataset", "culane", "--data.folder", str(culane)], "driver_1/a.MP4/00000.jpg")
-    # no TuSimple under the data root: the message names the fix
+    # no TuSimple or CULane under the data root: the message names the fix
     monkeypatch.setenv("RECUR_DATA", str(tmp_path / "empty"))
     _one_line(capsys, [*fit, *real, "--data.folder", "null"], "<data root>/tusimple")
+    _one_line(capsys, ["test", "--config", "scnn/tusimple"], "tusimple-benchmark")
+    _one_line(capsys, ["test", "--config", "scnn/culane"], "xingangpan.github.io/projects/CULane.html")
     # the model's input differs from the data's
     _one_line(capsys, [*fit, "--model.image_size", "[64, 112]"], "--model.image_size")

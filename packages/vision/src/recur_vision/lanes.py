@@ -11,8 +11,9 @@ and lane existence) and scored with the official metrics:
 - CULane: the official F1 (30 px lanes, IoU > 0.5, Hungarian matching), and per scenario split when
   the test lists are there.
 
-Predictions follow ``getLane.m`` (:func:`recur_vision.models.scnn.lanes_from_probabilities`) and are
-written at test in the benchmarks' formats under the run folder: ``lanes_test.json`` (TuSimple JSON
+Predictions follow ``getLane.m`` (:func:`recur_vision.models.scnn.lanes_from_probabilities`; TuSimple's
+0-based ``h_samples`` rows read as the SCNN PyTorch port reads them) and are written at test in the
+benchmarks' formats under the run folder: ``lanes_test.json`` (TuSimple JSON
 lines with ``run_time``) or ``lanes_test/<image>.lines.txt`` (CULane).
 """
 
@@ -24,9 +25,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
-from torch import Tensor
+from torch import Tensor, nn
 from torch.utils.data import Dataset
 
+from recur_core.data import data_root, get_dataset
+from recur_core.data.root import DatasetNotFoundError, not_found_message
 from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
 from recur_core.registry import get_model
 from recur_vision.data.culane import CULaneLanes, culane_lines_path, culane_split, write_culane_lines
@@ -176,19 +179,26 @@ class LaneData(SplitDataModule):
         )
         folder = self.tusimple_folder()
         if split == "test" and self.test_labels:
-            if folder is None:
-                from recur_core.data import data_root, get_dataset
-
-                folder = data_root(self.root) / get_dataset("tusimple").folder
-            files = [Path(name) if Path(name).is_absolute() else folder / name for name in self.test_labels]
-            absent = [str(file) for file in files if not file.is_file()]
-            if absent:
-                raise FileNotFoundError(
-                    f"--data.test_labels: {absent[0]} not found; name TuSimple label files inside {folder} "
-                    "(set RECUR_DATA to the folder holding tusimple/) or give absolute paths"
-                )
-            return TuSimpleLanes(files, folder=folder, **options)
+            return TuSimpleLanes(self._test_label_files(folder), folder=folder or self._tusimple_root(), **options)
         return tusimple_split(split, self.root, folder, **options)
+
+    def _tusimple_root(self) -> Path:
+        return data_root(self.root) / get_dataset("tusimple").folder
+
+    def _test_label_files(self, folder: Path | None) -> list[Path]:
+        """``test_labels`` as paths (relative ones inside the TuSimple folder), each checked to exist."""
+        base = folder if folder is not None else self._tusimple_root()
+        files = [Path(name) if Path(name).is_absolute() else base / name for name in self.test_labels]
+        absent = [str(file) for file in files if not file.is_file()]
+        if not absent:
+            return files
+        if folder is None and not base.is_dir():
+            spec = get_dataset("tusimple")
+            raise DatasetNotFoundError(not_found_message(spec, Path(absent[0]).name, base, manual=True))
+        raise FileNotFoundError(
+            f"--data.test_labels: {absent[0]} not found; name TuSimple label files inside {base} or give absolute "
+            f"paths ({get_dataset('tusimple').instructions})"
+        )
 
 
 class _Prediction(NamedTuple):
@@ -227,7 +237,9 @@ class LaneDetectionModule(RecurModule):
     the predictions under the run folder: ``lanes_test.json`` (TuSimple JSON lines with the forward
     pass's ``run_time`` in ms per frame) or ``lanes_test/<image>.lines.txt`` (CULane, rows written as
     ``y - 1`` as ``getLane.m``). The baselines are separate runs of the same recipe with
-    ``--model.model_kwargs.message_passing none`` or ``conv``.
+    ``--model.model_kwargs.message_passing none`` or ``conv``; given as ``--model.baselines`` checkpoints
+    they are scored at test on the same frames, beside the model: every test metric again with the
+    baseline's ``message_passing`` appended (``test/acc_none``, ``test/acc_occluded_conv``, ...).
 
     Args:
         model: a registered lane model (``scnn``) built as ``get_model(model, input_size=image_size, **model_kwargs)``.
@@ -235,6 +247,8 @@ class LaneDetectionModule(RecurModule):
         image_size: ``(H, W)`` of the network input; must equal the data's.
         prob_threshold, exist_threshold: getLane's point (0.3) and existence (0.5) thresholds.
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
+        baselines: checkpoints of lane models fitted with the same ``image_size`` (the ``none`` and
+            ``conv`` runs), scored beside this one at test (not saved in this model's checkpoint).
     """
 
     monitor = "val/score"
@@ -251,6 +265,7 @@ class LaneDetectionModule(RecurModule):
         weight_decay: float = 1e-4,
         warmup_steps: int = 0,
         scheduler: Literal["constant", "cosine"] = "constant",
+        baselines: list[str] | None = None,
     ) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
         if not (0 <= prob_threshold < 1 and 0 <= exist_threshold < 1):
@@ -260,10 +275,14 @@ class LaneDetectionModule(RecurModule):
         if "input_size" in (model_kwargs or {}):
             raise ValueError("give the input size as --model.image_size (it must equal --data.image_size)")
         image_size = tuple(image_size)
-        self.save_hyperparameters()
+        # not a hyper-parameter: Lightning's CLI would put a checkpoint's saved value over --model.baselines at test
+        self.save_hyperparameters(ignore=["baselines"])
         self.hparams.image_size = image_size
+        self.baselines = list(baselines or [])
         self.net = get_model(model, input_size=image_size, **(model_kwargs or {}))
-        self._predictions: dict[int, _Prediction] = {}
+        # decoded frames by dataset index: "" for this model, the baselines under their names
+        self._predictions: dict[str, dict[int, _Prediction]] = {}
+        self._baselines: dict[str, nn.Module] = {}
 
     def setup(self, stage: str) -> None:
         check_data_matches(self, ("image_size",))
@@ -282,8 +301,14 @@ class LaneDetectionModule(RecurModule):
     def _dataset(self, stage: str) -> Dataset:
         return self.trainer.datamodule.dataset(stage)
 
-    def decode(self, output: Any, sizes: Tensor, rows: Sequence[Sequence[int]]) -> list[list[list[int]]]:
-        """Lanes per image (TuSimple form: x per row, -2 = none) at ``rows`` in each frame's own pixels."""
+    def decode(
+        self, output: Any, sizes: Tensor, rows: Sequence[Sequence[int]], zero_based: bool = True
+    ) -> list[list[list[int]]]:
+        """Lanes per image (TuSimple form: x per row, -2 = none) at ``rows`` in each frame's own pixels.
+
+        ``zero_based``: ``rows`` are 0-based (TuSimple's ``h_samples``) rather than getLane's 1-based
+        CULane rows (:func:`~recur_vision.models.scnn.lanes_from_probabilities`).
+        """
         probabilities = output.segmentation.detach().float().softmax(1)
         existence = output.existence.detach().float().sigmoid()
         return [
@@ -294,6 +319,7 @@ class LaneDetectionModule(RecurModule):
                 (int(s[0]), int(s[1])),
                 prob_threshold=self.hparams.prob_threshold,
                 exist_threshold=self.hparams.exist_threshold,
+                zero_based=zero_based,
             )
             for p, e, s, r in zip(probabilities, existence, sizes, rows)
         ]
@@ -304,17 +330,23 @@ class LaneDetectionModule(RecurModule):
         return [CULANE_ROWS if int(s[0]) == 590 else [round(int(s[0]) * y / 590) for y in CULANE_ROWS] for s in sizes]
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
-        start = time.perf_counter()
-        output = self(batch["image"])
-        run_time = (time.perf_counter() - start) * 1000.0 / len(batch["image"])
-        if "mask" in batch:
-            loss = scnn_loss(output, batch["mask"], batch["exist"])
-            self.log(f"{stage}/loss", loss.total, on_step=False, on_epoch=True, batch_size=len(batch["image"]))
         indices = [int(i) for i in batch["index"]]
         sizes = [(int(h), int(w)) for h, w in batch["size"]]
-        rows = self._rows(self._dataset(stage), indices, batch["size"])
-        for index, lanes, size, r in zip(indices, self.decode(output, batch["size"], rows), sizes, rows):
-            self._predictions[index] = _Prediction(lanes, run_time, size, r)
+        dataset = self._dataset(stage)
+        culane = isinstance(dataset, CULaneLanes)
+        rows = self._rows(dataset, indices, batch["size"])
+        nets = {"": self.net, **(self._baselines if stage == "test" else {})}
+        for name, net in nets.items():
+            start = time.perf_counter()
+            output = net(batch["image"])
+            run_time = (time.perf_counter() - start) * 1000.0 / len(batch["image"])
+            if not name and "mask" in batch:
+                loss = scnn_loss(output, batch["mask"], batch["exist"])
+                self.log(f"{stage}/loss", loss.total, on_step=False, on_epoch=True, batch_size=len(batch["image"]))
+            decoded = self.decode(output, batch["size"], rows, zero_based=not culane)
+            predictions = self._predictions.setdefault(name, {})
+            for index, lanes, size, r in zip(indices, decoded, sizes, rows):
+                predictions[index] = _Prediction(lanes, run_time, size, r)
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -326,7 +358,34 @@ class LaneDetectionModule(RecurModule):
         self._predictions = {}
 
     def on_test_epoch_start(self) -> None:
+        """Load the ``baselines`` checkpoints, to be scored beside the model."""
         self._predictions = {}
+        self._baselines = {}
+        for path in self.baselines:
+            name, net = self._load_baseline(path)
+            if name in self._baselines:
+                raise ValueError(f"--model.baselines: two baselines have message_passing {name!r}; give each once")
+            self._baselines[name] = net.to(self.device).eval()
+
+    def _load_baseline(self, path: str) -> tuple[str, nn.Module]:
+        """A lane checkpoint's network and its name (its ``message_passing``, else its model)."""
+        from recur_vision.task import _checkpoint
+
+        checkpoint = _checkpoint(path)
+        hparams = checkpoint.get("hyper_parameters", {})
+        if "prob_threshold" not in hparams or "model" not in hparams:
+            raise ValueError(f"--model.baselines {path}: not a lane checkpoint (fit one with the scnn recipes)")
+        size = tuple(hparams.get("image_size", ()))
+        if size != tuple(self.hparams.image_size):
+            raise ValueError(
+                f"--model.baselines {path}: its image_size is {list(size)} but this model's is "
+                f"{list(self.hparams.image_size)}; give a baseline fitted on the same input size"
+            )
+        options = hparams.get("model_kwargs") or {}
+        net = get_model(hparams["model"], input_size=size, **options)
+        state = checkpoint["state_dict"]
+        net.load_state_dict({k.removeprefix("net."): v for k, v in state.items() if k.startswith("net.")})
+        return str(options.get("message_passing", hparams["model"])), net
 
     def on_validation_epoch_end(self) -> None:
         if not self.trainer.sanity_checking:
@@ -336,13 +395,13 @@ class LaneDetectionModule(RecurModule):
     def on_test_epoch_end(self) -> None:
         self._score("test")
         self._predictions = {}
+        self._baselines = {}
 
     def _score(self, stage: str) -> None:
         dataset = self._dataset(stage)
-        if isinstance(dataset, CULaneLanes):
-            self._score_culane(dataset, stage)
-        else:
-            self._score_tusimple(dataset, stage)
+        score = self._score_culane if isinstance(dataset, CULaneLanes) else self._score_tusimple
+        for name, predictions in self._predictions.items():
+            score(dataset, stage, predictions, f"_{name}" if name else "")
 
     def _run_dir(self) -> Path | None:
         root = getattr(self.trainer, "default_root_dir", None)
@@ -350,32 +409,34 @@ class LaneDetectionModule(RecurModule):
 
     # ----- TuSimple layout ------------------------------------------------------------------------
 
-    def _score_tusimple(self, dataset: TuSimpleLanes, stage: str) -> None:
-        indices = sorted(self._predictions)
+    def _score_tusimple(
+        self, dataset: TuSimpleLanes, stage: str, predictions: Mapping[int, _Prediction], suffix: str
+    ) -> None:
+        indices = sorted(predictions)
         frames = [dataset.frames[i] for i in indices]
         predicted = [
-            TuSimpleFrame(f.raw_file, f.h_samples, self._predictions[i].lanes, run_time=self._predictions[i].run_time)
+            TuSimpleFrame(f.raw_file, f.h_samples, predictions[i].lanes, run_time=predictions[i].run_time)
             for i, f in zip(indices, frames)
         ]
         # the threshold depends on the frame's width: score each width apart, then average over all frames
         groups: dict[float, tuple[list, list]] = defaultdict(lambda: ([], []))
         for i, frame, prediction in zip(indices, frames, predicted):
-            width = float(self._predictions[i].size[1])
+            width = float(predictions[i].size[1])
             groups[width][0].append(prediction.as_json())
             groups[width][1].append(frame.as_json())
         scores = [tusimple_scores(p, g, tusimple_pixel_threshold(w)) for w, (p, g) in groups.items()]
         score = _weighted_score(scores)
         for name, value in (("acc", score.accuracy), ("fp", score.fp), ("fn", score.fn), ("f1", score.f1)):
-            self.log(f"{stage}/{name}", value, prog_bar=name == "acc")
-        self.log(f"{stage}/score", score.accuracy)
+            self.log(f"{stage}/{name}{suffix}", value, prog_bar=name == "acc" and not suffix)
+        self.log(f"{stage}/score{suffix}", score.accuracy)
         if stage != "test":
             return
-        self._log_subsets(groups)
+        self._log_subsets(groups, suffix)
         run_dir = self._run_dir()
-        if run_dir is not None:
+        if run_dir is not None and not suffix:
             write_tusimple_json(run_dir / "lanes_test.json", predicted)
 
-    def _log_subsets(self, groups: Mapping[float, tuple[list, list]]) -> None:
+    def _log_subsets(self, groups: Mapping[float, tuple[list, list]], suffix: str) -> None:
         """Lane accuracy and match rate of the flagged lanes (the generated roads' ``occluded``/``dashed``)."""
         gts = [g for _, (_, gt) in groups.items() for g in gt]
         for flag, names in _SUBSETS.items():
@@ -388,26 +449,29 @@ class LaneDetectionModule(RecurModule):
                 lanes = sum(part.lanes for part in parts)
                 if lanes == 0:
                     continue
-                self.log(f"test/acc_{name}", sum(part.accuracy * part.lanes for part in parts) / lanes)
-                self.log(f"test/matched_{name}", sum(part.matched * part.lanes for part in parts) / lanes)
-                self.log(f"test/lanes_{name}", float(lanes))
+                self.log(f"test/acc_{name}{suffix}", sum(part.accuracy * part.lanes for part in parts) / lanes)
+                self.log(f"test/matched_{name}{suffix}", sum(part.matched * part.lanes for part in parts) / lanes)
+                if not suffix:
+                    self.log(f"test/lanes_{name}", float(lanes))
 
     # ----- CULane -----------------------------------------------------------------------------------
 
-    def _score_culane(self, dataset: CULaneLanes, stage: str) -> None:
-        indices = sorted(self._predictions)
+    def _score_culane(
+        self, dataset: CULaneLanes, stage: str, predictions: Mapping[int, _Prediction], suffix: str
+    ) -> None:
+        indices = sorted(predictions)
         names = [dataset.entries[i].image for i in indices]
         annotations = {name: dataset.lanes(i) for name, i in zip(names, indices)}
         points = {
-            name: lanes_to_points(self._predictions[i].lanes, self._predictions[i].rows, row_offset=-1)
+            name: lanes_to_points(predictions[i].lanes, predictions[i].rows, row_offset=-1)
             for name, i in zip(names, indices)
         }
         counts = culane_counts(points, annotations, names)
         for name, value in (("f1", counts.f1), ("precision", counts.precision), ("recall", counts.recall)):
-            self.log(f"{stage}/{name}", value, prog_bar=name == "f1")
-        self.log(f"{stage}/score", counts.f1)
+            self.log(f"{stage}/{name}{suffix}", value, prog_bar=name == "f1" and not suffix)
+        self.log(f"{stage}/score{suffix}", counts.f1)
         run_dir = self._run_dir()
-        if stage != "test" or run_dir is None:
+        if stage != "test" or run_dir is None or suffix:
             return
         folder = run_dir / "lanes_test"
         for name, lanes in points.items():
@@ -422,4 +486,5 @@ class LaneDetectionModule(RecurModule):
         """The lanes of each image of the batch (TuSimple form at the rows of its dataset)."""
         dataset = self.trainer.datamodule.dataset("test")
         indices = [int(i) for i in batch["index"]]
-        return self.decode(self(batch["image"]), batch["size"], self._rows(dataset, indices, batch["size"]))
+        rows = self._rows(dataset, indices, batch["size"])
+        return self.decode(self(batch["image"]), batch["size"], rows, zero_based=not isinstance(dataset, CULaneLanes))

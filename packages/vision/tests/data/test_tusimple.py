@@ -153,6 +153,15 @@ def test_missing_frame_names_the_path_and_the_fix(tmp_path):
         TuSimpleLanes([tmp_path / "label_data_0313.json"], missing_frames="skip")
 
 
+def test_unreadable_frame_is_one_line(tmp_path):
+    write_layout(tmp_path, {"label_data_0313.json": [line("clips/a/1/20.jpg", four_lanes())]}, ["clips/a/1/20.jpg"])
+    (tmp_path / "clips/a/1/20.jpg").write_bytes(b"not a jpeg")
+    dataset = TuSimpleLanes([tmp_path / "label_data_0313.json"], image_size=(72, 128))
+    with pytest.raises(ValueError, match=r"20.jpg: not an image PIL reads") as err:
+        dataset[0]
+    assert "\n" not in str(err.value)
+
+
 def test_splits_of_a_folder_in_the_real_layout(tmp_path):
     frames = {
         "label_data_0313.json": ["clips/0313-1/1/20.jpg"],

@@ -183,6 +183,19 @@ def test_post_processing_follows_get_lane():
     assert above[0][0] == -2 and above[0][1:] == [x1, x1]
 
 
+def test_zero_based_rows_read_the_map_row_under_them():
+    # a 288 x 512 frame read from a 72 x 256 map: image row 284 lies on map row 71, row 280 on map row 70
+    probs = torch.zeros(5, 72, 256)
+    probs[0] = 1.0
+    for row, column in ((71, 100), (70, 50)):
+        probs[0, row, column], probs[1, row, column] = 0.0, 1.0
+    exist = torch.tensor([0.9, 0.1, 0.1, 0.1])
+    assert lanes_from_probabilities(probs, exist, [284, 280], (288, 512), zero_based=True) == [[200, 100]]
+    # getLane's 1-based formula reads rows 70 and 69: one point (x = round(51 * 2) - 1), so no lane
+    assert lanes_from_probabilities(probs, exist, [284, 280], (288, 512)) == []
+    assert lanes_from_probabilities(probs, exist, [284, 280, 285], (288, 512)) == [[101, -2, 101]]
+
+
 def test_decode_lanes_reads_logits_in_tusimple_form():
     probs = _probabilities(36, 100)
     output = SCNNOutput(torch.log(probs * 0.98 + 0.004)[None].repeat(2, 1, 1, 1), torch.tensor([[3.0, -3, 3, 3]] * 2))

@@ -296,8 +296,8 @@ def tusimple_segmentation(
     """
     height, width = size
     sy, sx = height / source_size[0], width / source_size[1]
-    # the width cv2.line gives an odd integer thickness (15 px draws 16 across), scaled to the mask once:
-    # the scaled width is drawn as it is (opencv_odd=False), or an odd result would get the rule twice
+    # cv2.line draws an odd integer thickness t as (t + 1) / 2 either side (15: 8 px, a 16 px wide band) on the
+    # 1280-px frame; that band is scaled to the mask and drawn as it is (opencv_odd=False: the rule applies once)
     drawn = lane_width + lane_width % 2 if float(lane_width).is_integer() else lane_width
     thickness = drawn * width / TUSIMPLE_SIZE[1]
     mask = np.zeros((height, width), dtype=np.uint8)
@@ -325,14 +325,20 @@ def read_lane_image(
 
     ``size``: ``(H, W)`` to resize to (bilinear); None keeps the frame's. ``mean``/``std`` are ``[3, 1, 1]``.
     The reader of the TuSimple and CULane datasets.
+
+    Raises:
+        ValueError: a file PIL cannot read as an image (one line naming it).
     """
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        source = (image.height, image.width)
-        size = tuple(size) if size is not None else source
-        if size != source:
-            image = image.resize((size[1], size[0]), Image.BILINEAR)
-        pixels = np.asarray(image, dtype=np.uint8)
+    try:
+        with Image.open(path) as image:
+            image = image.convert("RGB")
+    except (OSError, Image.UnidentifiedImageError) as err:
+        raise ValueError(f"{path}: not an image PIL reads ({type(err).__name__}); replace the frame") from None
+    source = (image.height, image.width)
+    size = tuple(size) if size is not None else source
+    if size != source:
+        image = image.resize((size[1], size[0]), Image.BILINEAR)
+    pixels = np.asarray(image, dtype=np.uint8)
     tensor = torch.from_numpy(pixels.copy()).permute(2, 0, 1).float().div_(255.0)
     if mean is not None:
         tensor = (tensor - mean) / std

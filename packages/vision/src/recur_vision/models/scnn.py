@@ -456,6 +456,7 @@ def lanes_from_probabilities(
     prob_threshold: float = 0.3,
     exist_threshold: float = 0.5,
     min_points: int = 2,
+    zero_based: bool = False,
 ) -> list[list[int]]:
     """One image's lanes from its lane probability maps, as the official ``getLane.m``.
 
@@ -466,6 +467,11 @@ def lanes_from_probabilities(
     ``uint16(id * W / w) - 1`` with its 1-based column ``id = c + 1``; halves round up as MATLAB's). A
     lane with fewer than ``min_points`` points is dropped. The rows are returned as given: getLane writes
     CULane's points at ``y - 1`` (:func:`lanes_to_points` with ``row_offset=-1``).
+
+    ``zero_based=True`` is for 0-based rows such as TuSimple's ``h_samples``: map row
+    ``floor((y - crop_top) * h / (H - crop_top))`` and x = ``floor(c * W / w)``, as the SCNN PyTorch
+    port's ``getLane_tusimple`` (harryhan618/SCNN_Pytorch). getLane's formula read on 0-based rows lands
+    one map row above the row's pixels whenever h / H is well below 1 (at 72 / 288, 4 image rows up).
 
     Args:
         probabilities: ``[num_lanes + 1, h, w]`` softmax of the segmentation (class 0 = background), at
@@ -490,11 +496,16 @@ def lanes_from_probabilities(
     map_height, map_width = probabilities.shape[1:]
     rows = [int(y) for y in rows]
     scale = map_height / (height - crop_top)
-    map_rows = torch.tensor(
-        [min(max(math.floor((y - crop_top) * scale + 0.5) - 1, 0), map_height - 1) for y in rows], dtype=torch.long
-    )
+    if zero_based:
+        nearest = [math.floor((y - crop_top) * scale) for y in rows]
+    else:
+        nearest = [math.floor((y - crop_top) * scale + 0.5) - 1 for y in rows]
+    map_rows = torch.tensor([min(max(r, 0), map_height - 1) for r in nearest], dtype=torch.long)
     values, columns = probabilities[1:, map_rows].detach().float().max(-1)
-    xs = torch.floor((columns.double() + 1) * width / map_width + 0.5).long() - 1
+    if zero_based:
+        xs = torch.floor(columns.double() * width / map_width).long()
+    else:
+        xs = torch.floor((columns.double() + 1) * width / map_width + 0.5).long() - 1
     found = (values > prob_threshold) & torch.tensor([y >= crop_top for y in rows], dtype=torch.bool)
     lanes = []
     for lane in range(existence.shape[0]):
@@ -525,12 +536,15 @@ def decode_lanes(
     prob_threshold: float = 0.3,
     exist_threshold: float = 0.5,
     min_points: int = 2,
+    zero_based: bool = False,
 ) -> list[list[list[int]]]:
     """:func:`lanes_from_probabilities` for every image of a batch of model outputs (logits)."""
     probabilities = output.segmentation.detach().softmax(1)
     existence = output.existence.detach().sigmoid()
     return [
-        lanes_from_probabilities(p, e, rows, image_size, crop_top, prob_threshold, exist_threshold, min_points)
+        lanes_from_probabilities(
+            p, e, rows, image_size, crop_top, prob_threshold, exist_threshold, min_points, zero_based
+        )
         for p, e in zip(probabilities, existence)
     ]
 
