@@ -4,8 +4,8 @@ so importing or exporting a model never needs Lightning."""
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -34,10 +34,14 @@ class RecurModule(L.LightningModule):
 
     Attributes:
         monitor, monitor_mode: the metric the best checkpoint is chosen by.
+        optimizer_steps_per_batch: the optimizer steps one training batch takes, as Lightning counts them
+            in ``global_step`` (which ``--trainer.max_steps`` bounds): 1, except in a module with manual
+            optimisation that steps k optimisers per batch (a GAN's generator and discriminator: 2).
     """
 
     monitor: str = "val/loss"
     monitor_mode: Literal["min", "max"] = "min"
+    optimizer_steps_per_batch: int = 1
 
     def __init__(
         self,
@@ -52,18 +56,41 @@ class RecurModule(L.LightningModule):
         self.warmup_steps = warmup_steps
         self.scheduler = scheduler
 
-    def lr_schedule(self) -> Callable[[int], float] | None:
-        """The learning-rate multiplier per training batch (``warmup_steps``, ``scheduler``); None: constant.
+    def scheduled_steps(self) -> int:
+        """The scheduler steps of the whole fit: one per optimizer step, or per batch in manual optimisation.
 
-        The cosine ends at ``trainer.estimated_stepping_batches``; modules with their own optimisers build
-        their ``LambdaLR`` from this too.
+        ``trainer.estimated_stepping_batches``: ``max_epochs`` x the batches of an epoch (over
+        ``accumulate_grad_batches``), or ``max_steps`` when that is fewer. ``max_steps`` counts Lightning's
+        ``global_step``, i.e. every optimiser's steps: a fit whose batches each take
+        ``optimizer_steps_per_batch`` = k steps stops after ``ceil(max_steps / k)`` batches, where its
+        cosine must end.
+        """
+        total = self.trainer.estimated_stepping_batches
+        steps_per_batch = self.optimizer_steps_per_batch
+        if steps_per_batch > 1 and self.trainer.max_steps >= 0:
+            total = min(total, math.ceil(self.trainer.max_steps / steps_per_batch))
+        return max(1, int(total))
+
+    def lr_schedule(self) -> Callable[[int], float] | None:
+        """The learning-rate multiplier per scheduler step (``warmup_steps``, ``scheduler``); None: constant.
+
+        The warm-up counts scheduler steps (one per optimizer step; in a module with manual optimisation, one
+        per batch, each optimiser's own steps), and the cosine ends at :meth:`scheduled_steps`. Modules with
+        their own optimisers build their ``LambdaLR`` from this too.
         """
         if self.warmup_steps == 0 and self.scheduler == "constant":
             return None
-        if self.scheduler == "cosine":
-            total = max(1, int(self.trainer.estimated_stepping_batches))
-            return partial(warmup_cosine, warmup_steps=self.warmup_steps, total_steps=total)
-        return partial(warmup_constant, warmup_steps=self.warmup_steps)
+        return self._lr_multiplier
+
+    def _lr_multiplier(self, step: int) -> float:
+        if self.scheduler == "constant":
+            return warmup_constant(step, self.warmup_steps)
+        if step <= self.warmup_steps:
+            # the cosine's length does not matter yet: the LambdaLR's first call comes from configure_optimizers,
+            # before Lightning restores a checkpoint, and scheduled_steps() there would load the training data
+            # then, losing the loader's mid-epoch position that the checkpoint restores
+            return warmup_cosine(step, self.warmup_steps, self.warmup_steps + 1)
+        return warmup_cosine(step, self.warmup_steps, self.scheduled_steps())
 
     def configure_optimizers(self) -> Any:
         optimizer = torch.optim.AdamW(self.parameters(), lr=self.lr, weight_decay=self.weight_decay)
