@@ -11,7 +11,9 @@ from recur_core.testing import check_model
 from recur_vision.models.vir import SIZES, resample_positions, vir, vit
 
 
-@pytest.mark.parametrize("name, kwargs", [("vir", {}), ("vir", {"bidirectional": True}), ("vit", {})])
+@pytest.mark.parametrize(
+    "name, kwargs", [("vir", {}), ("vir", {"bidirectional": True}), ("vir", {"pool": "avg"}), ("vit", {})]
+)
 def test_registered_and_pass_the_model_contract(name, kwargs, one_thread):
     assert name in list_models("vision")
     model = get_model(name, **kwargs)
@@ -19,26 +21,49 @@ def test_registered_and_pass_the_model_contract(name, kwargs, one_thread):
     assert model(*model.example_input(3)).shape == (3, 10)
 
 
-def _pair(bidirectional=False, layer="retention", **kwargs):
+def _pair(bidirectional=False, layer="retention", pool="token", **kwargs):
     """A ViR in float64 with LayerScale 1 (so the mixers matter) and images for it."""
     torch.manual_seed(0)
-    model = vir(bidirectional=bidirectional, layer_scale=1.0, layer=layer, **kwargs).double().eval()
+    model = vir(bidirectional=bidirectional, layer_scale=1.0, layer=layer, pool=pool, **kwargs).double().eval()
     images = torch.randn(2, 3, 64, 64, dtype=torch.float64)
     return model, images
 
 
-@pytest.mark.parametrize("bidirectional", [False, True])
-def test_parallel_chunkwise_and_recurrent_forms_agree_in_float64(bidirectional, one_thread):
-    model, images = _pair(bidirectional)
+@pytest.mark.parametrize("bidirectional, pool", [(False, "token"), (True, "token"), (False, "avg"), (True, "avg")])
+def test_parallel_chunkwise_and_recurrent_forms_agree_in_float64(bidirectional, pool, one_thread):
+    model, images = _pair(bidirectional, pool=pool)
     parallel = model(images)
     assert parallel.abs().max() > 1e-2
     for form, chunk in (("chunkwise", 5), ("chunkwise", 16), ("recurrent", 1)):
         torch.testing.assert_close(model(images, form=form, chunk_size=chunk), parallel, rtol=1e-9, atol=1e-12)
     # the attention-like form: one (QK^T ⊙ D)V block over the whole sequence in every layer
-    tokens = 16 * (2 if bidirectional else 1) + 1
-    whole = vir(bidirectional=bidirectional, layer_scale=1.0, layer_kwargs={"chunk_size": tokens}).double().eval()
+    tokens = 16 * (2 if bidirectional else 1) + (pool == "token")
+    whole = vir(bidirectional=bidirectional, layer_scale=1.0, layer_kwargs={"chunk_size": tokens}, pool=pool)
+    whole = whole.double().eval()
     whole.load_state_dict(model.state_dict())
     torch.testing.assert_close(whole(images), parallel, rtol=1e-9, atol=1e-12)
+
+
+def test_parallel_retention_is_the_decay_mask_alone_with_no_softmax(one_thread):
+    # the authors' parallel() applies a softmax after the mask, so it disagrees with their recurrent form
+    model, _ = _pair()
+    mixer = model.blocks[0].mixer
+    x = torch.randn(2, 17, 64, dtype=torch.float64)
+    heads, dim = mixer.num_heads, 64 // mixer.num_heads
+    q, k = mixer.qk(x).view(2, 17, 2, heads, dim).permute(2, 0, 3, 1, 4)
+    v = mixer.v(x).view(2, 17, heads, dim).transpose(1, 2)
+    n = torch.arange(17.0, dtype=torch.float64)
+    log_gamma = mixer.log_gamma.double()[:, None, None]
+    decay = torch.where(n[:, None] >= n, (log_gamma * (n[:, None] - n)).exp(), 0.0)  # D[h, n, m] = γ_h^(n−m), n ≥ m
+    scores = q @ k.transpose(-1, -2) / math.sqrt(dim)
+
+    def output(weights):
+        return mixer.out((weights @ v).transpose(1, 2).flatten(2))
+
+    got, _ = mixer(x)
+    torch.testing.assert_close(got, output(scores * decay), rtol=1e-10, atol=1e-12)
+    softmaxed = output(torch.softmax(scores * decay + torch.where(decay > 0, 0.0, -torch.inf), -1))
+    assert (got - softmaxed).abs().max() > 1e-2
 
 
 @pytest.mark.parametrize("layer", ["gla", "lstm"])
@@ -71,6 +96,18 @@ def test_the_class_token_comes_last_and_sees_every_patch(bidirectional, one_thre
         # causal retention: the first patch's token reads nothing after it, so a class token first would be blind
         reach = _input_gradient(model, images, lambda m, x: m.features(x)[:, 0])
         assert reach[0, 0] > 0 and reach.flatten()[1:].max() == 0
+
+
+def test_the_class_token_reads_the_patches_from_the_start(one_thread):
+    # a 1e-6 class token (the authors' init, no position) is all LayerNorm epsilon: a ~0 query that, with no
+    # softmax, reads nothing, and the model stays at chance; at std 0.02 its retention output is a patch's size
+    torch.manual_seed(0)
+    model = vir(size="mini", patch_size=8, image_size=64)
+    outputs = []
+    model.blocks[0].mixer.register_forward_hook(lambda _, __, out: outputs.append(out[0]))
+    model(torch.rand(4, 3, 64, 64) * 2 - 1)
+    sizes = outputs[0].norm(dim=-1)
+    assert sizes[:, -1].mean() > 0.3 * sizes[:, :-1].mean()
 
 
 def test_vit_class_token_comes_first_and_attention_is_not_causal(one_thread):
@@ -147,6 +184,8 @@ def test_bad_input_is_one_line():
         model(torch.randn(1, 3, 64, 64), form="fft")
     with pytest.raises(ValueError, match="chunk_size"):
         model(torch.randn(1, 3, 64, 64), form="chunkwise", chunk_size=0)
+    with pytest.raises(ValueError, match="unknown pool 'max'"):
+        vir(pool="max")
     with pytest.raises(ValueError, match="unknown size 'XL'"):
         vir(size="XL")
     with pytest.raises(ValueError, match="needs a causal layer"):

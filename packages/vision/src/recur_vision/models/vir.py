@@ -20,7 +20,8 @@ the variant's own (:func:`recur_core.layers.retention.retention_decays`; RetNet'
 :math:`1 - 2^{-5-h}`). The tokens are the patches in raster order plus learned position embeddings
 (patches only), then the class token; with ``bidirectional`` the position-embedded patches are
 followed by the same patches in reverse order.
-The head reads the final LayerNorm of the last token.
+The head reads the final LayerNorm of the last token (``pool="token"``); ``pool="avg"`` (the authors'
+``global_pool="avg"``) appends no class token and reads the mean of the patch tokens' final LayerNorm.
 
 Three forms compute the same logits (:data:`FORMS`):
 
@@ -40,7 +41,11 @@ Deviations from the authors' code, on purpose: the retention has no biases (the 
 projections are bias-free; the authors' q/k/v/out have biases); the authors' ``parallel`` form applies a
 softmax after the decay mask, which breaks its equality with the other forms — here no form has one;
 the authors' bidirectional mode concatenates the sequence and its reverse *after* appending the class
-token, so their head reads the first patch — here the class token comes after both halves.
+token, so their head reads the first patch — here the class token comes after both halves; the class
+token is initialised with std 0.02, not the authors' 1e-6 (timm's, where a ViT adds a position of std
+0.02 to it): with no position of its own, a 1e-6 token is all LayerNorm epsilon, its query is ~0, and
+without the softmax (which spreads a zero query evenly over the tokens) it reads nothing from the
+patches, so the patch path gets ~1e-7 gradients and the model stays at chance.
 
 The baseline :class:`ViT` has the same patch embedding, widths, depth, heads and MLP, with the core
 ``attention`` layer built with ``causal=False`` (every token reads every token; biases as timm's ViT),
@@ -60,6 +65,7 @@ from recur_core.registry import build_layer, register_model
 
 __all__ = [
     "FORMS",
+    "POOLS",
     "SIZES",
     "Block",
     "PatchEmbedding",
@@ -75,6 +81,7 @@ __all__ = [
 # (width, depth, heads)
 SIZES = {"mini": (64, 2, 4), "S": (384, 12, 6), "B": (768, 12, 12), "L": (1024, 24, 16)}
 FORMS = ("parallel", "chunkwise", "recurrent")
+POOLS = ("token", "avg")
 
 
 def resample_positions(table: Tensor, grid: tuple[int, int], new_grid: tuple[int, int]) -> Tensor:
@@ -190,6 +197,7 @@ class ViRConfig(PatchBackboneConfig):
     bidirectional: bool = False  # follow the patches with the same patches reversed
     layer: str = "retention"  # the token mixer: any causal core layer
     layer_kwargs: dict | None = None  # for "retention", merged over variant="vir", rotary=False, expand_v=1
+    pool: str = "token"  # "token": the class token, appended last; "avg": the mean of the patch tokens
 
 
 @dataclass
@@ -235,7 +243,10 @@ class ViR(nn.Module):
         width = config.width
         self.patch_embed = PatchEmbedding(config.in_channels, width, config.patch_size)
         self.pos_embed = nn.Parameter(torch.randn(1, self.grid[0] * self.grid[1], width) * 0.02)
-        self.cls_token = nn.Parameter(torch.randn(1, 1, width) * 1e-6)
+        # std 0.02, as the ViT's class token with its position (module docstring: not the authors' 1e-6)
+        if config.pool not in POOLS:
+            raise ValueError(f"unknown pool {config.pool!r}; valid: {', '.join(POOLS)}")
+        self.cls_token = nn.Parameter(torch.randn(1, 1, width) * 0.02) if config.pool == "token" else None
         self.blocks = nn.ModuleList(
             Block(self._mixer(config), width, config.mlp_ratio, config.layer_scale) for _ in range(config.depth)
         )
@@ -254,22 +265,28 @@ class ViR(nn.Module):
         return mixer
 
     def forward(self, images: Tensor, form: str = "parallel", chunk_size: int = 64) -> Tensor:
-        """Logits from the class token, computed in ``form`` (:data:`FORMS`); all three agree."""
+        """Logits from the class token (or the mean token), computed in ``form`` (:data:`FORMS`); all three agree."""
         if form not in FORMS:
             raise ValueError(f"unknown form {form!r}; valid: {', '.join(FORMS)}")
         if chunk_size < 1:
             raise ValueError(f"chunk_size must be a positive number of tokens, got {chunk_size}")
         grid = _grid_of(images, self.config, "ViR")
         if form == "parallel":
-            return self.head(self.features(images)[:, -1])
+            features = self.features(images)
+            return self.head(features[:, -1] if self.cls_token is not None else features.mean(1))
         positions = resample_positions(self.pos_embed, self.grid, grid)
         total = self._num_patch_tokens(grid)
         step = form == "recurrent"
         size = 1 if step else chunk_size
         states: list[State | None] = [None] * len(self.blocks)
+        summed = 0.0  # pool="avg": the running sum of the patch tokens' final LayerNorm
         for start in range(0, total, size):
             tokens = self._tokens(images, start, min(start + size, total), grid, positions)
-            _, states = self._advance(tokens, states, step)
+            out, states = self._advance(tokens, states, step)
+            if self.cls_token is None:
+                summed = summed + self.norm(out).sum(1)
+        if self.cls_token is None:
+            return self.head(summed / total)
         last, _ = self._advance(self.cls_token.expand(images.shape[0], -1, -1), states, step)
         return self.head(self.norm(last[:, -1]))
 
@@ -277,12 +294,13 @@ class ViR(nn.Module):
         """The final LayerNorm of every token in the parallel form: patches (then their reverse), class token last.
 
         Shapes:
-            images ``[B, C, H, W]`` -> ``[B, N + 1, D]`` (``[B, 2N + 1, D]`` when bidirectional), N = (H/P)(W/P).
+            images ``[B, C, H, W]`` -> ``[B, N + 1, D]`` (``[B, 2N + 1, D]`` when bidirectional), N = (H/P)(W/P);
+            with ``pool="avg"`` no class token: ``[B, N, D]`` (``[B, 2N, D]``).
         """
         grid = _grid_of(images, self.config, "ViR")
         positions = resample_positions(self.pos_embed, self.grid, grid)
         tokens = self._tokens(images, 0, self._num_patch_tokens(grid), grid, positions)
-        x = torch.cat([tokens, self.cls_token.expand(images.shape[0], -1, -1)], 1)
+        x = tokens if self.cls_token is None else torch.cat([tokens, self.cls_token.expand(len(images), -1, -1)], 1)
         for block in self.blocks:
             x, _ = block(x)
         return self.norm(x)
@@ -401,6 +419,7 @@ def vir(
     layer_scale: float | None = 1e-5,
     layer: str = "retention",
     layer_kwargs: dict | None = None,
+    pool: str = "token",
 ) -> ViR:
     """ViR (:class:`ViR`) of a named size (:data:`SIZES`); ``vir(1000, "S", 16, 224)`` is ViR-S/16."""
     width, depth, heads = _size(size)
@@ -418,6 +437,7 @@ def vir(
             bidirectional,
             layer,
             layer_kwargs,
+            pool,
         )
     )
 
