@@ -1,7 +1,7 @@
 """LRCN's cost: clips per second with an ``lstm``, ``gla`` or ``attention`` head, and captions decoded per second.
 
-    .venv/bin/python tools/bench/lrcn.py                 # both parts, one thread (~4 min on a quiet core)
-    .venv/bin/python tools/bench/lrcn.py --quick         # shorter long clip, short time caps (~1 min)
+    .venv/bin/python tools/bench/lrcn.py                 # both parts, one thread
+    .venv/bin/python tools/bench/lrcn.py --quick         # shorter long clip, short time caps, a shorter fit
     .venv/bin/python tools/bench/lrcn.py --long-clip 128 --threads 2 --csv runs/bench/lrcn.csv
 
 Donahue et al., "Long-term Recurrent Convolutional Networks for Visual Recognition and
@@ -23,13 +23,17 @@ layer (``layer``), so the question is what a head other than the paper's LSTM co
    Ratios are this head / ``lstm`` (the paper's head) from the same run: > 1 means faster than the LSTM.
 
 2. **Caption decoding** (``lrcn_captioner`` with the ``lrcn/captioning`` recipe's sizes, read from the
-   installed recipe, or the captioner of ``--ckpt``): milliseconds per caption of greedy decoding and
-   of beam search with k = 1, 3, 5 for a batch of ``--caption-batch`` generated shape scenes (the
-   recipe's batch size 16 and image size; ``render_scene`` of the recipe's data), from the image
-   features (the CNN's encoding, the same for every decoder, is timed apart). Untrained weights
-   rarely emit EOS, so every search runs the full 20 steps; a trained checkpoint (``--ckpt``
-   of an ``lrcn/captioning`` run) stops at its captions' ends. The printed mean length says how long
-   the captions were. Ratios are greedy / this: the slowdown of the search against greedy.
+   installed recipe): milliseconds per caption of greedy decoding and of beam search with k = 1, 3, 5
+   for a batch of ``--caption-batch`` (16) generated shape scenes (the recipe's image size;
+   ``render_scene`` of the recipe's data, with a seed the training scenes do not use), from the
+   image features (the CNN's encoding, the same for every decoder, is timed apart), twice: with
+   untrained weights, which rarely emit EOS, so every search runs the full 20 steps, and with a
+   captioner trained here by the recipe itself (``recur-vision fit --config lrcn/captioning``
+   through :func:`recur_core.engine.run_cli`, on ``--caption-train-images`` generated scenes for
+   ``--caption-epochs`` epochs, in a temporary runs folder), which stops at its captions' ends.
+   ``--ckpt`` decodes with the captioner of an ``lrcn/captioning`` checkpoint instead of training
+   one. The printed mean length says how long the captions were. Ratios are greedy / this: the
+   slowdown of the search against greedy.
 
 Candidates are timed in interleaved rounds until their median settles (``_stable_timing.py``); each
 number is a median with its spread (interquartile range / median) in brackets. One thread by default,
@@ -45,9 +49,13 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import argparse
 import platform
 import sys
+import tempfile
+import time
+import warnings
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from unittest import mock
 
 import numpy as np
 import torch
@@ -158,23 +166,37 @@ def bench_activity(options: dict, batch: int, frames: int, crop: int, settle: Se
     return rows
 
 
-def _load_captioner(ckpt: str | None) -> nn.Module:
-    if ckpt is None:
-        torch.manual_seed(0)
-        return get_model("lrcn_captioner", **captioner_setting()).eval()
+def _load_captioner(ckpt: str) -> nn.Module:
+    """The captioner of an ``lrcn/captioning`` checkpoint, in eval mode."""
     from recur_vision.task import CaptioningModule
 
-    return CaptioningModule.load_from_checkpoint(ckpt, map_location="cpu").net.eval()
+    return CaptioningModule.load_from_checkpoint(ckpt, map_location="cpu", weights_only=True).net.eval()
 
 
-def bench_decoding(batch: int, ckpt: str | None, settle: Settle) -> list[dict]:
-    """One row per decoder: ms per caption (batched), the ratio greedy / this, and the mean caption length."""
+def train_captioner(images: int, epochs: int) -> nn.Module:
+    """The ``lrcn/captioning`` recipe's captioner fitted by its own CLI on ``images`` generated scenes
+    (1/10 as many for val and test) for ``epochs`` epochs, in a temporary runs folder; in eval mode."""
+    from recur_core.engine import run_cli
+
+    held_out = max(images // 10, 1)
+    args = ["fit", "--config", "lrcn/captioning", f"--trainer.max_epochs={epochs}", f"--data.train_images={images}"]
+    args += [f"--data.val_images={held_out}", f"--data.test_images={held_out}"]
+    runs = tempfile.TemporaryDirectory()
+    with runs as folder, mock.patch.dict(os.environ, {"RECUR_RUNS": folder}), warnings.catch_warnings():
+        # run_cli is given its arguments while this script has its own sys.argv: LightningCLI warns of both
+        warnings.filterwarnings("ignore", message="LightningCLI's args parameter")
+        cli = run_cli("vision", args)
+    return cli.model.net.eval()
+
+
+def bench_decoding(model: nn.Module, label: str, batch: int, settle: Settle) -> list[dict]:
+    """One row per decoder of ``model``: ms per caption (batched), the ratio greedy / this, the mean caption length."""
     from recur_vision.data.generated_captions import render_scene
 
-    model = _load_captioner(ckpt)
     size = model.config.image_size
-    # generated shape scenes as the recipe's test images: uint8 [H, W, 3] -> [0, 1] [3, H, W]
-    scenes = [render_scene(np.random.default_rng([0, i]), size)[0] for i in range(batch)]
+    # generated shape scenes as the recipe's test images, uint8 [H, W, 3] -> [0, 1] [3, H, W]; seed 1: scenes
+    # that the captioner trained here (on the recipe's seed-0 scenes) never saw
+    scenes = [render_scene(np.random.default_rng([1, i]), size)[0] for i in range(batch)]
     images = torch.from_numpy(np.stack(scenes)).permute(0, 3, 1, 2).float() / 255.0
     with torch.no_grad():
         features = model.encode(images)
@@ -193,7 +215,7 @@ def bench_decoding(batch: int, ckpt: str | None, settle: Settle) -> list[dict]:
         rows.append(
             {
                 "part": "captioning",
-                "setting": f"B={batch} {'trained' if ckpt else 'untrained'}",
+                "setting": f"B={batch} {label}",
                 "head": name,
                 "ms_per_caption": times[name].median * 1e3 / batch,
                 "spread": times[name].spread,
@@ -225,13 +247,13 @@ def _print_activity(long_clip: int, settle: Settle) -> list[dict]:
     return rows
 
 
-def _print_decoding(batch: int, ckpt: str | None, settle: Settle) -> list[dict]:
+def _print_decoding(model: nn.Module, label: str, batch: int, settle: Settle) -> list[dict]:
     print(
-        f"\ncaption decoding (lrcn/captioning's model, {'trained: ' + ckpt if ckpt else 'untrained'}), "
+        f"\ncaption decoding (lrcn/captioning's model, {label}), "
         f"batch {batch}: ms per caption; ratio greedy / this (< 1: slower than greedy)"
     )
     print(f"{'decoder':<11}{'ms/caption':>15}{'greedy/this':>13}{'mean words':>12}")
-    rows = bench_decoding(batch, ckpt, settle)
+    rows = bench_decoding(model, label, batch, settle)
     for row in rows:
         print(
             f"{row['head']:<11}{row['ms_per_caption']:>9.3f} ({row['spread']:.0%})"
@@ -241,21 +263,48 @@ def _print_decoding(batch: int, ckpt: str | None, settle: Settle) -> list[dict]:
     return rows
 
 
+def captioners(args: argparse.Namespace) -> list[tuple[nn.Module, str]]:
+    """The captioners to time: untrained, then trained here by the recipe (or the one of ``--ckpt``)."""
+    torch.manual_seed(0)
+    untrained = get_model("lrcn_captioner", **captioner_setting()).eval()
+    if args.ckpt:
+        return [(untrained, "untrained"), (_load_captioner(args.ckpt), f"trained: {args.ckpt}")]
+    start = time.perf_counter()
+    trained = train_captioner(args.caption_train_images, args.caption_epochs)
+    label = (
+        f"trained here: the recipe for {args.caption_epochs} epochs on {args.caption_train_images} scenes, "
+        f"{time.perf_counter() - start:.0f} s"
+    )
+    return [(untrained, "untrained"), (trained, label)]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="long clip T=32, at most 6 runs or 3 s per candidate")
     parser.add_argument("--long-clip", type=int, default=None, help="frames of the longer clip (default 64, 32 quick)")
-    parser.add_argument("--caption-batch", type=int, default=16, help="images decoded per call (the recipe's 16)")
-    parser.add_argument("--ckpt", default=None, help="a lrcn/captioning checkpoint to decode with (default: untrained)")
+    parser.add_argument("--caption-batch", type=int, default=16, help="images decoded per call (default 16)")
+    parser.add_argument(
+        "--ckpt", default=None, help="an lrcn/captioning checkpoint to decode with (default: train one)"
+    )
+    parser.add_argument(
+        "--caption-epochs", type=int, default=None, help="epochs of the captioner trained here (default 4)"
+    )
+    parser.add_argument(
+        "--caption-train-images", type=int, default=None, help="its training scenes (default 2000, 1000 quick)"
+    )
     parser.add_argument("--part", choices=("all", "activity", "captioning"), default="all", help="what to time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as on a shared CPU)")
     parser.add_argument("--csv", type=Path, default=None, help="also write every row here")
     args = parser.parse_args(argv)
     long_clip = args.long_clip or (32 if args.quick else 64)
-    if long_clip < 2 or args.caption_batch < 1 or args.threads < 1:
+    args.caption_epochs = args.caption_epochs or 4
+    args.caption_train_images = args.caption_train_images or (1000 if args.quick else 2000)
+    sizes = (args.caption_batch, args.threads, args.caption_epochs)
+    if long_clip < 2 or min(sizes) < 1 or args.caption_train_images < 10:
         raise ValueError(
-            f"--long-clip must be >= 2 and --caption-batch, --threads >= 1, got {long_clip}, "
-            f"{args.caption_batch}, {args.threads}"
+            f"--long-clip must be >= 2, --caption-batch, --threads, --caption-epochs >= 1 and "
+            f"--caption-train-images >= 10, got {long_clip}, {args.caption_batch}, {args.threads}, "
+            f"{args.caption_epochs}, {args.caption_train_images}"
         )
     torch.set_num_threads(args.threads)
     settle = Settle(max_repeats=6, time_cap=3.0) if args.quick else Settle(min_repeats=8, max_repeats=30, time_cap=20.0)
@@ -270,7 +319,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("all", "activity"):
         rows += _print_activity(long_clip, settle)
     if args.part in ("all", "captioning"):
-        rows += _print_decoding(args.caption_batch, args.ckpt, settle)
+        for model, label in captioners(args):
+            rows += _print_decoding(model, label, args.caption_batch, settle)
     if args.csv:
         columns = list(dict.fromkeys(key for row in rows for key in row))
         print(f"rows: {write_rows(args.csv, rows, columns, digits=5)}")
