@@ -27,11 +27,13 @@ def audio_info(path: str | Path) -> tuple[int, int]:
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: not an audio file soundfile reads.
+        ValueError: an empty file (0 bytes), or not an audio file soundfile reads.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"audio file not found: {path}")
+    if path.stat().st_size == 0:
+        raise ValueError(f"{path}: empty audio file (0 bytes); re-create the file or remove it from the dataset")
     try:
         info = soundfile.info(str(path))
     except (soundfile.LibsndfileError, RuntimeError, TypeError) as err:

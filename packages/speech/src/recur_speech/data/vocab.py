@@ -18,7 +18,7 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["CharVocabulary", "SentencePieceVocabulary"]
+__all__ = ["CharVocabulary", "SentencePieceVocabulary", "Vocabulary", "vocabulary_from_state", "vocabulary_state"]
 
 
 class CharVocabulary:
@@ -180,3 +180,26 @@ class SentencePieceVocabulary:
             return cls(path.read_bytes())
         except ValueError as err:
             raise ValueError(f"{path}: {err}") from None
+
+
+Vocabulary = CharVocabulary | SentencePieceVocabulary
+
+
+def vocabulary_state(vocabulary: Vocabulary) -> dict:
+    """The vocabulary as plain data a checkpoint holds (``torch.load(weights_only=True)`` reads it back):
+    ``{"kind": "char", "symbols": [...]}`` or ``{"kind": "sentencepiece", "model": <the .model bytes>}``."""
+    if isinstance(vocabulary, CharVocabulary):
+        return {"kind": "char", "symbols": list(vocabulary.symbols)}
+    if isinstance(vocabulary, SentencePieceVocabulary):
+        return {"kind": "sentencepiece", "model": vocabulary.model_proto}
+    raise TypeError(f"expected a CharVocabulary or SentencePieceVocabulary, got {type(vocabulary).__name__}")
+
+
+def vocabulary_from_state(state: dict) -> Vocabulary:
+    """The vocabulary :func:`vocabulary_state` described."""
+    kind = state.get("kind") if isinstance(state, dict) else None
+    if kind == "char":
+        return CharVocabulary(state["symbols"])
+    if kind == "sentencepiece":
+        return SentencePieceVocabulary(state["model"])
+    raise ValueError(f"not a saved vocabulary (kind {kind!r}); expected kind 'char' or 'sentencepiece'")

@@ -2,9 +2,12 @@
 
 - :mod:`~recur_speech.models.rnnt`: the RNN-T transducer (Graves 2012): encoder on any core layer with
   time reduction, LSTM predictor, joiner; the pure-PyTorch RNN-T loss; greedy, beam and streaming decoding.
+- :mod:`~recur_speech.models.mossformer2`: MossFormer2 separation (and the MossFormer-only ablation);
+  :mod:`~recur_speech.models.separation_baselines`: the Conv-TasNet mask network.
 """
 
 # the models' modules, one import line each (importing a module registers its @register_model builders)
+from recur_speech.models.mossformer2 import MossFormer2, MossFormer2Config, mossformer, mossformer2
 from recur_speech.models.rnnt import (
     RNNT,
     GreedyStream,
@@ -15,12 +18,19 @@ from recur_speech.models.rnnt import (
     rnnt_loss_reference,
     transducer_loss,
 )
+from recur_speech.models.separation_baselines import ConvTasNet, conv_tasnet
 
 __all__ = [
     "RNNT",
+    "ConvTasNet",
     "GreedyStream",
     "Hypothesis",
+    "MossFormer2",
+    "MossFormer2Config",
     "RNNTConfig",
+    "conv_tasnet",
+    "mossformer",
+    "mossformer2",
     "rnnt",
     "rnnt_loss",
     "rnnt_loss_reference",
