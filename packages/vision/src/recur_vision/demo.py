@@ -15,9 +15,10 @@ on held-out data, and prints the numbers beside each other with which is ahead; 
       their frames shuffled, where LRCN would lose what the order gives it. The single-frame network
       stays at chance, as the pair is built for. LRCN does not learn the direction from pixels in
       this budget either: in the settings tried (16 or 8 frames, 24 or 32 px, CNN widths 8-16-32 to
-      32-64-128, 5 to 8 epochs, lr 3e-3 or 1e-2, one seed each) it scored 0.42-0.58 on the 60 test
-      videos, its shuffled-frames score the same; the recipes ``lrcn/single_frame`` then
-      ``lrcn/activity`` train for minutes. Part 1b shows a recurrent head reading the order.
+      32-64-128, fc6 and LSTM 64 or 128, 5 to 10 epochs, batch 8 or 16, lr 1e-3 to 1e-2, one seed each) it
+      scored 0.42-0.58 on the 60 test videos (in the demo's setting 0.58, and 0.58 with shuffled frames);
+      the recipes ``lrcn/single_frame`` then ``lrcn/activity`` train for minutes. Part 1b shows a recurrent
+      head reading the order.
    b. TS-LSTM (Ma et al. 2019, https://arxiv.org/abs/1703.10667; ``tslstm``) beside the mean-pool
       model (``mean_pool``) and the mean-pool logistic-regression probe, on per-frame features of
       the same videos from the small frame CNN, randomly initialised
@@ -52,8 +53,9 @@ on held-out data, and prints the numbers beside each other with which is ahead; 
    not left chance (a measured run: 0.07 against ViT's 0.16, chance 0.10); ``vir/classify`` and
    ``vit/classify`` train for 30 epochs.
 
-``recur demo vision`` took 37 s of wall time (35 s of CPU, 27 s of it in the fits) on a 2-core machine that
-another job kept half busy, one thread, starting from an empty cache (every generated set written on the way).
+``recur demo vision`` took 37 s and 36 s of wall time in two runs (34-35 s of CPU, 27 s of it in the fits) on a
+2-core machine that another job kept half busy (load average 2.2), one thread, each from an empty cache (every
+generated set written on the way).
 """
 
 from __future__ import annotations
