@@ -13,7 +13,8 @@ of the five shapes of :data:`recur_vision.data.render.SHAPES` drawn once or twic
 (``"1 circle"`` ... ``"2 plus"``), each copy with its own colour, size, rotation and position, on a
 random textured background (:func:`~recur_vision.data.render.textured_background`). Telling the
 shape needs the pixels of one patch neighbourhood; telling one copy from two needs the whole image,
-which a causal retention network sees only in its last token (where ViR reads its class token).
+which a causal retention network sees only in its last token (where ViR reads its class token) or in
+the mean of its tokens (``pool="avg"``, what the ``vir/classify`` recipe reads).
 The images are rendered at ``render_size`` and upscaled bilinearly to ``image_size``.
 """
 
