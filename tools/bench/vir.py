@@ -1,7 +1,7 @@
 """ViR's cost at growing resolution: images per second and peak memory, ViR (parallel, chunkwise) vs the same-size ViT.
 
-    .venv/bin/python tools/bench/vir.py                          # ViR-S/16 vs ViT-S/16, 224..672 px (~5 min)
-    .venv/bin/python tools/bench/vir.py --quick                  # the mini size, short time caps (~1 min)
+    .venv/bin/python tools/bench/vir.py                          # ViR-S/16 vs ViT-S/16, 224..672 px (~2 min)
+    .venv/bin/python tools/bench/vir.py --quick                  # the mini size, short time caps (~10 s)
     .venv/bin/python tools/bench/vir.py --doc docs/vision.md     # also write the table into the docs page
     .venv/bin/python tools/bench/vir.py --sizes 224 448 896 --forms parallel chunkwise recurrent --csv vir.csv
 
