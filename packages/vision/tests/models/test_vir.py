@@ -34,6 +34,8 @@ def test_parallel_chunkwise_and_recurrent_forms_agree_in_float64(bidirectional, 
     model, images = _pair(bidirectional, pool=pool)
     parallel = model(images)
     assert parallel.abs().max() > 1e-2
+    if pool == "avg":
+        torch.testing.assert_close(model.head(model.features(images).mean(1)), parallel)
     for form, chunk in (("chunkwise", 5), ("chunkwise", 16), ("recurrent", 1)):
         torch.testing.assert_close(model(images, form=form, chunk_size=chunk), parallel, rtol=1e-9, atol=1e-12)
     # the attention-like form: one (QK^T ⊙ D)V block over the whole sequence in every layer
@@ -92,6 +94,7 @@ def test_the_class_token_comes_last_and_sees_every_patch(bidirectional, one_thre
     features = model.features(images)
     assert features.shape == (2, 16 * (2 if bidirectional else 1) + 1, 64)
     torch.testing.assert_close(model.head(features[:, -1]), model(images))
+    torch.testing.assert_close(model.pooled_features(images), features[:, -1])
     if not bidirectional:
         # causal retention: the first patch's token reads nothing after it, so a class token first would be blind
         reach = _input_gradient(model, images, lambda m, x: m.features(x)[:, 0])

@@ -272,8 +272,7 @@ class ViR(nn.Module):
             raise ValueError(f"chunk_size must be a positive number of tokens, got {chunk_size}")
         grid = _grid_of(images, self.config, "ViR")
         if form == "parallel":
-            features = self.features(images)
-            return self.head(features[:, -1] if self.cls_token is not None else features.mean(1))
+            return self.head(self.pooled_features(images))
         positions = resample_positions(self.pos_embed, self.grid, grid)
         total = self._num_patch_tokens(grid)
         step = form == "recurrent"
@@ -304,6 +303,12 @@ class ViR(nn.Module):
         for block in self.blocks:
             x, _ = block(x)
         return self.norm(x)
+
+    def pooled_features(self, images: Tensor) -> Tensor:
+        """What the head reads (parallel form): the class token's final LayerNorm, or with ``pool="avg"`` the
+        mean of the patch tokens'. ``[B, C, H, W]`` -> ``[B, D]``."""
+        features = self.features(images)
+        return features[:, -1] if self.cls_token is not None else features.mean(1)
 
     def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
         """Images ``[batch_size, in_channels, *image_size]``."""
