@@ -74,6 +74,17 @@ def test_feature_data_computes_caches_and_reuses_the_features(videos, cache, one
     again.setup("test")
     assert (folder / feature_file_name("test", "small")).stat().st_mtime_ns == stamp
     torch.testing.assert_close(again.dataset("test").features, data.dataset("test").features)
+    # standardised: every row zero-mean, unit-deviation over the training videos and frames; the test
+    # split moved by the training statistics, not its own
+    scaled = FeatureData(folder=str(videos), standardize=True, **TINY)
+    scaled.setup("fit")
+    raw, train = data.dataset("train").features, scaled.dataset("train").features
+    varying = raw.std((0, 2)) > 1e-3
+    torch.testing.assert_close(train.mean((0, 2))[varying], torch.zeros(int(varying.sum())), atol=1e-4, rtol=0)
+    torch.testing.assert_close(train.std((0, 2))[varying], torch.ones(int(varying.sum())), atol=1e-4, rtol=0)
+    mean, std = raw.mean((0, 2), keepdim=True), raw.std((0, 2), keepdim=True)
+    restored = scaled.dataset("test").features * std + mean
+    torch.testing.assert_close(restored[:, varying], data.dataset("test").features[:, varying], atol=1e-5, rtol=1e-4)
 
 
 def test_extract_writes_pt_and_npy_that_read_back(videos, tmp_path, capsys, one_thread):

@@ -134,3 +134,20 @@ def test_bad_input_is_one_line():
         TemporalInception(num_frames=12)
     with pytest.raises(ValueError, match="num_segments"):
         segment_frames(2, 3)
+
+
+def test_l2_is_the_official_coupled_weight_decay(one_thread):
+    """Torch's optim.adam with weightDecay wd adds wd * w to every parameter's gradient: the task's ``l2``."""
+    from recur_vision.task import FeatureClassificationModule
+
+    torch.manual_seed(0)
+    batch = (torch.randn(4, 6, 25), torch.tensor([0, 1, 2, 0]))
+    plain = FeatureClassificationModule(model="mean_pool", feature_dim=6, num_classes=3)
+    decayed = FeatureClassificationModule(model="mean_pool", feature_dim=6, num_classes=3, l2=0.5)
+    decayed.load_state_dict(plain.state_dict())
+    for module in (plain, decayed):
+        module.training_step(batch, 0).backward()
+    for p, q in zip(plain.parameters(), decayed.parameters()):
+        torch.testing.assert_close(q.grad, p.grad + 0.5 * p.detach())
+    with pytest.raises(ValueError, match="l2 >= 0"):
+        FeatureClassificationModule(model="mean_pool", l2=-1.0)

@@ -34,6 +34,13 @@ factorisation of Torch's). The official code initialises every parameter uniform
 normalisations keep scale 1, shift 0); the default None keeps PyTorch's initialisation, which
 is kept because ±0.1 on the 2048-wide input projection (PyTorch: ±1/sqrt(2048)) overfitted
 sooner on the generated videos' features.
+
+Temporal-Inception is exactly the official network; its filters are shared by all D feature rows, so
+rows on very different scales (the generated videos' random-CNN features: row means from 1e-6 to
+0.19) need standardising first (``FeatureData(standardize=True)``, a step the official data script
+has commented out), and its weight decay is the official coupled L2 penalty
+(``FeatureClassificationModule(l2=0.1)``), not AdamW's. On raw features with AdamW it scored below the
+mean-pool network (0.108 against 0.156 after 2 epochs).
 """
 
 from __future__ import annotations
@@ -141,8 +148,9 @@ class _TemporalBranches(nn.Module):
     The branches' batch normalisations are one ``BatchNorm2d`` over their concatenated channels (BN is
     per channel: the same as one per branch). Each feature row is convolved on its own, so the stage
     reads ``[C_in, T, N]`` (N = batch x features, last) and both branches are one matrix product with
-    :func:`temporal_conv_matrix`: about 3x faster on a CPU than ``Conv2d`` with 1-16 channels
-    (:func:`temporal_inception_reference` is the ``Conv2d`` form).
+    :func:`temporal_conv_matrix`. On one CPU thread the four stages on a batch of 32 matrices
+    ``[2048, 25]`` took 68 ms forward and 263 ms forward + backward, against 270 ms and 942 ms for
+    ``Conv2d`` on the one-channel image (:func:`temporal_inception_reference`'s form): 4.0x and 3.6x faster.
     """
 
     def __init__(self, cin: int, cout: int, pool: int, kernels: tuple[int, ...] = (5, 7)) -> None:
