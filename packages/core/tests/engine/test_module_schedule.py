@@ -101,18 +101,21 @@ def test_without_the_count_two_optimisers_under_max_steps_stop_half_way_down_the
     assert end == pytest.approx(warmup_cosine(7, 0, 14)) and end == pytest.approx(0.5)
 
 
-def test_a_cosine_fit_killed_mid_epoch_resumes_exactly(runs_dir, one_thread, tiny, monkeypatch):
+@pytest.mark.parametrize("killed_at", [1, 3])
+def test_a_cosine_fit_killed_mid_epoch_resumes_exactly(runs_dir, one_thread, tiny, monkeypatch, killed_at):
     # the cosine's length is read once training runs: read in configure_optimizers, before Lightning restores the
-    # checkpoint, it loaded the training data early and the resumed loader started its epoch again
+    # checkpoint, it loaded the training data early and the resumed loader started its epoch again.
+    # killed_at 3 (mid epoch 1): the resumed loader is built before Lightning's set_epoch, so it must start
+    # at the restored epoch itself (it replayed epoch 0's order before)
     from recur_core.engine import SequenceTask, run_cli
 
-    # 2 batches an epoch, 3 epochs; last.ckpt after every step; killed after the first
+    # 2 batches an epoch, 3 epochs; last.ckpt after every step; killed after step `killed_at`
     args = ["fit", "--config", "parity/lstm", *tiny, "--model.scheduler=cosine", "--model.warmup_steps=1"]
     args += ["--trainer.max_epochs=3", "--checkpoint_every_n_steps=1"]
     whole = run_cli("core", args)
 
     def crash(module, batch, batch_idx):
-        if module.global_step == 1:
+        if module.global_step == killed_at:
             raise RuntimeError("killed")
 
     with monkeypatch.context() as patch:

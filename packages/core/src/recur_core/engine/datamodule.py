@@ -147,11 +147,17 @@ class SplitDataModule(LightningDataModule, abc.ABC):
     def loader(self, split: Split) -> StatefulDataLoader:
         """A resumable loader over ``split``; only the training split is shuffled (or epoch-indexed)."""
         dataset = self.dataset(split)
-        train = split == "train"
+        sampler = None
+        if split == "train":
+            sampler = EpochShuffle(len(dataset), self.seed, self.shuffle, self.epoch_indexed)
+            # a run resumed mid-epoch builds its loader (and fast-forwards it to the checkpoint's batch)
+            # before Lightning calls set_epoch: start at the epoch the restored loops are in
+            if self.trainer is not None:
+                sampler.set_epoch(self.trainer.current_epoch)
         return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
-            sampler=EpochShuffle(len(dataset), self.seed, self.shuffle, self.epoch_indexed) if train else None,
+            sampler=sampler,
             num_workers=self.num_workers,
             collate_fn=self.collate_fn(),
             generator=torch.Generator().manual_seed(self.seed),
