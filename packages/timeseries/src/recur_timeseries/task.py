@@ -476,12 +476,23 @@ class ReconstructionModule(RecurModule):
         optimizer = torch.optim.RAdam(
             (p for p in self.parameters() if p.requires_grad), lr=self.lr, weight_decay=self.weight_decay
         )
-        total = float(self.trainer.estimated_stepping_batches) if self._trainer is not None else float("inf")
-        if not 0 < total < float("inf") or self.hparams.lr_end == self.lr:
+        if self.hparams.lr_end == self.lr:
             return optimizer
-        gamma = (self.hparams.lr_end / self.lr) ** (1.0 / total)
-        scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, self._lr_decay)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _lr_decay(self, step: int) -> float:
+        """``(lr_end / lr) ** (step / total)``: exponential decay to ``lr_end`` at the fit's last step.
+
+        The fit's length is read only once training runs: read in ``configure_optimizers`` it would load
+        the training data before Lightning restores a checkpoint, and a resumed run would restart its epoch.
+        """
+        if step == 0:
+            return 1.0
+        total = float(self.trainer.estimated_stepping_batches)
+        if not 0 < total < float("inf"):
+            return 1.0
+        return (self.hparams.lr_end / self.lr) ** (step / total)
 
     def forward(self, x0: Tensor, steps: int) -> Tensor:
         return self.net.generate(x0, steps)
