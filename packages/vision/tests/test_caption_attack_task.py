@@ -151,20 +151,44 @@ def test_cli_fit_then_test_from_the_checkpoint(runs_dir, one_thread, scenes, vic
     assert (tested.run_dir / "caption_attack_test.png").stat().st_size > 1000
 
 
-def test_resume_is_exact(runs_dir, one_thread, scenes, victim):
-    # a constant learning rate: stopping by max_steps would change a cosine schedule's length
-    args = [*_attack_args(victim, scenes, "--model.lambda_adv=0.1", "--model.scheduler=constant")]
-    args.append("--checkpoint_every_n_steps=4")
-    whole = run_cli("vision", ["fit", "--config", "caption_attack/default", "--trainer.max_epochs=2", *args])
-    # the same run stopped after 2 of its 3 batches per epoch (4 optimizer steps: G and D), then resumed
-    first = run_cli("vision", ["fit", "--config", "caption_attack/default", "--trainer.max_steps=4", *args])
-    resumed = run_cli(
-        "vision",
-        ["fit", "--config", "caption_attack/default", "--trainer.max_epochs=2", "--ckpt_path", "last", *args],
-    )
-    assert resumed.run_dir == first.run_dir
+def _learning_rates(cli) -> list[float]:
+    return [config.scheduler.get_last_lr()[0] for config in cli.trainer.lr_scheduler_configs]
+
+
+def test_max_steps_counts_both_optimisers_and_the_cosine_ends_at_the_last_batch(runs_dir, one_thread, scenes, victim):
+    # 3 batches an epoch, each a step of D and one of G: max_steps 10 stops after 5 batches, where the cosine ends
+    args = [*_attack_args(victim, scenes, "--model.lambda_adv=0.1", "--model.warmup_steps=1")]
+    cli = run_cli("vision", ["fit", "--config", "caption_attack/default", "--trainer.max_steps=10", *args])
+    assert cli.trainer.global_step == 10 and cli.model.scheduled_steps() == 5
+    assert [c.scheduler.last_epoch for c in cli.trainer.lr_scheduler_configs] == [5, 5]
+    assert _learning_rates(cli) == [0.0, 0.0]
+
+
+def test_a_cosine_fit_killed_mid_way_resumes_exactly(runs_dir, one_thread, scenes, victim, monkeypatch):
+    # the cosine is laid over the whole fit (6 batches: max_steps 12 counts D's and G's steps) in both runs
+    args = [*_attack_args(victim, scenes, "--model.lambda_adv=0.1", "--model.scheduler=cosine")]
+    args += ["--checkpoint_every_n_steps=4", "--trainer.max_steps=12"]
+    whole = run_cli("vision", ["fit", "--config", "caption_attack/default", *args])
+    assert whole.trainer.global_step == 12 and _learning_rates(whole) == [0.0, 0.0]
+
+    def crash(module, batch, batch_idx):
+        # after last.ckpt of step 4 (batch 2) is in place: a process killed in the middle of the fit
+        if module.global_step == 4:
+            raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CaptionAttackModule, "on_train_batch_start", crash, raising=False)
+        with pytest.raises(RuntimeError, match="killed"):
+            run_cli("vision", ["fit", "--config", "caption_attack/default", *args])
+    resumed = run_cli("vision", ["fit", "--config", "caption_attack/default", "--ckpt_path", "last", *args])
+    assert resumed.run_dir != whole.run_dir and resumed.trainer.global_step == 12
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    assert _learning_rates(resumed) == _learning_rates(whole)
+    for a, b in zip(whole.trainer.optimizers, resumed.trainer.optimizers):
+        assert a.param_groups[0]["lr"] == b.param_groups[0]["lr"]
+        for state_a, state_b in zip(a.state.values(), b.state.values()):
+            torch.testing.assert_close(state_a["exp_avg_sq"], state_b["exp_avg_sq"], rtol=0, atol=0)
 
 
 def _one_line(capsys, argv):

@@ -478,6 +478,11 @@ class FeatureData(_VideoSource, SplitDataModule):
             frames); tag ``ckpt``. Cached by the checkpoint's path, size and time.
         num_frames: T, equally spaced frames per video (25).
         resize, crop_size: frame resizing and centre crop before the CNN (None: as stored).
+        standardize: each feature (row of the matrices) minus its mean over the training videos and
+            frames, over its standard deviation there, in both splits. The official data script has this
+            step written and commented out (``Temporal-ConvNet/data-2Stream.lua``); Temporal-Inception
+            needs it on features whose rows differ in scale, as its temporal filters are shared by
+            every row (the other models start with a per-feature batch normalisation).
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`.
 
     Attributes (after ``setup``):
@@ -497,6 +502,7 @@ class FeatureData(_VideoSource, SplitDataModule):
         num_frames: int = 25,
         resize: tuple[int, int] | None = None,
         crop_size: int | None = None,
+        standardize: bool = False,
         videos_per_class: int = 40,
         video_frames: int = 16,
         video_size: int = 64,
@@ -518,6 +524,7 @@ class FeatureData(_VideoSource, SplitDataModule):
         self.num_frames = num_frames
         self.resize = tuple(resize) if resize is not None else None
         self.crop_size = crop_size
+        self.standardize = standardize
         self.feature_dim: int | None = None
         self.num_classes: int | None = None
         self._files: dict[str, dict[str, Any]] | None = None
@@ -579,8 +586,14 @@ class FeatureData(_VideoSource, SplitDataModule):
         return self._files
 
     def make_dataset(self, split: Split) -> FeatureMatrices:
-        content = self.files()["train" if split == "train" else "test"]
-        return FeatureMatrices(content["features"], content["labels"])
+        files = self.files()
+        content = files["train" if split == "train" else "test"]
+        features = content["features"]
+        if self.standardize:
+            train = files["train"]["features"]
+            mean = train.mean((0, 2), keepdim=True)
+            features = (features - mean) / train.std((0, 2), keepdim=True).clamp_min(1e-6)
+        return FeatureMatrices(features, content["labels"])
 
 
 # ---------------------------------------------------------------------------------------------

@@ -509,6 +509,9 @@ class FeatureClassificationModule(RecurModule):
     as ``get_model(model, feature_dim=D, num_frames=T, num_classes=C, **model_kwargs)``. Optimiser:
     AdamW (the official code: Adam, lr 1e-4 for TS-LSTM, 5e-5 with weight decay 0.1 for
     Temporal-Inception; element-wise gradient clamping ±5 is ``trainer.gradient_clip_algorithm: value``).
+    The official weight decay is Torch ``optim.adam``'s, which adds ``wd * w`` to the gradient before
+    Adam's normalisation (a coupled L2 penalty, not AdamW's decoupled decay): that is ``l2``, the
+    penalty ``l2 / 2 * sum(w ** 2)`` over every parameter added to the training loss.
 
     Logs ``train/loss``, ``train/acc``, ``val/loss``, ``val/acc`` (video accuracy; picks the best
     checkpoint) and ``test/loss``, ``test/acc``. Test also logs the baselines on the same videos:
@@ -521,6 +524,7 @@ class FeatureClassificationModule(RecurModule):
         model_kwargs: its own options (``{"layer": "gla"}``, ``{"hidden": 256}``, ...).
         feature_dim, num_frames, num_classes: D, T and C; must equal the data's.
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
+        l2: weight of the coupled L2 penalty (the official Temporal-Inception's ``-w 0.1``; 0 = none).
     """
 
     monitor = "val/acc"
@@ -537,12 +541,13 @@ class FeatureClassificationModule(RecurModule):
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
         scheduler: Literal["constant", "cosine"] = "constant",
+        l2: float = 0.0,
     ) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
-        if min(feature_dim, num_frames) < 1 or num_classes < 2:
+        if min(feature_dim, num_frames) < 1 or num_classes < 2 or l2 < 0:
             raise ValueError(
-                f"feature_dim and num_frames must be >= 1 and num_classes >= 2, got {feature_dim}, {num_frames}, "
-                f"{num_classes}"
+                f"feature_dim and num_frames must be >= 1, num_classes >= 2 and l2 >= 0, got {feature_dim}, "
+                f"{num_frames}, {num_classes}, {l2}"
             )
         self.save_hyperparameters()
         options = dict(feature_dim=feature_dim, num_frames=num_frames, num_classes=num_classes)
@@ -564,7 +569,10 @@ class FeatureClassificationModule(RecurModule):
         return loss
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        return self._step(batch, "train")
+        loss = self._step(batch, "train")
+        if self.hparams.l2 > 0:
+            loss = loss + 0.5 * self.hparams.l2 * sum(p.square().sum() for p in self.parameters())
+        return loss
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._step(batch, "val")
@@ -671,9 +679,13 @@ class CaptionAttackModule(RecurModule):
     the objective of :mod:`recur_vision.models.caption_attack` (``λf`` mimic + ``λadv`` GAN + ``λn``
     perturbation energy). Each training batch takes one step of ``D`` (Adam), then one of ``G``
     (Lightning's manual optimisation; both optimisers' states, and their schedulers', are in every
-    checkpoint, so ``--ckpt_path last`` resumes exactly). The victim's and the transfer captioner's
-    weights are not stored in the attack's checkpoints: they are read from their own files, and
-    resuming or testing against another victim than the one trained against is an error.
+    checkpoint, so ``--ckpt_path last`` resumes exactly). Lightning's ``global_step`` counts both steps, so
+    ``--trainer.max_steps N`` (and ``--checkpoint_every_n_steps``) count 2 a batch: N / 2 batches (N
+    with ``lambda_adv`` 0, where ``D`` never steps); the warm-up and the cosine count batches and end
+    with the fit's last batch either way (:meth:`~recur_core.engine.RecurModule.scheduled_steps`).
+    The victim's and the transfer captioner's weights are not stored in the attack's checkpoints: they
+    are read from their own files, and resuming or testing against another victim than the one
+    trained against is an error.
 
     Evaluation, Show-and-Fool's protocol (Chen et al. 2018, https://arxiv.org/abs/1712.02051), on the
     fixed pairs of the validation or test split: the target caption of ``x`` is the victim's own
@@ -708,7 +720,8 @@ class CaptionAttackModule(RecurModule):
         lr: the generator's learning rate (Adam, β = ``betas``).
         lr_discriminator: the discriminator's (None: ``lr``).
         betas: Adam's (β1, β2) for both (GANs' usual 0.5, 0.999).
-        weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule` (both optimisers).
+        weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule` (both optimisers;
+            ``warmup_steps`` counts batches).
     """
 
     monitor = "val/exact"
@@ -747,6 +760,8 @@ class CaptionAttackModule(RecurModule):
         # line at test, and a captioner may move; the victim's weights are checked instead (on_load_checkpoint)
         self.save_hyperparameters(ignore=["victim", "transfer"])
         self.automatic_optimization = False
+        # D's step and G's: what global_step (and max_steps) counts per batch
+        self.optimizer_steps_per_batch = 2 if lambda_adv > 0 else 1
         self.victim_path, self.transfer_path = victim, transfer
         module, norm = _load_captioner(victim, "--model.victim")
         self.words: tuple[str, ...] = tuple(module.words)
@@ -832,7 +847,7 @@ class CaptionAttackModule(RecurModule):
         lr_d = self.hparams.lr_discriminator or self.lr
         opt_g = torch.optim.Adam(self.net.parameters(), lr=self.lr, betas=betas, weight_decay=self.weight_decay)
         opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=lr_d, betas=betas, weight_decay=self.weight_decay)
-        # one scheduler step per training batch (each batch steps both optimisers once)
+        # one scheduler step per training batch (each batch steps each optimiser once), ending at the last batch
         schedule = self.lr_schedule()
         if schedule is None:
             return [opt_g, opt_d]
