@@ -14,7 +14,9 @@ the direction reproduced and the command. A script that fails or writes no claim
     .venv/bin/python tools/repro/run_all.py --only arnet dsf    # a subset; the page keeps the others' rows
     .venv/bin/python tools/repro/run_all.py --page-only         # regenerate the page from existing claims
 
-A script with no ``claims.csv`` under ``--out`` (not run in this checkout) keeps its rows — claims and
+A script run by hand (a ``claims.csv`` under ``--out/<script>/`` but no ``run.json``) is listed with its
+claims, mode "by hand" and no wall time. A script with no ``claims.csv`` under ``--out`` (not run in this
+checkout) keeps its rows — claims and
 run record — from the page as it was, so a subset can be re-run on a fresh clone; its row in the
 "Runs" table still says when and how it ran.
 """
@@ -81,7 +83,7 @@ def _cell(text: str) -> str:
 
 # a claim row's last cell is the command that ran its script; a "Runs" row starts with the script
 _CLAIM_ROW = re.compile(r"^\|.*\| `python tools/repro/(\w+)\.py[^`]*` \|$")
-_RUN_ROW = re.compile(r"^\| `(\w+)\.py` \| (?:quick|full) \|")
+_RUN_ROW = re.compile(r"^\| `(\w+)\.py` \| (?:quick|full)[^|]* \|")
 
 
 def previous_rows(page: Path) -> dict[str, tuple[list[str], str]]:
@@ -96,6 +98,16 @@ def previous_rows(page: Path) -> dict[str, tuple[list[str], str]]:
         elif (match := _CLAIM_ROW.match(line)) and "| no result:" not in line:
             claims.setdefault(match.group(1), []).append(line)
     return {name: (rows, runs[name]) for name, rows in claims.items() if name in runs}
+
+
+def _by_hand(folder: Path) -> dict | None:
+    """The record of a script run by hand (its claims.csv, no run.json): mode from its command, no wall time."""
+    claims = folder / CLAIMS_FILE
+    if not claims.is_file():
+        return None
+    quick = any("--quick" in claim.command for claim in read_claims(claims))
+    finished = datetime.fromtimestamp(claims.stat().st_mtime, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return {"mode": f"{'quick' if quick else 'full'}, by hand", "seconds": "—", "returncode": 0, "finished": finished}
 
 
 def results_page(out: Path, folder: Path = HERE, previous: dict[str, tuple[list[str], str]] | None = None) -> str:
@@ -117,7 +129,7 @@ def results_page(out: Path, folder: Path = HERE, previous: dict[str, tuple[list[
     runs = []
     for name in scripts(folder):
         record_file = out / name / RUN_RECORD
-        record = json.loads(record_file.read_text()) if record_file.is_file() else None
+        record = json.loads(record_file.read_text()) if record_file.is_file() else _by_hand(out / name)
         if record is None and name in previous:
             kept_claims, kept_run = previous[name]
             lines += kept_claims

@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 GOOD = """
 import argparse
 from pathlib import Path
@@ -58,3 +61,23 @@ def test_scripts_not_run_here_keep_their_rows_from_the_page(tmp_path, repro_scri
     # what ran here replaces the page's rows
     assert "measured full" in page and "measured before" not in page
     assert "`later.py` | — | no result: not run yet" in page
+
+
+def test_a_script_run_by_hand_is_listed_with_its_claims_and_no_wall_time(tmp_path, repro_script):
+    """claims.csv without run.json (the script was run directly): its claims, mode "by hand", no time."""
+    run_all = repro_script("run_all")
+    repro = tmp_path / "repro"
+    repro.mkdir()
+    (repro / "good.py").write_text(GOOD.replace("python good.py", "python tools/repro/good.py"))
+    out = tmp_path / "runs"
+    command = [sys.executable, str(repro / "good.py"), "--out", str(out / "good")]
+    subprocess.run(command, check=True)
+    page = run_all.results_page(out, folder=repro)
+    assert "| Paper A | x \\| y | measured full | **partly** | `python tools/repro/good.py` |" in page
+    assert "| `good.py` | full, by hand | — |" in page
+    # the page keeps that row when it is regenerated without the claims
+    (out / "good" / "claims.csv").unlink()
+    page_file = tmp_path / "results.md"
+    page_file.write_text(page)
+    again = run_all.results_page(out, folder=repro, previous=run_all.previous_rows(page_file))
+    assert "| `good.py` | full, by hand | — |" in again and "measured full" in again
