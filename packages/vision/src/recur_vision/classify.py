@@ -31,6 +31,7 @@ from torch.utils.data import Dataset
 
 from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
 from recur_core.registry import get_model
+from recur_vision.task import classification_loss, majority_accuracy
 
 __all__ = [
     "SHAPE_CLASSES",
@@ -161,11 +162,6 @@ class ImageData(SplitDataModule):
         return ShapeImages(pixels, torch.tensor(labels, dtype=torch.long))
 
 
-def _majority_accuracy(train_labels: Tensor, test_labels: Tensor) -> float:
-    majority = int(torch.bincount(train_labels).argmax())
-    return float((test_labels == majority).double().mean())
-
-
 class ImageClassificationModule(RecurModule):
     """Image classification with a registered model: ViR (``vir``) or its same-size ViT (``vit``).
 
@@ -237,12 +233,7 @@ class ImageClassificationModule(RecurModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         images, labels = batch
-        logits = self(images)
-        loss = F.cross_entropy(logits, labels)
-        logged = {"on_step": False, "on_epoch": True, "batch_size": len(labels), "sync_dist": stage != "train"}
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "train", **logged)
-        self.log(f"{stage}/acc", (logits.argmax(-1) == labels).float().mean(), prog_bar=stage != "train", **logged)
-        return loss
+        return classification_loss(self, self(images), labels, stage)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         return self._step(batch, "train")
@@ -273,7 +264,7 @@ class ImageClassificationModule(RecurModule):
         if data is not None and hasattr(data, "dataset"):
             train, test = data.dataset("train"), data.dataset("test")
             if hasattr(train, "labels") and hasattr(test, "labels"):
-                self.log("test/acc_majority", _majority_accuracy(train.labels, test.labels))
+                self.log("test/acc_majority", majority_accuracy(train.labels, test.labels))
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """The predicted class of each image ``[B]``."""

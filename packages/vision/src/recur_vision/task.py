@@ -32,6 +32,8 @@ __all__ = [
     "FeatureClassificationModule",
     "VideoClassificationModule",
     "attack_scores",
+    "classification_loss",
+    "majority_accuracy",
     "plot_attack_examples",
 ]
 
@@ -315,7 +317,7 @@ def _video_scores(clip_probs: Tensor, video: Tensor, num_videos: int) -> Tensor:
     return sums / counts[:, None]
 
 
-def _majority_accuracy(train_labels: Any, test_labels: Any) -> float:
+def majority_accuracy(train_labels: Any, test_labels: Any) -> float:
     """Accuracy on ``test_labels`` of always answering the most frequent training class."""
     train = torch.as_tensor(train_labels)
     majority = int(torch.bincount(train).argmax())
@@ -478,7 +480,7 @@ class VideoClassificationModule(RecurModule):
         if data is not None and hasattr(data, "dataset"):
             train, test = data.dataset("train"), data.dataset("test")
             if hasattr(train, "labels") and hasattr(test, "labels"):
-                self.log("test/acc_majority", _majority_accuracy(train.labels, test.labels))
+                self.log("test/acc_majority", majority_accuracy(train.labels, test.labels))
         self.baseline = None
 
     def predict_step(self, batch: dict[str, Tensor], batch_idx: int) -> Tensor:
@@ -498,6 +500,15 @@ def _checkpoint(path: str | Path) -> dict[str, Any]:
         return checkpoint
     except Exception as err:
         raise ValueError(f"--model.init_from {path}: not a recur checkpoint ({type(err).__name__})") from None
+
+
+def classification_loss(module: RecurModule, logits: Tensor, labels: Tensor, stage: str) -> Tensor:
+    """Cross-entropy of ``logits`` [B, C] against ``labels`` [B]; logs ``<stage>/loss`` and ``<stage>/acc``."""
+    loss = F.cross_entropy(logits, labels)
+    logged = {"on_step": False, "on_epoch": True, "batch_size": len(labels), "sync_dist": stage != "train"}
+    module.log(f"{stage}/loss", loss, prog_bar=stage == "train", **logged)
+    module.log(f"{stage}/acc", (logits.argmax(-1) == labels).float().mean(), prog_bar=stage != "train", **logged)
+    return loss
 
 
 class FeatureClassificationModule(RecurModule):
@@ -561,12 +572,7 @@ class FeatureClassificationModule(RecurModule):
 
     def _step(self, batch: tuple[Tensor, Tensor], stage: str) -> Tensor:
         features, labels = batch
-        logits = self(features)
-        loss = F.cross_entropy(logits, labels)
-        logged = {"on_step": False, "on_epoch": True, "batch_size": len(labels), "sync_dist": stage != "train"}
-        self.log(f"{stage}/loss", loss, prog_bar=stage == "train", **logged)
-        self.log(f"{stage}/acc", (logits.argmax(-1) == labels).float().mean(), prog_bar=stage != "train", **logged)
-        return loss
+        return classification_loss(self, self(features), labels, stage)
 
     def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         loss = self._step(batch, "train")
@@ -593,7 +599,7 @@ class FeatureClassificationModule(RecurModule):
         probe = fit_mean_pool_probe(train.features, train.labels, self.hparams.num_classes)
         accuracy = (probe(test.features).argmax(-1) == test.labels).double().mean()
         self.log("test/acc_mean_pool_probe", float(accuracy))
-        self.log("test/acc_majority", _majority_accuracy(train.labels, test.labels))
+        self.log("test/acc_majority", majority_accuracy(train.labels, test.labels))
 
     def predict_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
         """The predicted class of each video ``[B]``."""
