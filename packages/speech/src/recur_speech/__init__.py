@@ -5,11 +5,14 @@
   features with global CMVN and SpecAugment, character and BPE vocabularies, and the espeak-ng corpus
   made offline and written in the LibriSpeech and LibriMix layouts.
 - :mod:`recur_speech.data.catalogue`: LibriSpeech, Libri2Mix and WSJ0-2mix in recur's dataset catalogue.
-- :mod:`recur_speech.models`: the RNN-T transducer and its loss and decoders.
+- :mod:`recur_speech.models`: the RNN-T transducer and its loss and decoders; MossFormer2, its MossFormer-only
+  ablation and the Conv-TasNet mask network.
 - :mod:`recur_speech.datamodules`: ``SpeechRecognitionData`` (espeak-ng digits/sentences or LibriSpeech by name,
   log-mel features in length buckets, vocabulary and CMVN from the training split).
 - :mod:`recur_speech.task`: ``RNNTTask``, the RNN-T trained and scored (WER/CER, greedy and beam, baselines).
 - :mod:`recur_speech.metrics`: WER and CER by jiwer.
+- :mod:`recur_speech.separation`, :mod:`recur_speech.separation_metrics`: ``SeparationData`` and
+  ``SeparationModule`` (PIT SI-SNR loss, SI-SNRi / SDRi / PESQ / STOI).
 
 Importing this package imports nothing else.
 """

@@ -31,7 +31,6 @@ from recur_speech.data.audio import audio_info, write_audio
 from recur_speech.data.librimix import Mixture, load_mixture
 
 # the separators this task offers, registered on import (whatever recur_speech.models imports)
-from recur_speech.models import mossformer2, separation_baselines  # noqa: F401
 from recur_speech.separation_metrics import (
     pesq_stoi,
     pit_si_snr,

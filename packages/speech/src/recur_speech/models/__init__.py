@@ -6,14 +6,15 @@
   :mod:`~recur_speech.models.separation_baselines`: the Conv-TasNet mask network.
 """
 
-# the models' modules, one import line each (importing a module registers its @register_model builders)
-from recur_speech.models.mossformer2 import MossFormer2, MossFormer2Config, mossformer, mossformer2
+# the models' modules, one import line each (importing a module registers its @register_model builders);
+# the builders named like their module (rnnt, mossformer2) are not re-exported here, so that
+# ``recur_speech.models.rnnt`` stays the module: build them with get_model or import them from it
+from recur_speech.models.mossformer2 import MossFormer2, MossFormer2Config, mossformer
 from recur_speech.models.rnnt import (
     RNNT,
     GreedyStream,
     Hypothesis,
     RNNTConfig,
-    rnnt,
     rnnt_loss,
     rnnt_loss_reference,
     transducer_loss,
@@ -30,8 +31,6 @@ __all__ = [
     "RNNTConfig",
     "conv_tasnet",
     "mossformer",
-    "mossformer2",
-    "rnnt",
     "rnnt_loss",
     "rnnt_loss_reference",
     "transducer_loss",
