@@ -45,11 +45,10 @@ from pathlib import Path
 import torch
 import yaml
 from _stable_timing import Settle, stable_times
-from vir import replace_doc_block
 
 from recur_core import get_model
 from recur_core.recipes import list_recipes
-from recur_core.repro import write_rows
+from recur_core.repro import replace_generated_table, write_rows
 
 RECIPE = "scnn/synthetic"
 PAPER = {"width": 1.0, "neck_channels": 1024, "channels": 128, "input_size": (288, 800)}
@@ -185,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rows: {write_rows(args.csv, rows, list(rows[0]), digits=5)}")
     if args.doc:
         command = "python tools/bench/scnn.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        replace_doc_block(args.doc, "scnn", f"\n`{command.strip()}`: {setting}.\n\n{table}\n")
+        replace_generated_table(args.doc, "scnn", f"\n`{command.strip()}`: {setting}.\n\n{table}\n", tool="bench")
         print(f"wrote the table into {args.doc}")
     return 0
 
