@@ -46,8 +46,8 @@ never words of the clean image's own caption (Show-and-Fool's rule). Results (20
   caption's exact rate 0.005); mean ℓ2 9.25, ℓ∞ 0.125;
 - transfer to the GRU captioner at 32/255: exact 0.020, K=1 0.26 against its noise 0.005 and 0.11.
 
-The first claim holds (K = 1 +0.26 over noise, exact +0.055); the transfer claim "partly" (K = 1 +0.15 over noise,
-exact +0.015).
+Both claims "partly" (each needs exact and K = 1 both >= 0.1 above noise): K = 1 +0.26, exact +0.055;
+transfer K = 1 +0.15, exact +0.015.
 """
 
 from __future__ import annotations
