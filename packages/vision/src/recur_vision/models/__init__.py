@@ -16,6 +16,10 @@
   branch, product fusion (``rsvqa``) and the single-modality baselines (``rsvqa_question_only``, ``rsvqa_image_only``).
 - :mod:`~recur_vision.models.baselines`: the video baselines on features (``frame_average``,
   ``mean_pool``, ``feature_lstm``) and the mean-pool logistic-regression probe.
+
+The builders named like their module (``lrcn``, ``rsvqa``, ``scnn``, ``vir``) are not re-exported here, so that
+``recur_vision.models.lrcn`` and the others stay the modules: build them with ``get_model`` or import them from
+their module.
 """
 
 from recur_vision.models.baselines import FeatureLSTM, FrameAverage, MeanPool, fit_mean_pool_probe
@@ -41,15 +45,14 @@ from recur_vision.models.lrcn import (
     SingleFrame,
     caffenet_cnn,
     frame_cnn,
-    lrcn,
     lrcn_single_frame,
     small_cnn,
     torchvision_cnn,
 )
-from recur_vision.models.rsvqa import RSVQAConfig, RSVQANet, rsvqa, rsvqa_image_only, rsvqa_question_only
-from recur_vision.models.scnn import SCNN, SCNNConfig, SCNNOutput, SpatialMessagePassing, decode_lanes, scnn, scnn_loss
+from recur_vision.models.rsvqa import RSVQAConfig, RSVQANet, rsvqa_image_only, rsvqa_question_only
+from recur_vision.models.scnn import SCNN, SCNNConfig, SCNNOutput, SpatialMessagePassing, decode_lanes, scnn_loss
 from recur_vision.models.tslstm import TSLSTM, TemporalInception, segment_frames
-from recur_vision.models.vir import ViR, ViRConfig, ViT, ViTConfig, vir, vit
+from recur_vision.models.vir import ViR, ViRConfig, ViT, ViTConfig, vit
 
 __all__ = [
     "LRCN",
@@ -85,17 +88,13 @@ __all__ = [
     "decode_lanes",
     "fit_mean_pool_probe",
     "frame_cnn",
-    "lrcn",
     "lrcn_captioner",
     "lrcn_single_frame",
-    "rsvqa",
     "rsvqa_image_only",
     "rsvqa_question_only",
-    "scnn",
     "scnn_loss",
     "segment_frames",
     "small_cnn",
     "torchvision_cnn",
-    "vir",
     "vit",
 ]
