@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
+from recur_core.data.generated import MARKER
 from recur_speech.data.audio import read_audio
 from recur_speech.data.espeak_corpus import (
-    MARKER,
     EspeakSpeaker,
     digit_text,
     espeak_librispeech,

@@ -41,9 +41,8 @@ import hashlib
 import json
 import math
 import os
-import shutil
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -53,6 +52,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
+from recur_core.data.generated import MARKER, write_once
 from recur_speech.data.audio import read_audio, write_audio
 from recur_speech.data.librispeech import read_librispeech_split
 
@@ -73,7 +73,6 @@ __all__ = [
 ]
 
 ESPEAK_RATE = 22050
-MARKER = "generated.json"
 # bump when the written bytes change for the same options: a new version goes to a new cache folder
 _FORMAT_VERSION = 1
 
@@ -267,38 +266,6 @@ def hum_noise(length: int, sample_rate: int, rng: np.random.Generator) -> torch.
 # writing a folder once
 
 
-def _complete(folder: Path, options: dict[str, Any]) -> bool:
-    marker = folder / MARKER
-    try:
-        return json.loads(marker.read_text()) == options
-    except (OSError, json.JSONDecodeError):
-        return False
-
-
-def _write_folder_once(folder: Path, options: dict[str, Any], writer: str, write: Callable[[Path], None]) -> Path:
-    """``folder`` as ``write(tmp)`` fills it, unless it already holds ``generated.json`` equal to ``options``."""
-    if _complete(folder, options):
-        return folder
-    if folder.exists() and any(folder.iterdir()):
-        raise ValueError(
-            f"{folder} is not empty and was not written by {writer} with these options; choose an empty folder "
-            "or delete it"
-        )
-    tmp = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
-        tmp.mkdir(parents=True)
-        write(tmp)
-        (tmp / MARKER).write_text(json.dumps(options, indent=1) + "\n")
-        if not _complete(folder, options):  # else a concurrent run finished the same folder first
-            if folder.exists():
-                folder.rmdir()
-            os.replace(tmp, folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
 def _options_folder(prefix: str, options: dict[str, Any]) -> Path:
     digest = hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()[:12]
     return generated_cache() / f"{prefix}-{digest}"
@@ -398,7 +365,7 @@ def write_espeak_librispeech(
                 path.write_text("\n".join(transcript) + "\n")
         bar.close()
 
-    return _write_folder_once(Path(folder), options, "write_espeak_librispeech", write)
+    return write_once(Path(folder), options, "write_espeak_librispeech", write)
 
 
 def espeak_librispeech(folder: str | Path | None = None, **options: Any) -> Path:
@@ -528,7 +495,7 @@ def write_espeak_librimix(
                     out.writerows(rows[kind])
         bar.close()
 
-    return _write_folder_once(Path(folder), options, "write_espeak_librimix", write)
+    return write_once(Path(folder), options, "write_espeak_librimix", write)
 
 
 def espeak_librimix(folder: str | Path | None = None, speech: str | Path | None = None, **options: Any) -> Path:

@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recur_vision.data.generated_folder import write_once
+from recur_core.data.generated import write_once
 from recur_vision.data.render import composite, shape_alpha, textured_background
 
 __all__ = [

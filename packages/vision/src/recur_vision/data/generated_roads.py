@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recur_vision.data.generated_folder import write_once
+from recur_core.data.generated import write_once
 from recur_vision.data.tusimple import TUSIMPLE_ABSENT, TuSimpleFrame, write_tusimple_json
 
 __all__ = [

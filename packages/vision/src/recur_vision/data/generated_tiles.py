@@ -56,7 +56,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from recur_vision.data.generated_folder import write_once
+from recur_core.data.generated import write_once
 from recur_vision.data.render import smooth_noise
 from recur_vision.data.rsvqa import RSVQA_VARIANTS
 

@@ -34,7 +34,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from recur_vision.data.generated_folder import write_once
+from recur_core.data.generated import write_once
 from recur_vision.data.render import SHAPES, composite, shape_alpha, textured_background
 
 __all__ = [

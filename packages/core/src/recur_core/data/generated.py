@@ -1,10 +1,10 @@
 """Write a generated dataset folder once, atomically, keyed by the generator's options.
 
-Every generator of this package (videos, caption scenes, roads, remote-sensing tiles) writes its
-files in the real dataset's layout through :func:`write_once`: into a hidden temporary folder beside
-the target, then renamed into place with ``generated.json`` (the options) inside. A folder whose
-``generated.json`` equals the options is complete and reused; a second process that finishes the
-same folder meanwhile is not an error.
+The members' generators of embedded datasets (videos, caption scenes, roads, remote-sensing tiles, the
+espeak-ng speech corpus) write their files in the real dataset's layout through :func:`write_once`: into
+a hidden temporary folder beside the target, then renamed into place with ``generated.json`` (the
+options) inside. A folder whose ``generated.json`` equals the options is complete and reused; a second
+process that finishes the same folder meanwhile is not an error.
 """
 
 from __future__ import annotations
