@@ -291,9 +291,8 @@ class SpeechRecognitionData(SplitDataModule):
         dataset = self.dataset(split)
         train = split == "train"
         batches = LengthBatches(dataset.frames, self.batch_size, self.seed, self.shuffle and train, self.pool)
-        if train and self.trainer is not None:
-            # a resumed run builds this loader before Lightning's set_epoch: start at the restored epoch
-            batches.set_epoch(self.trainer.current_epoch)
+        if train:
+            batches.set_epoch(self.current_epoch())
         return StatefulDataLoader(
             dataset,
             batch_sampler=batches,

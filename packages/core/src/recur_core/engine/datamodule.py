@@ -144,16 +144,21 @@ class SplitDataModule(LightningDataModule, abc.ABC):
         for split in STAGE_SPLITS.get(stage, ("train", "val", "test")):
             self.dataset(split)
 
+    def current_epoch(self) -> int:
+        """The epoch a training sampler built now must start at (0 outside a fit).
+
+        A run resumed mid-epoch builds its training loader (and fast-forwards it to the checkpoint's
+        batch) before Lightning calls ``set_epoch``, so the sampler takes the restored loops' epoch here.
+        """
+        return self.trainer.current_epoch if self.trainer is not None else 0
+
     def loader(self, split: Split) -> StatefulDataLoader:
         """A resumable loader over ``split``; only the training split is shuffled (or epoch-indexed)."""
         dataset = self.dataset(split)
         sampler = None
         if split == "train":
             sampler = EpochShuffle(len(dataset), self.seed, self.shuffle, self.epoch_indexed)
-            # a run resumed mid-epoch builds its loader (and fast-forwards it to the checkpoint's batch)
-            # before Lightning calls set_epoch: start at the epoch the restored loops are in
-            if self.trainer is not None:
-                sampler.set_epoch(self.trainer.current_epoch)
+            sampler.set_epoch(self.current_epoch())
         return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
