@@ -14,7 +14,6 @@ from recur_core.recipes import list_recipes
 from recur_speech.data.audio import write_audio
 from recur_speech.separation import SeparationData, SeparationModule
 
-SHARED = Path("/work/shared/data")
 RECIPES = ["mossformer2/espeak_2mix", "mossformer2/libri2mix"]
 
 
@@ -74,15 +73,14 @@ def test_baselines_are_the_same_recipe(model, kind, espeak, runs_dir, one_thread
     assert model != "mossformer" or len(fitted.model.net.recurrent) == 0
 
 
-@pytest.mark.skipif(
-    not (SHARED / "libri2mix-samples" / "MossFormer2_samples_Libri2Mix" / "item0_mix.wav").is_file(),
-    reason="the Libri2Mix samples are not under /work/shared/data/libri2mix-samples",
-)
-def test_libri2mix_recipe_scores_an_espeak_checkpoint_on_the_real_samples(espeak, runs_dir, monkeypatch, one_thread):
+def test_libri2mix_recipe_scores_an_espeak_checkpoint_on_the_real_samples(
+    espeak, runs_dir, monkeypatch, one_thread, dataset_root
+):
+    samples = dataset_root("libri2mix-samples", "MossFormer2_samples_Libri2Mix/item0_mix.wav")
     fitted = run_cli(
         "speech", ["fit", "--config", "mossformer2/espeak_2mix", "--trainer.max_steps", "1", *tiny(espeak)]
     )
-    monkeypatch.setenv("RECUR_DATA", str(SHARED))
+    monkeypatch.setenv("RECUR_DATA", str(samples.parent))
     checkpoint = str(fitted.run_dir / "checkpoints" / "last.ckpt")
     args = ["--trainer.limit_test_batches", "1", "--data.batch_size", "2", "--model.perceptual", "false"]
     tested = run_cli("speech", ["test", "--config", "mossformer2/libri2mix", *args, "--ckpt_path", checkpoint])

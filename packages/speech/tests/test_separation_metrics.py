@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
 from torchmetrics.functional.audio import (
@@ -23,9 +21,6 @@ from recur_speech.separation_metrics import (
     si_snr,
     si_snr_improvement,
 )
-
-SAMPLES = Path("/work/shared/data/libri2mix-samples/MossFormer2_samples_Libri2Mix")
-
 
 def noisy_permuted(batch: int = 4, n_src: int = 3, length: int = 800, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
@@ -62,7 +57,8 @@ def test_loss_is_negative_pit_and_differentiable():
     assert torch.isfinite(estimates.grad).all() and estimates.grad.abs().sum() > 0
 
 
-def test_improvements_are_zero_for_the_mixture_and_match_torchmetrics():
+def test_improvements_are_zero_for_the_mixture_and_match_torchmetrics(one_thread):
+    # one thread for torchmetrics' own SDR below: see the next test
     estimates, targets = noisy_permuted(n_src=2, length=2000)
     mixture = targets.sum(1)
     as_mixture = mixture[:, None].expand_as(targets)
@@ -78,12 +74,25 @@ def test_improvements_are_zero_for_the_mixture_and_match_torchmetrics():
         si_snr_improvement(estimates, targets, mixture[:, :10])
 
 
-@pytest.mark.skipif(not (SAMPLES / "item0_mix.wav").is_file(), reason="the Libri2Mix samples are not in the data root")
+def test_sdr_improvement_does_not_hang_after_the_thread_count_is_set():
+    # torch 2.14.1: once torch.set_num_threads(k >= 2) has run, MKL's batched LU on 512 x 512 systems (the SDR's)
+    # prints "Parameter 6 was incorrect on entry to DLASWP" and hangs; sdr_improvement solves on one thread
+    estimates, targets = noisy_permuted(n_src=2, length=2000)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        improvement = sdr_improvement(estimates, targets, targets.sum(1))
+    finally:
+        torch.set_num_threads(threads)
+    assert torch.isfinite(improvement).all() and (improvement > 0).all()
+
+
 @pytest.mark.filterwarnings("ignore:Not enough STFT frames")  # pystoi, on the 0.1-s signal PESQ refuses
-def test_pesq_and_stoi_equal_torchmetrics_on_a_real_sample():
+def test_pesq_and_stoi_equal_torchmetrics_on_a_real_sample(dataset_root):
     from recur_speech.data.librimix import load_mixture, read_mossformer2_samples
 
-    _, sources, rate = load_mixture(read_mossformer2_samples(SAMPLES)[0])
+    samples = dataset_root("libri2mix-samples", "MossFormer2_samples_Libri2Mix/item0_mix.wav")
+    _, sources, rate = load_mixture(read_mossformer2_samples(samples / "MossFormer2_samples_Libri2Mix")[0])
     sources = sources[None, :, :16000]
     estimates = sources.flip(1) + 0.05 * torch.randn(sources.shape, generator=torch.Generator().manual_seed(0))
     quality, intelligibility = pesq_stoi(estimates, sources, rate)

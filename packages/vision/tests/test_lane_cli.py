@@ -13,7 +13,6 @@ from recur_core.engine import console_main, run_cli
 from recur_core.recipes import list_recipes
 from recur_vision.lanes import LaneData, LaneDetectionModule, generated_roads_folder
 
-SHARED = Path("/work/shared/data")
 RECIPES = ["scnn/synthetic", "scnn/tusimple", "scnn/culane"]
 
 
@@ -89,13 +88,12 @@ def test_resume_is_exact(roads, runs_dir, one_thread):
         torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
 
 
-@pytest.mark.skipif(
-    not (SHARED / "tusimple" / "tusimple_sample_512x288" / "label_data.json").is_file(),
-    reason="the TuSimple sample is not under /work/shared/data/tusimple",
-)
-def test_tusimple_recipe_tests_a_synthetic_checkpoint_on_the_real_sample(roads, runs_dir, one_thread, monkeypatch):
+def test_tusimple_recipe_tests_a_synthetic_checkpoint_on_the_real_sample(
+    roads, runs_dir, one_thread, monkeypatch, dataset_root
+):
+    tusimple = dataset_root("tusimple", "tusimple_sample_512x288/label_data.json")
     fitted = run_cli("vision", ["fit", "--config", "scnn/synthetic", "--trainer.max_steps", "1", *tiny(roads)])
-    monkeypatch.setenv("RECUR_DATA", str(SHARED))
+    monkeypatch.setenv("RECUR_DATA", str(tusimple.parent))
     model = tiny(roads)[14:]  # the model options of the tiny run
     checkpoint = str(fitted.run_dir / "checkpoints" / "last.ckpt")
     tested = run_cli("vision", ["test", "--config", "scnn/tusimple", *model, "--ckpt_path", checkpoint])

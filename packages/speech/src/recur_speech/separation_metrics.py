@@ -32,6 +32,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from recur_core.tasks.base import single_threaded
+
 __all__ = [
     "PITResult",
     "pairwise_si_snr",
@@ -112,10 +114,13 @@ def sdr_improvement(estimates: Tensor, targets: Tensor, mixture: Tensor) -> Tens
     matched to the references by the SI-SNR permutation."""
     from torchmetrics.functional.audio import signal_distortion_ratio
 
+    # one intra-op thread: once torch.set_num_threads(k >= 2) has been called, torch 2.14.1's batched LU
+    # (MKL, matrices from ~200 rows; SDR solves 512) fails with "Parameter 6 ... DLASWP" and then hangs
+    sdr = single_threaded(signal_distortion_ratio)
     ordered = reorder_sources(estimates, pit_si_snr(estimates, targets).permutation).double()
     targets = targets.double()
-    separated = signal_distortion_ratio(ordered, targets).mean(-1)
-    baseline = signal_distortion_ratio(mixture.double()[:, None].expand_as(targets), targets).mean(-1)
+    separated = sdr(ordered, targets).mean(-1)
+    baseline = sdr(mixture.double()[:, None].expand_as(targets), targets).mean(-1)
     return (separated - baseline).to(estimates.dtype)
 
 

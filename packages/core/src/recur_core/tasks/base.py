@@ -68,10 +68,11 @@ _R = TypeVar("_R")
 
 
 def single_threaded(generate: Callable[_P, _R]) -> Callable[_P, _R]:
-    """Run a data generator with one intra-op thread, restoring the thread count after.
+    """Run a function with one intra-op thread, restoring the thread count after.
 
-    Generators are many short tensor ops; extra threads cost more in synchronisation than they
-    save, and many times more on a machine whose cores are busy with other work.
+    Data generators are many short tensor ops; extra threads cost more in synchronisation than they
+    save, and many times more on a machine whose cores are busy with other work. Metrics that solve
+    batched linear systems use it too (torch 2.14.1's MKL batched LU hangs after ``set_num_threads``).
     """
 
     @wraps(generate)

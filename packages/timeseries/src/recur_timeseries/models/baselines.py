@@ -249,7 +249,9 @@ class PerVariableAR:
         gram = x.transpose(1, 2) @ x
         scale = gram.diagonal(dim1=1, dim2=2).mean(dim=1).clamp(min=1e-12)[:, None, None]
         gram = gram + ridge * scale * torch.eye(gram.shape[-1], dtype=gram.dtype)
-        solution = torch.linalg.solve(gram, x.transpose(1, 2) @ y)  # [C, L(+1), H]
+        # the ridged Gram is positive definite: Cholesky, which also avoids torch 2.14.1's batched MKL LU
+        # (it hangs on systems of ~200+ rows once torch.set_num_threads has been called)
+        solution = torch.cholesky_solve(x.transpose(1, 2) @ y, torch.linalg.cholesky(gram))  # [C, L(+1), H]
         length = inputs.shape[1]
         if bias:
             return cls(weight=solution[:, :length], bias=solution[:, length])
