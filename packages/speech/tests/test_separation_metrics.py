@@ -22,6 +22,7 @@ from recur_speech.separation_metrics import (
     si_snr_improvement,
 )
 
+
 def noisy_permuted(batch: int = 4, n_src: int = 3, length: int = 800, seed: int = 0):
     generator = torch.Generator().manual_seed(seed)
     targets = torch.randn(batch, n_src, length, generator=generator, dtype=torch.float64)
