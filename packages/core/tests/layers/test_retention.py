@@ -16,6 +16,8 @@ from recur_core.ops.linear_attn import parallel_linear_attn
         {"rotary": False},
         {"variant": "vir", "rotary": False, "expand_v": 1.0, "num_heads": 2},
         {"decays": "vir"},
+        {"bias": True},
+        {"variant": "vir", "rotary": False, "expand_v": 1.0, "bias": True},
     ],
 )
 def test_options_keep_the_contract(kwargs):
@@ -51,10 +53,14 @@ def test_each_variant_brings_its_own_decays_unless_told_otherwise():
         build_layer("retention", d_model=16, decays="linear")
 
 
+@pytest.mark.parametrize("bias", [False, True], ids=["no_bias", "bias"])
 @pytest.mark.parametrize("variant", ["retnet", "vir"])
-def test_parallel_recurrent_and_chunkwise_forms_agree(variant):
+def test_parallel_recurrent_and_chunkwise_forms_agree(variant, bias):
     torch.manual_seed(0)
-    layer = build_layer("retention", d_model=16, num_heads=4, variant=variant, chunk_size=8).double()
+    layer = build_layer("retention", d_model=16, num_heads=4, variant=variant, chunk_size=8, bias=bias).double()
+    if bias:  # nonzero biases, so that they take part in every form
+        for projection in (layer.qk, layer.v, layer.out):
+            torch.nn.init.normal_(projection.bias)
     x = torch.randn(2, 37, 16, dtype=torch.float64)
     y_chunk, _ = layer(x)
     positions = torch.arange(37).expand(2, -1)
@@ -74,6 +80,31 @@ def test_vir_is_plain_retention_with_no_normalisation():
     x = torch.randn(2, 10, 16, dtype=torch.float64)
     torch.testing.assert_close(layer(3 * x)[0], 27 * layer(x)[0])
     assert layer.norm is None and layer.gate is None
+
+
+def test_bias_is_off_by_default_and_on_for_q_k_v_and_out():
+    # off: the same parameters (and checkpoints) as before the option; on: the ViR authors' qkv and proj biases
+    names = {name for name, _ in build_layer("retention", d_model=16).named_parameters()}
+    assert not any(name.endswith("bias") for name in names - {"norm.bias"})
+    with_bias = {name for name, _ in build_layer("retention", d_model=16, bias=True).named_parameters()}
+    assert with_bias - names == {"qk.bias", "v.bias", "out.bias"}
+
+
+def test_vir_with_bias_is_the_masked_product_plus_biases():
+    # (QKᵀ ⊙ D)V / √d_h, q, k, v = x W + b, and y = o W_o + b_o, written from the weights in float64
+    torch.manual_seed(0)
+    layer = build_layer("retention", d_model=8, num_heads=2, variant="vir", rotary=False, expand_v=1.0, bias=True)
+    layer = layer.double()
+    for projection in (layer.qk, layer.v, layer.out):
+        torch.nn.init.normal_(projection.bias)
+    x = torch.randn(3, 9, 8, dtype=torch.float64)
+    q, k = (x @ layer.qk.weight.T + layer.qk.bias).view(3, 9, 2, 2, 4).unbind(2)
+    v = (x @ layer.v.weight.T + layer.v.bias).view(3, 9, 2, 4)
+    n = torch.arange(9, dtype=torch.float64)
+    decay = torch.where(n[:, None] >= n, layer.log_gamma.double()[:, None, None] * (n[:, None] - n), -torch.inf).exp()
+    scores = torch.einsum("bnhk,bmhk->bhnm", q, k) * decay / 2.0
+    o = torch.einsum("bhnm,bmhv->bnhv", scores, v).flatten(-2)
+    torch.testing.assert_close(layer(x)[0], o @ layer.out.weight.T + layer.out.bias)
 
 
 def test_position_counter_follows_valid_steps():

@@ -81,6 +81,9 @@ class Retention(SequenceLayer):
         expand_v: value width relative to D (default 2, as in RetNet).
         norm_eps: epsilon of the GroupNorm (default 1e-5).
         chunk_size: tokens per chunk of the training form; does not change the math (default: the op's).
+        bias: give the q, k, v and output projections biases, as the ViR authors' ``qkv`` and ``proj``
+            (default False, RetNet's bias-free projections). A key bias still leaves padded steps out
+            (their keys are zeroed after the projection), so every form and the state contract are unchanged.
 
     Shapes:
         x [B, T, D] -> y [B, T, D]; state (S [B, H, D/H, expand_v·D/H], position [B] int64) with
@@ -98,6 +101,7 @@ class Retention(SequenceLayer):
         norm_eps: float = 1e-5,
         chunk_size: int | None = None,
         decays: str | None = None,
+        bias: bool = False,
     ) -> None:
         super().__init__(d_model)
         if num_heads < 1 or d_model % num_heads:
@@ -116,11 +120,11 @@ class Retention(SequenceLayer):
         self.rotary = rotary
         self.rotary_base = rotary_base
         self.chunk_size = chunk_size
-        self.qk = nn.Linear(d_model, 2 * d_model, bias=False)
-        self.v = nn.Linear(d_model, value_width, bias=False)
+        self.qk = nn.Linear(d_model, 2 * d_model, bias=bias)
+        self.v = nn.Linear(d_model, value_width, bias=bias)
         self.gate = nn.Linear(d_model, value_width, bias=False) if variant == "retnet" else None
         self.norm = nn.GroupNorm(num_heads, value_width, eps=norm_eps) if variant == "retnet" else None
-        self.out = nn.Linear(value_width, d_model, bias=False)
+        self.out = nn.Linear(value_width, d_model, bias=bias)
         self.register_buffer("log_gamma", retention_decays(num_heads, decays).float(), persistent=False)
 
     def init_state(self, batch_size: int, device=None, dtype=None) -> State:
