@@ -14,6 +14,7 @@ from recur_vision.models.scnn import (
     SCNNConfig,
     SCNNOutput,
     SpatialMessagePassing,
+    ViRBackbone,
     decode_lanes,
     dulr_reference,
     lanes_from_probabilities,
@@ -31,6 +32,38 @@ def test_registered_and_pass_the_model_contract(message_passing, one_thread):
     check_model(model)
     out = model(*model.example_input(2))
     assert out.segmentation.shape == (2, 5, 64, 160) and out.existence.shape == (2, 4)
+
+
+def test_vir_backbone_lane_network_trains_a_step_with_the_right_shapes(one_thread):
+    # issue 16: ViR as the image branch of SCNN-free lane segmentation (no message passing, the same heads)
+    torch.manual_seed(0)
+    model = get_model("scnn", backbone="vir", width=1.0, message_passing="none", input_size=(32, 64))
+    assert isinstance(model.backbone, ViRBackbone) and isinstance(model.message_passing, torch.nn.Identity)
+    check_model(model)
+    images = torch.randn(2, 3, 32, 64)
+    assert model.backbone(images).shape == (2, 64, 4, 8)
+    out = model(images)
+    assert out.segmentation.shape == (2, 5, 32, 64) and out.existence.shape == (2, 4)
+    masks, existence = torch.randint(0, 5, (2, 32, 64)), torch.ones(2, 4)
+    optimiser = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    before = scnn_loss(model(images), masks, existence).total
+    before.backward()
+    optimiser.step()
+    model.eval()  # no dropout: the same batch's loss falls after one step
+    assert scnn_loss(model(images), masks, existence).total < before
+
+
+def test_vir_backbone_map_reads_the_whole_image(one_thread):
+    # each cell is a reversed-half token, which has read every patch; a forward-only cell would not see below it
+    torch.manual_seed(0)
+    backbone = ViRBackbone((32, 64)).double()
+    for block in backbone.vir.blocks:
+        block.ls1.scale.data.fill_(1.0)
+    images = torch.randn(1, 3, 32, 64, dtype=torch.float64, requires_grad=True)
+    weights = torch.randn(64, dtype=torch.float64)  # a projection: a LayerNorm's outputs sum to a constant
+    (grad,) = torch.autograd.grad(backbone(images)[0, :, 0, 0] @ weights, images)
+    reach = grad.abs().sum((0, 1)).unfold(0, 8, 8).unfold(1, 8, 8).sum((-1, -2))
+    assert reach.shape == (4, 8) and (reach > 0).all(), "the top-left cell must read the last patch too"
 
 
 def _kernels(channels, taps, generator, scale=0.3):
@@ -215,6 +248,8 @@ def test_bad_input_is_one_line():
         get_model("scnn", backbone="vgg19")
     with pytest.raises(ValueError, match=r"width=1\.0 with backbone='resnet18'"):
         get_model("scnn", backbone="resnet18")
+    with pytest.raises(ValueError, match=r"width=1\.0 with backbone='vir'"):
+        get_model("scnn", backbone="vir")
     with pytest.raises(ValueError, match="multiples of 8"):
         get_model("scnn", input_size=(60, 160))
     with pytest.raises(ValueError, match=r"feature map \[B, 32, H, W\]"):

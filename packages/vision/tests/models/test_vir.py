@@ -131,6 +131,9 @@ def test_positions_on_patches_only_layer_scale_and_the_authors_decays():
     assert torch.equal(block.ls1.scale, torch.full((64,), 1e-5)) and torch.equal(block.ls2.scale, block.ls1.scale)
     mixer = block.mixer
     assert mixer.variant == "vir" and not mixer.rotary and mixer.gate is None and mixer.norm is None
+    # the authors' qkv and proj have biases; layer_kwargs can take them away
+    assert all(p.bias is not None for p in (mixer.qk, mixer.v, mixer.out))
+    assert vir(layer_kwargs={"bias": False}).blocks[0].mixer.qk.bias is None
     gammas = mixer.log_gamma.double().exp()
     expected = [1 - math.exp(math.log(1 / 32) + i * (math.log(1 / 512) - math.log(1 / 32)) / 3) for i in range(4)]
     torch.testing.assert_close(gammas, torch.tensor(expected, dtype=torch.float64), rtol=1e-6, atol=0)
@@ -143,9 +146,16 @@ def test_the_paper_sizes_and_the_same_size_vit(one_thread):
     assert len(retention.blocks) == 12 and retention.blocks[0].mixer.num_heads == 6
     assert retention.pos_embed.shape == (1, 14 * 14, 384)
     counts = [sum(p.numel() for p in m.parameters()) for m in (retention, attention)]
-    # ViT-S/16's 22 million; the ViT's few extra are its q/k/v/out biases and the class position
-    assert round(counts[0] / 1e6) == 22 and 0 < counts[1] - counts[0] < 1e-3 * counts[1]
+    # ViT-S/16's 22 million; both have q/k/v/out biases; ViR has LayerScale (2 x 384 a block), the ViT a class position
+    assert round(counts[0] / 1e6) == 22 and counts[0] - counts[1] == 12 * 2 * 384 - 384
     assert vir(patch_size=14, image_size=224).pos_embed.shape == (1, 16 * 16, 64)
+
+
+def test_no_classes_is_a_backbone_with_no_head(one_thread):
+    model, images = _pair(pool="avg", num_classes=0)
+    assert isinstance(model.head, torch.nn.Identity)
+    torch.testing.assert_close(model(images), model.pooled_features(images))
+    torch.testing.assert_close(model(images, form="chunkwise", chunk_size=5), model(images), rtol=1e-9, atol=1e-12)
 
 
 def test_chunkwise_memory_is_flat_in_the_token_count(one_thread):

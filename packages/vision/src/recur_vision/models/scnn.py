@@ -9,6 +9,8 @@ https://arxiv.org/abs/1712.06080. The official Torch code (``XingangPan/SCNN``,
   edits module 43 of its ``vgg.t7``: VGG16-BN's 44 feature modules less the two pools, plus the
   head). ResNet-18/34 are options (layer3 and layer4 dilated instead of strided, as torchvision's
   ``replace_stride_with_dilation``);
+  ``"vir"`` (:class:`ViRBackbone`) is a retention backbone instead of a CNN (issue 16: ViR, Hatamizadeh et
+  al. 2023, as the image branch of lane segmentation): its patch tokens (patch 8) reshaped to the map;
 - **neck**: conv 3x3 dilation 4 to 1024 channels, BN, ReLU, conv 1x1 to 128, BN, ReLU
   (128 x 36 x 100 for a 288 x 800 input);
 - **SCNN DULR**: four sequential passes over the 128-channel map, down, up, right, left. A pass splits
@@ -64,6 +66,7 @@ from torch import Tensor, nn
 from torchvision.models import resnet18, resnet34, vgg
 
 from recur_core.registry import register_model
+from recur_vision.models.vir import vir
 
 __all__ = [
     "BACKBONES",
@@ -74,6 +77,7 @@ __all__ = [
     "SCNNConfig",
     "SCNNOutput",
     "SpatialMessagePassing",
+    "ViRBackbone",
     "decode_lanes",
     "dulr_reference",
     "lanes_from_probabilities",
@@ -84,7 +88,7 @@ __all__ = [
     "vgg16_backbone",
 ]
 
-BACKBONES = ("vgg16_bn", "resnet18", "resnet34")
+BACKBONES = ("vgg16_bn", "resnet18", "resnet34", "vir")
 MESSAGE_PASSING = ("scnn", "none", "conv")
 # the official class weights: background 0.4, each lane 1
 CLASS_WEIGHTS = (0.4, 1.0, 1.0, 1.0, 1.0)
@@ -142,6 +146,36 @@ def resnet_backbone(depth: int = 18) -> tuple[nn.Sequential, int]:
     return nn.Sequential(*stem), 512
 
 
+class ViRBackbone(nn.Module):
+    """ViR (:class:`recur_vision.models.vir.ViR`, patch 8, no class token) as a lane backbone: its tokens as a map.
+
+    The patches (raster order, learned positions) are followed by the same patches reversed (ViR's
+    ``bidirectional`` mode) and run through causal retention; the token of patch p in the reversed half has
+    read every patch (the whole forward half, then the reversed patches up to p), so the map is that half's
+    final LayerNorm put back in raster order. A forward pass alone would leave each row blind to the rows
+    below it. Retention carries information along the whole sequence, so the lane network built on it has
+    no message passing of its own (``message_passing="none"``: SCNN-free lane segmentation).
+
+    Args:
+        input_size: ``(H, W)``, multiples of 8: the position table's grid is ``(H/8, W/8)``.
+        size: ViR size (:data:`recur_vision.models.vir.SIZES`; ``"mini"`` is width 64, depth 2, 4 heads).
+
+    Shapes:
+        images ``[B, 3, H, W]`` -> ``[B, D, H/8, W/8]``.
+    """
+
+    def __init__(self, input_size: tuple[int, int], size: str = "mini") -> None:
+        super().__init__()
+        self.grid = (input_size[0] // STRIDE, input_size[1] // STRIDE)
+        self.vir = vir(0, size, STRIDE, tuple(input_size), bidirectional=True, pool="avg")
+        self.out_channels = self.vir.config.width
+
+    def forward(self, images: Tensor) -> Tensor:
+        patches = self.grid[0] * self.grid[1]
+        tokens = self.vir.features(images)[:, patches:].flip(1)
+        return tokens.transpose(1, 2).unflatten(2, self.grid)
+
+
 def _dilated(conv: nn.Conv2d, dilation: int, stride: int) -> nn.Conv2d:
     """A copy of ``conv`` (weights included) with the given dilation and stride, padded to keep the size."""
     padding = tuple(dilation * (k // 2) for k in conv.kernel_size)
@@ -158,13 +192,17 @@ def _dilated(conv: nn.Conv2d, dilation: int, stride: int) -> nn.Conv2d:
     return new
 
 
-def _backbone(name: str, width: float) -> tuple[nn.Sequential, int]:
+def _backbone(config: SCNNConfig) -> tuple[nn.Module, int]:
+    name, width = config.backbone, config.width
     if name == "vgg16_bn":
         return vgg16_backbone(width)
     if name not in BACKBONES:
         raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
     if width != 1.0:
         raise ValueError(f"width = {width} scales the VGG16 channels only; pass width=1.0 with backbone={name!r}")
+    if name == "vir":
+        backbone = ViRBackbone(config.input_size, config.vir_size)
+        return backbone, backbone.out_channels
     return resnet_backbone(int(name.removeprefix("resnet")))
 
 
@@ -309,7 +347,7 @@ class SCNNConfig:
     """SCNN's options; the defaults are the paper's network (VGG16-BN, 288 x 800 inputs)."""
 
     num_lanes: int = 4  # lane classes besides background, and existence outputs
-    backbone: str = "vgg16_bn"  # or "resnet18", "resnet34"
+    backbone: str = "vgg16_bn"  # or "resnet18", "resnet34", "vir"
     width: float = 1.0  # multiplier of VGG16's channels (VGG only)
     neck_channels: int = 1024  # the dilated 3x3 conv of the neck
     channels: int = 128  # the map that message passing and the heads see
@@ -318,6 +356,7 @@ class SCNNConfig:
     input_size: tuple[int, int] = (288, 800)  # (H, W): fixes the existence head's first FC
     dropout: float = 0.1  # Dropout2d before the segmentation classifier
     existence_hidden: int = 128  # the existence head's hidden FC
+    vir_size: str = "mini"  # the ViR size with backbone="vir"
 
 
 class SCNNOutput(NamedTuple):
@@ -348,7 +387,7 @@ class SCNN(nn.Module):
         if config.num_lanes < 1:
             raise ValueError(f"num_lanes must be at least 1, got {config.num_lanes}")
         self.config = config
-        self.backbone, features = _backbone(config.backbone, config.width)
+        self.backbone, features = _backbone(config)
         self.neck = nn.Sequential(
             nn.Conv2d(features, config.neck_channels, 3, padding=4, dilation=4, bias=False),
             nn.BatchNorm2d(config.neck_channels),
@@ -565,11 +604,13 @@ def scnn(
     input_size: tuple[int, int] = (64, 160),
     dropout: float = 0.1,
     existence_hidden: int = 128,
+    vir_size: str = "mini",
 ) -> SCNN:
     """SCNN (:class:`SCNN`), small by default for CPUs.
 
     The paper's network is ``scnn(width=1.0, neck_channels=1024, channels=128, input_size=(288, 800))``;
-    ``message_passing="none"`` / ``"conv"`` are its baselines; ResNet backbones need ``width=1.0``.
+    ``message_passing="none"`` / ``"conv"`` are its baselines; ResNet and ViR backbones need ``width=1.0``;
+    ``backbone="vir", width=1.0, message_passing="none"`` is the SCNN-free lane network on a ViR of ``vir_size``.
     """
     return SCNN(
         SCNNConfig(
@@ -583,5 +624,6 @@ def scnn(
             tuple(input_size),
             dropout,
             existence_hidden,
+            vir_size,
         )
     )

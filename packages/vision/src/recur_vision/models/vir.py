@@ -37,8 +37,10 @@ Sizes (:data:`SIZES`, width / depth / heads): S 384/12/6, B 768/12/12, L 1024/24
 ``mini`` (64/2/4) is for tests and CPUs. Another image size than the configured one resamples the
 position table bicubically, as timm does.
 
-Deviations from the authors' code, on purpose: the retention has no biases (the core layer's
-projections are bias-free; the authors' q/k/v/out have biases); the authors' ``parallel`` form applies a
+The retention's q/k/v and output projections have biases, as the authors' ``qkv`` and ``proj`` (the core
+layer's ``bias=True``; ``layer_kwargs={"bias": False}`` removes them).
+
+Deviations from the authors' code, on purpose: the authors' ``parallel`` form applies a
 softmax after the decay mask, which breaks its equality with the other forms — here no form has one;
 the authors' bidirectional mode concatenates the sequence and its reverse *after* appending the class
 token, so their head reads the first patch — here the class token comes after both halves; the class
@@ -196,7 +198,7 @@ class ViRConfig(PatchBackboneConfig):
     layer_scale: float | None = 1e-5  # LayerScale's initial value (None: off)
     bidirectional: bool = False  # follow the patches with the same patches reversed
     layer: str = "retention"  # the token mixer: any causal core layer
-    layer_kwargs: dict | None = None  # for "retention", merged over variant="vir", rotary=False, expand_v=1
+    layer_kwargs: dict | None = None  # for "retention", merged over variant="vir", rotary=False, expand_v=1, bias=True
     pool: str = "token"  # "token": the class token, appended last; "avg": the mean of the patch tokens
 
 
@@ -233,7 +235,8 @@ class ViR(nn.Module):
 
     Shapes:
         images ``[B, C, H, W]`` (H, W multiples of the patch size; other sizes than ``image_size``
-        resample the position table) -> logits ``[B, num_classes]``.
+        resample the position table) -> logits ``[B, num_classes]`` (``num_classes=0``: no head, the
+        pooled features ``[B, D]``).
     """
 
     def __init__(self, config: ViRConfig) -> None:
@@ -251,14 +254,16 @@ class ViR(nn.Module):
             Block(self._mixer(config), width, config.mlp_ratio, config.layer_scale) for _ in range(config.depth)
         )
         self.norm = nn.LayerNorm(width, eps=1e-6)
-        self.head = nn.Linear(width, config.num_classes)
+        # num_classes = 0: no head, a backbone (as timm); the logits are then the pooled features
+        self.head = nn.Linear(width, config.num_classes) if config.num_classes else nn.Identity()
         _init_weights(self)
 
     @staticmethod
     def _mixer(config: ViRConfig) -> nn.Module:
         kwargs = dict(config.layer_kwargs or {})
         if config.layer == "retention":
-            kwargs = {"num_heads": config.num_heads, "variant": "vir", "rotary": False, "expand_v": 1.0, **kwargs}
+            authors = {"num_heads": config.num_heads, "variant": "vir", "rotary": False, "expand_v": 1.0, "bias": True}
+            kwargs = {**authors, **kwargs}
         mixer = build_layer(config.layer, d_model=config.width, **kwargs)
         if not mixer.causal:
             raise ValueError(f"ViR needs a causal layer (its class token comes last); {config.layer!r} is not causal")
