@@ -168,26 +168,35 @@ def _cli(*args: str, env: dict) -> list[str]:
     return [str(Path(sys.executable).parent / "recur-core"), *args]
 
 
-def test_two_process_ddp_fit_on_cpu(runs_dir, tiny):
-    env = {**os.environ, "RECUR_RUNS": str(runs_dir), "PYTHONUNBUFFERED": "1"}
+def _fit_processes(runs: Path, tiny: list[str], processes: int, batch_size: int) -> Path:
+    """Fit parity/lstm for 3 epochs in ``processes`` CPU processes (DDP when 2); the run folder."""
+    env = {**os.environ, "RECUR_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
     env.pop("RECUR_RUN_DIR", None)
-    args = [
-        "fit",
-        "--config",
-        "parity/lstm",
-        *tiny,
-        "--trainer.max_epochs",
-        "2",
-        "--trainer.accelerator",
-        "cpu",
-        "--trainer.devices",
-        "2",
-        "--trainer.strategy",
-        "ddp",
-    ]
+    args = ["fit", "--config", "parity/lstm", *tiny, "--data.num_val", "50", "--data.batch_size", str(batch_size)]
+    args += ["--trainer.max_epochs", "3", "--trainer.log_every_n_steps", "1", "--trainer.accelerator", "cpu"]
+    args += ["--trainer.devices", str(processes)] + (["--trainer.strategy", "ddp"] if processes > 1 else [])
     out = subprocess.run(_cli(*args, env=env), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    (run,) = _run_dirs(runs_dir, "parity/lstm")
-    last = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)
-    # two processes share each epoch's 2 batches of 64 (128 sequences): 1 optimizer step per epoch, not 2
-    assert last["epoch"] == 1 and last["global_step"] == 2
+    (run,) = _run_dirs(runs, "parity/lstm")
+    return run
+
+
+def _logged(run: Path, name: str) -> list[float]:
+    with open(run / "metrics.csv") as file:
+        return [float(row[name]) for row in csv.DictReader(file) if row.get(name)]
+
+
+def test_two_ddp_processes_compute_what_one_process_computes(tmp_path, tiny):
+    # global batch 64 in one process; 32 in each of two (gloo): the same items per step (RankShard)
+    one = _fit_processes(tmp_path / "one", tiny, processes=1, batch_size=64)
+    two = _fit_processes(tmp_path / "two", tiny, processes=2, batch_size=32)
+    steps = _logged(one, "train/loss_step")
+    assert len(steps) == 6  # 128 sequences: 2 steps an epoch, 3 epochs
+    torch.testing.assert_close(_logged(two, "train/loss_step"), steps, rtol=1e-5, atol=1e-6)
+    # 50 validation sequences: 25 per process, none repeated to even the shards out, reduced exactly
+    torch.testing.assert_close(_logged(two, "val/loss"), _logged(one, "val/loss"), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_logged(two, "val/acc"), _logged(one, "val/acc"), rtol=0, atol=1e-6)
+    final = [torch.load(run / "checkpoints" / "last.ckpt", weights_only=False) for run in (one, two)]
+    assert final[0]["global_step"] == final[1]["global_step"] == 6
+    for name, weight in final[0]["state_dict"].items():
+        torch.testing.assert_close(final[1]["state_dict"][name], weight, rtol=1e-5, atol=1e-6, msg=name)

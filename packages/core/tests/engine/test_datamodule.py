@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from recur_core.engine import EpochShuffle, SplitDataModule
+from recur_core.engine import EpochShuffle, RankShard, SplitDataModule
 
 
 class Numbers(SplitDataModule):
@@ -76,6 +76,29 @@ def test_epoch_order_depends_only_on_seed_and_epoch():
     assert [list(sampler), list(sampler)] == [sampler.order(0), sampler.order(1)]
     sampler.set_epoch(7)
     assert list(sampler) == sampler.order(7)
+
+
+def test_rank_shards_split_each_step_of_one_process_between_the_ranks():
+    sampler = EpochShuffle(13, seed=1)
+    shards = [RankShard(EpochShuffle(13, seed=1), rank, 2, even=True) for rank in range(2)]
+    for shard in shards:
+        shard.set_epoch(4)
+    order, (even, odd) = sampler.order(4), [list(shard) for shard in shards]
+    # one process with batch 4 reads order[0:4], order[4:8], ...; two with batch 2 read the same items per step
+    per_step = [sorted(even[i : i + 2] + odd[i : i + 2]) for i in (0, 2, 4)]
+    assert per_step == [sorted(order[i : i + 4]) for i in (0, 4, 8)]
+    # training: every rank takes the same number of items (the last 13 mod 2 is dropped), none twice
+    assert len(even) == len(odd) == len(shards[0]) == 6 and not set(even) & set(odd)
+    # without set_epoch the shard moves on to the next epoch, as the order does alone
+    assert list(shards[0]) == sampler.order(5)[0::2][:6]
+
+
+def test_rank_shards_score_an_evaluation_split_once_without_padding():
+    shards = [RankShard(range(7), rank, 3, even=False) for rank in range(3)]
+    assert [list(shard) for shard in shards] == [[0, 3, 6], [1, 4], [2, 5]]
+    assert [len(shard) for shard in shards] == [3, 2, 2]
+    with pytest.raises(ValueError, match=r"rank must be in \[0, 3\)"):
+        RankShard(range(7), 3, 3, even=False)
 
 
 def test_unbatched_items_pass_through():

@@ -24,7 +24,7 @@ from recur_core.engine.callbacks import (
     ResumableCSVLogger,
 )
 from recur_core.engine.cli import RecurCLI, console_main, run_cli
-from recur_core.engine.datamodule import EpochShuffle, Split, SplitDataModule
+from recur_core.engine.datamodule import EpochShuffle, RankShard, Split, SplitDataModule
 from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask, check_data_matches
 from recur_core.engine.trainer import quiet_trainer
 
@@ -35,6 +35,7 @@ __all__ = [
     "MetricPlots",
     "PlainProgress",
     "RandomStates",
+    "RankShard",
     "RecurCLI",
     "RecurModule",
     "ResumableCSVLogger",

@@ -18,21 +18,26 @@ The loaders are torchdata ``StatefulDataLoader`` s: Lightning stores the trainin
 position in every checkpoint. The training order of epoch ``e`` is a pure function of
 ``(seed, e)`` (:class:`EpochShuffle`; Lightning sets the epoch), so a run resumed from a
 checkpoint taken mid-epoch sees the same batches in the same order as one that never stopped.
+
+Under DDP each process reads its share of that same order (:class:`RankShard`): items ``rank``,
+``rank + W``, ... So a step of W processes with batch ``B / W`` sees exactly the items one process
+with batch ``B`` sees, and the evaluation splits are read once each, without Lightning's padding.
 """
 
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterator
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 import numpy as np
 import torch
 from lightning.pytorch import LightningDataModule
-from torch.utils.data import Dataset, Sampler
+from torch.utils.data import Dataset, DistributedSampler, Sampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-__all__ = ["STAGE_SPLITS", "EpochShuffle", "Split", "SplitDataModule"]
+__all__ = ["STAGE_SPLITS", "EpochShuffle", "RankShard", "Split", "SplitDataModule"]
 
 Split = Literal["train", "val", "test"]
 
@@ -89,6 +94,52 @@ class EpochShuffle(Sampler):
 
     def __len__(self) -> int:
         return self.size
+
+
+class RankShard(DistributedSampler):
+    """One process's share of an order under DDP: the items at positions ``rank, rank + W, ...``.
+
+    Unlike Lightning's ``DistributedSampler`` / ``DistributedSamplerWrapper`` (which this replaces:
+    Lightning leaves a loader whose sampler is a ``DistributedSampler`` alone), nothing is padded with
+    repeats and the order is not reshuffled, so ``W`` processes with batch ``B / W`` see per step exactly
+    the items one process with batch ``B`` sees, and an evaluation split is scored once per item.
+    With ``even`` (training) the last ``size mod W`` items of each epoch are dropped so that every
+    process takes the same number of steps (DDP's gradient all-reduce needs that).
+
+    Args:
+        order: the full order (an :class:`EpochShuffle`, or ``range(size)`` for an evaluation split).
+        rank: this process's rank.
+        world_size: number of processes ``W``.
+        even: drop the tail so every rank gets ``size // W`` items.
+    """
+
+    def __init__(self, order: Sampler | Iterable, rank: int, world_size: int, even: bool) -> None:
+        # DistributedSampler.__init__ is not called: it wants a dataset and a process group, neither needed
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        self.order = order
+        self.rank = rank
+        self.num_replicas = world_size
+        self.even = even
+
+    def set_epoch(self, epoch: int) -> None:
+        if hasattr(self.order, "set_epoch"):
+            self.order.set_epoch(epoch)
+
+    def __iter__(self) -> Iterator[Any]:
+        size = len(self.order)
+        stop = size - size % self.num_replicas if self.even else size
+        items = iter(self.order)
+        yield from itertools.islice(items, self.rank, stop, self.num_replicas)
+        # read the order to its end, so an EpochShuffle without set_epoch moves on as it does alone
+        for _ in items:
+            pass
+
+    def __len__(self) -> int:
+        size = len(self.order)
+        if self.even:
+            return size // self.num_replicas
+        return len(range(self.rank, size, self.num_replicas))
 
 
 class SplitDataModule(LightningDataModule, abc.ABC):
@@ -153,12 +204,16 @@ class SplitDataModule(LightningDataModule, abc.ABC):
         return self.trainer.current_epoch if self.trainer is not None else 0
 
     def loader(self, split: Split) -> StatefulDataLoader:
-        """A resumable loader over ``split``; only the training split is shuffled (or epoch-indexed)."""
+        """A resumable loader over ``split``; only the training split is shuffled (or epoch-indexed).
+        Under DDP the loader reads this process's :class:`RankShard`."""
         dataset = self.dataset(split)
         sampler = None
         if split == "train":
             sampler = EpochShuffle(len(dataset), self.seed, self.shuffle, self.epoch_indexed)
             sampler.set_epoch(self.current_epoch())
+        if self.trainer is not None and self.trainer.world_size > 1:
+            order = sampler if sampler is not None else range(len(dataset))
+            sampler = RankShard(order, self.trainer.global_rank, self.trainer.world_size, even=split == "train")
         return StatefulDataLoader(
             dataset,
             batch_size=self.batch_size,
