@@ -31,26 +31,24 @@ images, metrics, exact-caption rate), ``captions_<layer>.json`` (every test imag
     .venv/bin/python tools/repro/lrcn_captioning.py                 # lstm, the recipe's 40 epochs
     .venv/bin/python tools/repro/lrcn_captioning.py --quick         # lstm, 300 training images, 2 epochs
 
-Measured (2 shared CPU cores, one thread, another job on the other core), 2026-12-04, with
-``--no-docs --layers lstm``: lstm fit 459 s (40 epochs), 473 s in all.
-Result (200 test images): LSTM greedy BLEU-4 0.762 / CIDEr 4.28, beam 0.780 / 4.26, nearest neighbour
-0.712 / 4.52 (METEOR 0.525 / 0.529 / 0.523): generation wins BLEU-4 and loses CIDEr, so the claim is
-"no" (the recipe's previous 30 epochs gave 0.691 / 3.80 against 0.631 / 3.96). Per scene kind (BLEU-4 /
-CIDEr / exact caption, greedy vs nearest neighbour): single 0.94 / 5.42 / 0.91 vs 0.03 / 5.54 / 0.96;
-count 0.83 / 5.26 / 0.87 vs 0.96 / 6.11 / 0.96; relation, unseen 0.70 / 3.99 / 0.26 vs 0.48 / 3.21 / 0.00;
-relation, seen 0.67 / 3.67 / 0.18 vs 0.78 / 4.75 / 0.55.
+Measured (2 shared CPU cores, one thread, other jobs on the other core), 2026-12-04, through ``run_all.py
+--only lrcn_captioning``: lstm fit 475 s (40 epochs), 494 s in all.
+Result (200 test images): LSTM greedy BLEU-4 0.735 / CIDEr 4.19, beam 0.726 / 4.06, nearest neighbour
+0.626 / 4.04 (METEOR 0.515 / 0.512 / 0.476): generation wins both, so the claim is "yes", beam search by a
+hair on CIDEr. Per scene kind (BLEU-4 / CIDEr / exact caption, greedy vs nearest neighbour): single
+0.97 / 5.57 / 0.95 vs 0.03 / 5.25 / 0.89; count 0.78 / 5.03 / 0.75 vs 0.83 / 5.45 / 0.79; relation, unseen
+0.65 / 3.59 / 0.20 vs 0.47 / 2.99 / 0.00; relation, seen 0.68 / 3.92 / 0.29 vs 0.60 / 3.63 / 0.29.
 
-What limits the captioner (diagnosed on these captions, parsed back into objects and relation): on single
-objects and counts it gets the whole content right 87-91% of the time (58-69% in a 30-epoch run of the same
-model), and the ten more epochs raised the baseline too, since it retrieves with the captioner's own features.
-On the two-object scenes both name each object's colour right 78-85% of the time but its shape only 40-49%
-(on singles: 91%), as if the features said which shapes are present but not which colour each belongs to;
-the captioner gets 23% of the relation captions exact, where retrieval returns a memorised training caption
-for seen combinations (55% exact) and nothing right for unseen ones. On counts retrieval's consensus caption
-always has the wording CIDEr-D scores highest ("there are three red triangles"), where greedy decoding mixes
-wordings ("three red triangles in the picture", "two red triangles"). Of the 10-epoch variants measured
-(lr 1e-3 or 1e-2, batch 8 or 32, static_init 0.08/0.15, d_model 256), only the wider recurrence learned faster
-(val loss 0.546 vs 0.583): the next thing to try for the relation scenes.
+What changed, and what did not: the recipe's CNN now flattens the 8×8 map of three conv blocks into fc6
+(before: the 4×4 map of four blocks). The captioner learns faster with it (scratch 10-epoch runs: greedy CIDEr
+3.42 vs 2.91) but after 40 epochs is where it was (the 4×4 recipe's run: greedy 0.762 / 4.28, beam
+0.780 / 4.26); the nearest-neighbour caption on the 8×8 features is worse (on the 4×4 ones: 0.712 / 4.52,
+exact caption 0.62; now 0.51). So generation beats retrieval on the same features, but not the 4×4 features'
+retrieval (4.52). Still weak for both: the two-object scenes, where about a quarter of the captions are
+exact (left 0.31, above 0.19 greedy), with shapes named wrong or put on the wrong object; on counts,
+retrieval's consensus caption always has the wording CIDEr-D scores highest ("there are three red
+triangles"), where greedy decoding mixes wordings ("three red triangles in the picture", "two red
+triangles").
 """
 
 from __future__ import annotations

@@ -60,6 +60,15 @@ def test_torchvision_encoder_by_name_and_frozen_encoder():
         get_model("lrcn_captioner", encoder="caffenet", encoder_kwargs={"hidden": 8})
 
 
+def test_small_cnn_flattens_a_grid_of_cells_into_fc6():
+    cnn = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8)
+    images = torch.rand(2, 3, 32, 32)
+    assert cnn.features(images).shape == (2, 8, 8, 8) and cnn.fc6[1].in_features == 8 * 8 * 8
+    assert cnn(images).shape == (2, 8)
+    with pytest.raises(ValueError, match="grid must be at least 1"):
+        SmallCNN(grid=0)
+
+
 def test_the_image_enters_only_the_second_layer_and_words_are_causal():
     model = peaky()
     seen = []

@@ -35,13 +35,14 @@ Deliberate differences, each for a stated reason:
   ``d_model``; the embedding has the same width (the official 1000 and 1000). Caffe's LSTM adds its
   static input straight into the gates; a core layer takes one input vector, so the static feature
   enters through a linear map into that input (``A h¹ + S φ + b``), which every layer accepts.
-- The default encoder is a small CNN for 64×64 images on CPU (``encoder="small"``): four conv
-  blocks, a flattened 4×4 map (so where an object is survives, as CaffeNet's pool5 → fc6), fc6, then
-  the linear ``fc8`` to ``feature_dim``, batch-normalised so that φ has unit scale from the first
-  step. Any other name is a frame CNN of :mod:`recur_vision.models.lrcn` (one lookup for both
-  models: ``"caffenet"``, the official conv1–pool5, or a torchvision classifier such as
-  ``"resnet18"``), randomly initialised (nothing is downloaded here), then a linear map to
-  ``feature_dim``: the official re-learned fc8.
+- The default encoder is a small CNN for 64×64 images on CPU (``encoder="small"``): conv blocks, their
+  map pooled to a ``grid × grid`` of cells and flattened into fc6 (so where an object is survives, as
+  CaffeNet's 6×6 pool5 → fc6), then the linear ``fc8`` to ``feature_dim``, batch-normalised so that φ
+  has unit scale from the first step (the CPU recipe: three blocks, an 8×8 grid of 8-pixel cells).
+  Any other name is a frame CNN of :mod:`recur_vision.models.lrcn` (one lookup for both models:
+  ``"caffenet"``, the official conv1–pool5, or a torchvision classifier such as ``"resnet18"``),
+  randomly initialised (nothing is downloaded here), then a linear map to ``feature_dim``: the
+  official re-learned fc8.
   ``freeze_encoder`` keeps the CNN fixed (the official first stage trains with a frozen ImageNet
   CNN; a frozen *random* CNN is what is possible without weights).
 - ``static_init`` sets the initial range of the image's input map S (official: 0.08 like every
@@ -91,18 +92,23 @@ _INIT_RANGE = 0.08
 
 
 class SmallCNN(nn.Module):
-    """A small CaffeNet-shaped CNN for CPU: 4 × (conv 3×3, BN, ReLU, max-pool 2), a 4×4 map, fc6, fc8 (+ BN).
+    """A small CaffeNet-shaped CNN for CPU: blocks of (conv 3×3, BN, ReLU, max-pool 2), a grid, fc6, fc8 (+ BN).
+
+    The last block's map is average-pooled to ``grid × grid`` cells (an identity when it already has
+    that size: 64×64 images after three blocks, 8×8) and flattened into fc6, as CaffeNet's pool5 map
+    is: fc6 sees what is in each cell, so where things are is kept.
 
     Args:
         feature_dim: width of the output feature (the official fc8: 1000).
-        channels: output channels of the four conv blocks.
+        channels: output channels of the conv blocks, one block each.
         hidden: width of fc6.
         dropout: dropout after fc6 (the official 0.5 after fc6 and fc7).
         feature_norm: batch-normalise the fc8 output, so φ has unit scale from the start (with a
             randomly initialised CNN, the raw fc8 output is small and the captioner learns to use it late).
+        grid: side of the grid of cells flattened into fc6.
 
     Shapes:
-        images [B, 3, H, W] (H, W ≥ 16) -> features [B, feature_dim]
+        images [B, 3, H, W] (H, W ≥ 16) -> cells [B, channels[-1], grid, grid] -> features [B, feature_dim]
     """
 
     def __init__(
@@ -112,14 +118,17 @@ class SmallCNN(nn.Module):
         hidden: int = 256,
         dropout: float = 0.5,
         feature_norm: bool = True,
+        grid: int = 4,
     ) -> None:
         super().__init__()
+        if grid < 1:
+            raise ValueError(f"grid must be at least 1 (cells per side flattened into fc6), got {grid}")
         blocks, width = [], 3
         for out in channels:
             blocks += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             width = out
-        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(4))
-        self.fc6 = nn.Sequential(nn.Flatten(), nn.Linear(width * 16, hidden), nn.ReLU(), nn.Dropout(dropout))
+        self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(grid))
+        self.fc6 = nn.Sequential(nn.Flatten(), nn.Linear(width * grid * grid, hidden), nn.ReLU(), nn.Dropout(dropout))
         # batch norm's shift replaces fc8's bias
         self.fc8 = nn.Linear(hidden, feature_dim, bias=not feature_norm)
         self.norm = nn.BatchNorm1d(feature_dim) if feature_norm else nn.Identity()
