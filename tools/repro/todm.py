@@ -16,7 +16,7 @@ largest), are exported and scored. The same three sizes are each trained alone a
 (``RNNTTask``, the recipe's options, dropout 0.1 as the supernet's largest) for the same number of epochs.
 Every model is scored by greedy WER on the 200 test utterances with its final weights; one seed; the
 individual models are not tuned further. The claim holds for a size when the subnet's WER is at most the
-individual model's plus 0.5 points (about 3 of the ~620 test words: below this test set's resolution); the
+individual model's plus 0.5 points (about 3 of the 620 test words: below this test set's resolution); the
 cost half holds when the supernet's wall time is below the three individual jobs' together. Both wall times
 are reported (single thread).
 
