@@ -2,6 +2,8 @@
 
 - :mod:`~recur_pointcloud.data.kitti`: the KITTI object benchmark (points, labels, calibration,
   camera <-> LiDAR boxes, point-range crop, field-of-view filter, :class:`KittiObject` frames).
+- :mod:`~recur_pointcloud.data.synthetic_kitti`: the embedded default, ray-cast synthetic LiDAR
+  scenes written as KITTI object files (:func:`write_synthetic_kitti`).
 
 Real files are read in place from the data root (:func:`recur_core.data.data_root`: ``$RECUR_DATA``,
 else ``~/.cache/recur/data``); the catalogue entries (:mod:`~recur_pointcloud.data.catalogue`) say
@@ -32,5 +34,6 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "write_label",
             "write_points",
         )
-    },
+    }
+    | {"write_synthetic_kitti": "recur_pointcloud.data.synthetic_kitti"},
 )
