@@ -67,6 +67,10 @@ def test_small_cnn_flattens_a_grid_of_cells_into_fc6():
     assert cnn(images).shape == (2, 8)
     with pytest.raises(ValueError, match="grid must be at least 1"):
         SmallCNN(grid=0)
+    strided = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8, stem_stride=2)
+    assert strided.features[0].stride == (2, 2) and strided.features(images).shape == (2, 8, 8, 8)
+    with pytest.raises(ValueError, match="stem_stride must be 1 or 2"):
+        SmallCNN(stem_stride=3)
 
 
 def test_the_image_enters_only_the_second_layer_and_words_are_causal():

@@ -38,7 +38,8 @@ Deliberate differences, each for a stated reason:
 - The default encoder is a small CNN for 64×64 images on CPU (``encoder="small"``): conv blocks, their
   map pooled to a ``grid × grid`` of cells and flattened into fc6 (so where an object is survives, as
   CaffeNet's 6×6 pool5 → fc6), then the linear ``fc8`` to ``feature_dim``, batch-normalised so that φ
-  has unit scale from the first step (the CPU recipe: three blocks, an 8×8 grid of 8-pixel cells).
+  has unit scale from the first step (the CPU recipe: three blocks, the first a strided 5×5 conv as
+  CaffeNet's conv1 is, and an 8×8 grid of 8-pixel cells).
   Any other name is a frame CNN of :mod:`recur_vision.models.lrcn` (one lookup for both models:
   ``"caffenet"``, the official conv1–pool5, or a torchvision classifier such as ``"resnet18"``),
   randomly initialised (nothing is downloaded here), then a linear map to ``feature_dim``: the
@@ -106,6 +107,8 @@ class SmallCNN(nn.Module):
         feature_norm: batch-normalise the fc8 output, so φ has unit scale from the start (with a
             randomly initialised CNN, the raw fc8 output is small and the captioner learns to use it late).
         grid: side of the grid of cells flattened into fc6.
+        stem_stride: 2 makes the first block a 5×5 conv of stride 2 without pooling (as CaffeNet's
+            strided conv1; the same map size for less compute than a full-resolution conv and a pool).
 
     Shapes:
         images [B, 3, H, W] (H, W ≥ 16) -> cells [B, channels[-1], grid, grid] -> features [B, feature_dim]
@@ -119,13 +122,20 @@ class SmallCNN(nn.Module):
         dropout: float = 0.5,
         feature_norm: bool = True,
         grid: int = 4,
+        stem_stride: int = 1,
     ) -> None:
         super().__init__()
         if grid < 1:
             raise ValueError(f"grid must be at least 1 (cells per side flattened into fc6), got {grid}")
+        if stem_stride not in (1, 2):
+            raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
         blocks, width = [], 3
-        for out in channels:
-            blocks += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
+        for index, out in enumerate(channels):
+            if index == 0 and stem_stride == 2:
+                # a strided first conv (as CaffeNet's conv1) in place of the first block's pooling
+                blocks += [nn.Conv2d(width, out, 5, stride=2, padding=2), nn.BatchNorm2d(out), nn.ReLU()]
+            else:
+                blocks += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             width = out
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(grid))
         self.fc6 = nn.Sequential(nn.Flatten(), nn.Linear(width * grid * grid, hidden), nn.ReLU(), nn.Dropout(dropout))
