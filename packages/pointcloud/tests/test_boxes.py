@@ -4,6 +4,7 @@ import math
 
 import pytest
 import torch
+
 from recur_pointcloud.boxes import bev_corners, boxes3d_iou, boxes_bev_iou, rotated_intersection_area
 
 

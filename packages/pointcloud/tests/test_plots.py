@@ -2,6 +2,7 @@
 
 import numpy as np
 from PIL import Image
+
 from recur_pointcloud.data.kitti import KittiCalib, KittiObject, KittiObjects
 from recur_pointcloud.plots import plot_kitti_frame
 

@@ -2,6 +2,9 @@
 
 import numpy as np
 import pytest
+
+from recur_core.data import get_dataset
+from recur_core.data.root import DatasetNotFoundError
 from recur_pointcloud.data.kitti import (
     KittiCalib,
     KittiObject,
@@ -18,9 +21,6 @@ from recur_pointcloud.data.kitti import (
     write_label,
     write_points,
 )
-
-from recur_core.data import get_dataset
-from recur_core.data.root import DatasetNotFoundError
 
 FRAME_FILES = [
     f"training/{kind}/00000{i}.{ext}"

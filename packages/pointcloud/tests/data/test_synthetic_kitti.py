@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from recur_pointcloud.data.kitti import KittiObject
 from recur_pointcloud.data.synthetic_kitti import (
     SENSOR_HEIGHT,

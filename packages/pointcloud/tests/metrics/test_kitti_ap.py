@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 import pytest
+
 from recur_pointcloud.data.kitti import KittiObjects
 from recur_pointcloud.metrics import kitti_ap
 from recur_pointcloud.metrics.kitti_ap import DIFFICULTIES, METRICS, kitti_eval, precision_curve, sample_thresholds

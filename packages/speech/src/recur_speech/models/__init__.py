@@ -4,6 +4,8 @@
   time reduction, LSTM predictor, joiner; the pure-PyTorch RNN-T loss; greedy, beam and streaming decoding.
 - :mod:`~recur_speech.models.mossformer2`: MossFormer2 separation (and the MossFormer-only ablation);
   :mod:`~recur_speech.models.separation_baselines`: the Conv-TasNet mask network.
+- :mod:`~recur_speech.models.todm`: the TODM supernet (Shangguan et al. 2023): an RNN-T whose encoder depth
+  and width slice into subnets, each exportable as a standalone RNN-T.
 """
 
 # the models' modules, one import line each (importing a module registers its @register_model builders);
@@ -20,6 +22,7 @@ from recur_speech.models.rnnt import (
     transducer_loss,
 )
 from recur_speech.models.separation_baselines import ConvTasNet, conv_tasnet
+from recur_speech.models.todm import SubnetConfig, TODMSupernet
 
 __all__ = [
     "RNNT",
@@ -29,6 +32,8 @@ __all__ = [
     "MossFormer2",
     "MossFormer2Config",
     "RNNTConfig",
+    "SubnetConfig",
+    "TODMSupernet",
     "conv_tasnet",
     "mossformer",
     "rnnt_loss",
