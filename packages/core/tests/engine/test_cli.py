@@ -4,6 +4,7 @@ import csv
 import dataclasses
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -168,17 +169,34 @@ def _cli(*args: str, env: dict) -> list[str]:
     return [str(Path(sys.executable).parent / "recur-core"), *args]
 
 
-def _fit_processes(runs: Path, tiny: list[str], processes: int, batch_size: int) -> Path:
-    """Fit parity/lstm for 3 epochs in ``processes`` CPU processes (DDP when 2); the run folder."""
-    env = {**os.environ, "RECUR_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
-    env.pop("RECUR_RUN_DIR", None)
+def _fit_args(tiny: list[str], batch_size: int) -> list[str]:
+    """Fit parity/lstm for 3 epochs of 128 sequences, every step logged."""
     args = ["fit", "--config", "parity/lstm", *tiny, "--data.num_val", "50", "--data.batch_size", str(batch_size)]
-    args += ["--trainer.max_epochs", "3", "--trainer.log_every_n_steps", "1", "--trainer.accelerator", "cpu"]
-    args += ["--trainer.devices", str(processes)] + (["--trainer.strategy", "ddp"] if processes > 1 else [])
+    return [*args, "--trainer.max_epochs", "3", "--trainer.log_every_n_steps", "1", "--trainer.accelerator", "cpu"]
+
+
+def _clean_env(runs: Path) -> dict[str, str]:
+    env = {**os.environ, "RECUR_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
+    for name in ("RECUR_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    return env
+
+
+def _fit_processes(runs: Path, tiny: list[str], processes: int, batch_size: int) -> Path:
+    """The run folder of a fit in ``processes`` CPU processes (Lightning's DDP launcher when 2)."""
+    env = _clean_env(runs)
+    args = [*_fit_args(tiny, batch_size), "--trainer.devices", str(processes)]
+    args += ["--trainer.strategy", "ddp"] if processes > 1 else []
     out = subprocess.run(_cli(*args, env=env), env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
     (run,) = _run_dirs(runs, "parity/lstm")
     return run
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def _logged(run: Path, name: str) -> list[float]:
@@ -200,3 +218,26 @@ def test_two_ddp_processes_compute_what_one_process_computes(tmp_path, tiny):
     assert final[0]["global_step"] == final[1]["global_step"] == 6
     for name, weight in final[0]["state_dict"].items():
         torch.testing.assert_close(final[1]["state_dict"][name], weight, rtol=1e-5, atol=1e-6, msg=name)
+
+
+@pytest.mark.slow
+def test_two_torchrun_nodes_on_loopback_compute_what_one_process_computes(tmp_path, tiny):
+    # the multi-node launch of docs/distributed.md: 2 "nodes" x 1 process, rendezvous on 127.0.0.1
+    one = _fit_processes(tmp_path / "one", tiny, processes=1, batch_size=64)
+    env, port = _clean_env(tmp_path / "nodes"), _free_port()
+    torchrun = [str(Path(sys.executable).parent / "torchrun"), "--nnodes", "2", "--nproc-per-node", "1"]
+    torchrun += ["--rdzv-id", "loopback", "--master-addr", "127.0.0.1", "--master-port", str(port)]
+    cli = [*_cli(*_fit_args(tiny, 32), env=env), "--trainer.num_nodes", "2", "--trainer.devices", "1"]
+    cli += ["--trainer.strategy", "ddp"]
+    nodes = [
+        subprocess.Popen([*torchrun, "--node-rank", str(rank), "--no-python", *cli], env=env, stderr=subprocess.PIPE)
+        for rank in (0, 1)
+    ]
+    for node in nodes:
+        _, err = node.communicate(timeout=300)
+        assert node.returncode == 0, err.decode()[-3000:]
+    # both nodes wrote into the one folder named by the rendezvous id
+    (run,) = _run_dirs(tmp_path / "nodes", "parity/lstm")
+    assert run.name == "torchrun-loopback"
+    torch.testing.assert_close(_logged(run, "train/loss_step"), _logged(one, "train/loss_step"), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_logged(run, "val/loss"), _logged(one, "val/loss"), rtol=1e-5, atol=1e-6)

@@ -133,7 +133,24 @@ def _forget_metrics_after(metrics_file: Path, resumed_step: int) -> None:
         writer.writerows(rows)
 
 
+def _launcher_job_id() -> str | None:
+    """The name an external multi-process launcher gives every process of one job, or None:
+    torchrun's ``--rdzv-id`` (``TORCHELASTIC_RUN_ID``) or SLURM's job id when the job has several tasks."""
+    run_id = os.environ.get("TORCHELASTIC_RUN_ID", "none")
+    if run_id != "none":
+        return f"torchrun-{run_id}"
+    job, tasks = os.environ.get("SLURM_JOB_ID"), os.environ.get("SLURM_NTASKS", "1")
+    if job and tasks.isdigit() and int(tasks) > 1:
+        return f"slurm-{job}"
+    return None
+
+
 def _new_run_dir(runs: Path, recipe: str) -> Path:
+    """A new ``runs/<recipe>/<stamp>`` folder; every process of a torchrun or SLURM job takes the job's
+    ``runs/<recipe>/<launcher>-<id>`` instead (its processes, possibly on several nodes, cannot agree on a time)."""
+    job = _launcher_job_id()
+    if job is not None:
+        return runs / recipe / job
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir, n = runs / recipe / stamp, 1
     while run_dir.exists():
