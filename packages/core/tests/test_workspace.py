@@ -23,9 +23,7 @@ def test_member_is_first_party_for_ruff(member):
 
 @pytest.mark.parametrize("member", MEMBERS)
 def test_member_pins_are_the_requirements_pins(member):
-    pins = dict(
-        line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line
-    )
+    pins = dict(line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
     project = tomllib.loads((ROOT / "packages" / member / "pyproject.toml").read_text())["project"]
     for dependency in project["dependencies"]:
         name, _, version = dependency.partition("==")
