@@ -1,10 +1,14 @@
 """CLI runs of recur-speech: fit a recipe on a tiny generated corpus, resume it exactly, test from its checkpoint;
 the real LibriSpeech sample; one-line errors for bad audio and transcripts."""
 
+import csv
 import json
+import os
 import shutil
+import subprocess
 import sys
 from importlib.metadata import entry_points
+from pathlib import Path
 
 import pytest
 import torch
@@ -133,3 +137,31 @@ def test_a_missing_dataset_says_how_to_get_it(runs_dir, tmp_path, monkeypatch, c
     monkeypatch.setenv("RECUR_DATA", str(tmp_path / "empty"))
     message = _one_line(capsys, ["fit", "--config", "rnnt/librispeech_sample"])
     assert "librispeech-sample" in message and "not found" in message
+
+
+def test_two_ddp_processes_test_what_one_process_tests(runs_dir, cache, one_thread):
+    # each process scores every other length-sorted batch; WER/CER are computed on the gathered transcripts
+    run_cli("speech", ["fit", "--config", "rnnt/espeak_digits", *TINY, "--trainer.max_epochs=1"])
+    (run,) = (runs_dir / "speech" / "rnnt" / "espeak_digits").iterdir()
+    test = ["test", "--config", "rnnt/espeak_digits", *TINY, "--data.batch_size", "2"]
+    test += ["--ckpt_path", str(run / "checkpoints" / "best.ckpt"), "--trainer.accelerator", "cpu"]
+    alone = run_cli("speech", test).trainer.callback_metrics
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    for name in ("RECUR_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_NTASKS"):
+        env.pop(name, None)
+    script = str(Path(sys.executable).parent / "recur-speech")
+    out = subprocess.run(
+        [script, *test, "--trainer.devices", "2", "--trainer.strategy", "ddp"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    tested = max((runs_dir / "speech" / "rnnt" / "espeak_digits").iterdir(), key=lambda p: p.stat().st_mtime)
+    with open(tested / "metrics.csv") as file:
+        (logged,) = [row for row in csv.DictReader(file) if row.get("test/wer")]
+    for name in ("wer", "cer", "wer_beam", "wer_blank", "wer_frequent", "loss"):
+        assert float(logged[f"test/{name}"]) == pytest.approx(float(alone[f"test/{name}"]), abs=1e-6), name
+    rows = json.loads((tested / "transcripts_test.json").read_text())
+    assert sorted(row["id"] for row in rows) == sorted({row["id"] for row in rows}) and len(rows) == 4

@@ -99,6 +99,8 @@ def test_rank_shards_score_an_evaluation_split_once_without_padding():
     assert [len(shard) for shard in shards] == [3, 2, 2]
     with pytest.raises(ValueError, match=r"rank must be in \[0, 3\)"):
         RankShard(range(7), 3, 3, even=False)
+    with pytest.raises(ValueError, match=r"a split of 2 items .* cannot be shared by 3 processes"):
+        RankShard(range(2), 0, 3, even=False)
 
 
 def test_unbatched_items_pass_through():

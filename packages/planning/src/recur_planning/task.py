@@ -181,12 +181,12 @@ class GoalRecognitionModule(RecurModule):
         )
 
     def on_test_epoch_end(self) -> None:
-        rows = {
-            key: [v for out in self._outputs for v in out[key]]
-            for key in ("correct", "levels", "random", "seconds", "problems")
-        }
-        if not rows["correct"]:
+        keys = ("correct", "levels", "random", "seconds", "problems")
+        # one tuple per test problem, every process's
+        items = self.gather_from_ranks([item for out in self._outputs for item in zip(*(out[k] for k in keys))])
+        if not items:
             return
+        rows = dict(zip(keys, map(list, zip(*items))))
         levels = rows["levels"]
         scores = recognition_accuracy(rows["correct"], levels)
         scores["acc_random"] = float(np.mean(rows["random"]))

@@ -39,7 +39,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 from torchdata.stateful_dataloader import StatefulDataLoader
 
-from recur_core.engine import Split, SplitDataModule
+from recur_core.engine import RankShard, Split, SplitDataModule
 from recur_speech.data.audio import audio_info, read_audio
 from recur_speech.data.features import GlobalCMVN, LogMel, compute_global_cmvn
 from recur_speech.data.librispeech import (
@@ -287,12 +287,17 @@ class SpeechRecognitionData(SplitDataModule):
         return collate_speech
 
     def loader(self, split: Split) -> StatefulDataLoader:
-        """A resumable loader of length-bucketed batches (:class:`LengthBatches`); only training batches change."""
+        """A resumable loader of length-bucketed batches (:class:`LengthBatches`); only training batches change.
+
+        Under DDP process ``r`` of ``W`` reads batches ``r, r + W, ...`` (:class:`~recur_core.engine.RankShard`;
+        the training tail that would leave the processes uneven is dropped)."""
         dataset = self.dataset(split)
         train = split == "train"
         batches = LengthBatches(dataset.frames, self.batch_size, self.seed, self.shuffle and train, self.pool)
         if train:
             batches.set_epoch(self.current_epoch())
+        if self.trainer is not None and self.trainer.world_size > 1:
+            batches = RankShard(batches, self.trainer.global_rank, self.trainer.world_size, even=train)
         return StatefulDataLoader(
             dataset,
             batch_sampler=batches,

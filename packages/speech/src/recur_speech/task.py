@@ -300,29 +300,33 @@ class RNNTTask(RecurModule):
     def on_test_epoch_start(self) -> None:
         self._outputs = []
 
-    def _log_rates(self, stage: str, hypotheses: list[str], suffix: str = "") -> None:
-        references = [row["reference"] for row in self._outputs]
+    def _log_rates(self, stage: str, references: list[str], hypotheses: list[str], suffix: str = "") -> None:
         for name, value in error_rates(references, hypotheses).items():
             self.log(f"{stage}/{name}{suffix}", value, prog_bar=not suffix)
 
     def on_validation_epoch_end(self) -> None:
-        if self._outputs and not self.trainer.sanity_checking:
-            self._log_rates("val", [row["greedy"] for row in self._outputs])
+        rows = self.gather_from_ranks(self._outputs)
+        if rows and not self.trainer.sanity_checking:
+            self._log_rates("val", [row["reference"] for row in rows], [row["greedy"] for row in rows])
         self._outputs = []
 
     def on_test_epoch_end(self) -> None:
-        rows, count = self._outputs, len(self._outputs)
-        if not rows:
-            return
-        self._log_rates("test", [row["greedy"] for row in rows])
-        self._log_rates("test", [row["beam"] for row in rows], "_beam")
-        self._log_rates("test", [""] * count, "_blank")
-        self._log_rates("test", [self.frequent_transcript] * count, "_frequent")
+        rows = self.gather_from_ranks(self._outputs)
+        self._outputs = []
+        if rows:
+            self.log_test(rows)
+
+    def log_test(self, rows: list[dict[str, str]]) -> None:
+        """Log the test split's rates from its rows (every process's, gathered) and write ``transcripts_test.json``."""
+        references, count = [row["reference"] for row in rows], len(rows)
+        self._log_rates("test", references, [row["greedy"] for row in rows])
+        self._log_rates("test", references, [row["beam"] for row in rows], "_beam")
+        self._log_rates("test", references, [""] * count, "_blank")
+        self._log_rates("test", references, [self.frequent_transcript] * count, "_frequent")
         if self.trainer.is_global_zero:
             root = Path(self.trainer.default_root_dir)
             root.mkdir(parents=True, exist_ok=True)
             (root / "transcripts_test.json").write_text(json.dumps(rows, indent=1) + "\n")
-        self._outputs = []
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[str]:
         """The beam search's best transcript of each utterance of the batch."""

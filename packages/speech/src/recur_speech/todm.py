@@ -94,7 +94,6 @@ class TODMTask(RNNTTask):
         # a test option, kept out of the checkpoint: LightningCLI's test --ckpt_path would put back the fit's value
         self.eval_subnet_choice = self.hparams.pop("eval_subnets")
         self._exported: dict[SubnetConfig, Any] = {}
-        self._subnet_outputs: dict[SubnetConfig, list[str]] = {}
 
     def build_net(self, vocabulary: Vocabulary) -> TODMSupernet:
         """The supernet for ``vocabulary`` from the hyperparameters."""
@@ -176,30 +175,35 @@ class TODMTask(RNNTTask):
     def on_test_epoch_start(self) -> None:
         super().on_test_epoch_start()
         self._exported = {config: self.net.export(config) for config in self.eval_subnets()}
-        self._subnet_outputs = {config: [] for config in self._exported}
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
         super()._evaluate(batch, stage)
         if stage != "test":
             return
         features = self.features(batch, augment=False)
+        rows = self._outputs[-len(batch["texts"]) :]
         for config, model in self._exported.items():
             hypotheses = model.greedy(features, batch["lengths"], self.hparams.max_symbols)
-            self._subnet_outputs[config].extend(self.decode([h.tokens for h in hypotheses]))
+            for row, hypothesis in zip(rows, self.decode([h.tokens for h in hypotheses])):
+                row[f"greedy_{_tag(config)}"] = hypothesis
 
-    def on_test_epoch_end(self) -> None:
-        references = [row["reference"] for row in self._outputs]
-        rows = []
-        for config, hypotheses in self._subnet_outputs.items():
-            rates = error_rates(references, hypotheses) if references else {}
+    def log_test(self, rows: list[dict[str, str]]) -> None:
+        """The largest's rates (as an RNN-T), then each exported subnet's rates and parameter count
+        (also written to ``subnets_test.json``)."""
+        super().log_test(rows)
+        references, scored = [row["reference"] for row in rows], []
+        for config in self._exported:
+            rates = error_rates(references, [row[f"greedy_{_tag(config)}"] for row in rows])
             parameters = self.net.parameter_count(config)
             for name, value in rates.items():
                 self.log(f"test/{name}_{_tag(config)}", value)
             self.log(f"test/params_{_tag(config)}", float(parameters))
-            rows.append({"depth": config.depth, "width": config.width, "parameters": parameters, **rates})
-        if rows and self.trainer.is_global_zero:
+            scored.append({"depth": config.depth, "width": config.width, "parameters": parameters, **rates})
+        if scored and self.trainer.is_global_zero:
             root = Path(self.trainer.default_root_dir)
             root.mkdir(parents=True, exist_ok=True)
-            (root / "subnets_test.json").write_text(json.dumps(rows, indent=1) + "\n")
-        self._subnet_outputs, self._exported = {}, {}
+            (root / "subnets_test.json").write_text(json.dumps(scored, indent=1) + "\n")
+
+    def on_test_epoch_end(self) -> None:
         super().on_test_epoch_end()
+        self._exported = {}

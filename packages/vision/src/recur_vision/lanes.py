@@ -401,6 +401,8 @@ class LaneDetectionModule(RecurModule):
         dataset = self._dataset(stage)
         score = self._score_culane if isinstance(dataset, CULaneLanes) else self._score_tusimple
         for name, predictions in self._predictions.items():
+            # every process's frames (each predicted its share of the split)
+            predictions = dict(self.gather_from_ranks(list(predictions.items())))
             score(dataset, stage, predictions, f"_{name}" if name else "")
 
     def _run_dir(self) -> Path | None:

@@ -212,17 +212,17 @@ class CaptioningModule(RecurModule):
         return scores
 
     def on_validation_epoch_end(self) -> None:
-        outputs = self._outputs.pop("val", [])
+        outputs = self.gather_from_ranks(self._outputs.pop("val", []))
         if outputs and not self.trainer.sanity_checking:
             self._log_scores("val", [o["references"] for o in outputs], [o["greedy"] for o in outputs])
 
     def on_test_epoch_end(self) -> None:
-        outputs = self._outputs.pop("test", [])
-        features = self._outputs.pop("features", [])
+        outputs = self.gather_from_ranks(self._outputs.pop("test", []))
+        features = self.gather_from_ranks([row for batch in self._outputs.pop("features", []) for row in batch])
         if not outputs:
             return
         references = [o["references"] for o in outputs]
-        nearest = self._nearest_neighbour_captions(torch.cat(features))
+        nearest = self._nearest_neighbour_captions(torch.stack(features))
         captions = {
             "": [o["greedy"] for o in outputs],
             "_beam": [o["beam"] for o in outputs],
@@ -960,7 +960,7 @@ class CaptionAttackModule(RecurModule):
         self._outputs.pop("images", None)
 
     def on_validation_epoch_end(self) -> None:
-        records = self._outputs.pop("val", [])
+        records = self.gather_from_ranks(self._outputs.pop("val", []))
         if not records or self.trainer.sanity_checking:
             return
         scores = attack_scores(records, "", max_keywords=1)
@@ -968,7 +968,7 @@ class CaptionAttackModule(RecurModule):
             self.log(f"val/{name}", scores[name], prog_bar=name == "exact")
 
     def on_test_epoch_end(self) -> None:
-        records = self._outputs.pop("test", [])
+        records = self.gather_from_ranks(self._outputs.pop("test", []))
         if not records:
             return
         scores = attack_scores(records, "", self.max_keywords)

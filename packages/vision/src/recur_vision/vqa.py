@@ -382,12 +382,14 @@ class VQAModule(RecurModule):
         self._evaluate(batch, "test")
 
     def _log_scores(self, key: str, stage: str, suffix: str = "") -> None:
-        outputs = self._outputs.pop(key, [])
+        # one (predicted, answer, question type) per question, every process's
+        outputs = self.gather_from_ranks(
+            [item for p, a, t in self._outputs.pop(key, []) for item in zip(p.tolist(), a.tolist(), t)]
+        )
         if not outputs:
             return
-        predicted = torch.cat([p for p, _, _ in outputs])
-        answers = torch.cat([a for _, a, _ in outputs])
-        types = [t for _, _, batch_types in outputs for t in batch_types]
+        predicted, answers, types = zip(*outputs)
+        predicted, answers, types = torch.tensor(predicted), torch.tensor(answers), list(types)
         scores = vqa_scores(predicted, answers, types).as_dict(f"{stage}/")
         for name, value in scores.items():
             self.log(f"{name}{suffix}", value, prog_bar=name in (f"{stage}/oa", f"{stage}/aa") and not suffix)

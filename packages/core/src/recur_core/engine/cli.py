@@ -304,6 +304,9 @@ def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> Rec
         "plugins": [{"class_path": "recur_core.engine.AtomicCheckpointIO"}],
         "enable_progress_bar": interactive,
         "enable_model_summary": False,
+        # recur's DataModules shard every split themselves under DDP (RankShard: no padding, the one-process
+        # order), which Lightning's DistributedSampler injection would undo (and cannot do for a batch sampler)
+        "use_distributed_sampler": False,
     }
     return RecurCLI(
         run_dir,

@@ -104,7 +104,8 @@ class RankShard(DistributedSampler):
     repeats and the order is not reshuffled, so ``W`` processes with batch ``B / W`` see per step exactly
     the items one process with batch ``B`` sees, and an evaluation split is scored once per item.
     With ``even`` (training) the last ``size mod W`` items of each epoch are dropped so that every
-    process takes the same number of steps (DDP's gradient all-reduce needs that).
+    process takes the same number of steps (DDP's gradient all-reduce needs that). An order shorter
+    than ``W`` is refused: a process with nothing to read would stall the others' collective calls.
 
     Args:
         order: the full order (an :class:`EpochShuffle`, or ``range(size)`` for an evaluation split).
@@ -117,6 +118,12 @@ class RankShard(DistributedSampler):
         # DistributedSampler.__init__ is not called: it wants a dataset and a process group, neither needed
         if not 0 <= rank < world_size:
             raise ValueError(f"rank must be in [0, {world_size}), got {rank}")
+        if len(order) < world_size:
+            # a process with nothing to read would log nothing, and the others would wait for it forever
+            raise ValueError(
+                f"a split of {len(order)} items (or batches) cannot be shared by {world_size} processes: each needs "
+                "at least one; use fewer processes (--trainer.devices, --trainer.num_nodes) or a smaller batch size"
+            )
         self.order = order
         self.rank = rank
         self.num_replicas = world_size

@@ -26,6 +26,10 @@ class RecurModule(L.LightningModule):
     Subclasses build ``self.net`` (a plain ``nn.Module``), log ``train/loss`` and ``val/loss``,
     and may override :meth:`on_fit_plots` to write PNGs a person would rather look at.
 
+    Under DDP (several processes, each reading its :class:`~recur_core.engine.RankShard` of a split) what
+    is logged is what one process would log: :meth:`log` reduces across processes by default, and
+    metrics scored on a whole split at the epoch's end gather its items with :meth:`gather_from_ranks`.
+
     Args:
         lr: peak learning rate.
         weight_decay: AdamW weight decay.
@@ -99,6 +103,31 @@ class RecurModule(L.LightningModule):
             return optimizer
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def log(self, name: str, value: Any, *args: Any, sync_dist: bool = True, **kwargs: Any) -> None:
+        """Lightning's ``log``, but reduced across processes unless ``sync_dist=False``.
+
+        Under DDP an epoch's value is then the batch-size-weighted mean over every process's batches, which
+        is the one-process value when each process reads its :class:`~recur_core.engine.RankShard` (Lightning's
+        default logs rank 0's share alone). Every process must log the same names; outside DDP nothing changes.
+        """
+        super().log(name, value, *args, sync_dist=sync_dist, **kwargs)
+
+    def gather_from_ranks(self, items: list) -> list:
+        """Every process's ``items`` (picklable, one per evaluated item), in the order one process collects them.
+
+        Process ``r`` of ``W`` evaluates the items at positions ``r, r + W, ...``
+        (:class:`~recur_core.engine.RankShard`), so the one-process order interleaves the processes' lists
+        item by item. Epoch-end metrics that are not means of per-batch values (a corpus WER, CIDEr, a metric
+        over the whole split) gather their items with this first, so every process scores, and logs, the
+        whole split. Outside DDP it returns ``items``.
+        """
+        if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+            return items
+        lists: list[list] = [[] for _ in range(torch.distributed.get_world_size())]
+        torch.distributed.all_gather_object(lists, items)
+        longest = max(len(share) for share in lists)
+        return [share[i] for i in range(longest) for share in lists if i < len(share)]
 
     def on_fit_plots(self, run_dir: Path) -> None:
         """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
