@@ -177,7 +177,7 @@ def _fit_args(tiny: list[str], batch_size: int) -> list[str]:
 
 def _clean_env(runs: Path) -> dict[str, str]:
     env = {**os.environ, "RECUR_RUNS": str(runs), "PYTHONUNBUFFERED": "1"}
-    for name in ("RECUR_RUN_DIR", "TORCHELASTIC_RUN_ID", "SLURM_JOB_ID", "SLURM_NTASKS"):
+    for name in [name for name in env if name.startswith(("SLURM_", "TORCHELASTIC_"))] + ["RECUR_RUN_DIR"]:
         env.pop(name, None)
     return env
 
@@ -220,7 +220,6 @@ def test_two_ddp_processes_compute_what_one_process_computes(tmp_path, tiny):
         torch.testing.assert_close(final[1]["state_dict"][name], weight, rtol=1e-5, atol=1e-6, msg=name)
 
 
-@pytest.mark.slow
 def test_two_torchrun_nodes_on_loopback_compute_what_one_process_computes(tmp_path, tiny):
     # the multi-node launch of docs/distributed.md: 2 "nodes" x 1 process, rendezvous on 127.0.0.1
     one = _fit_processes(tmp_path / "one", tiny, processes=1, batch_size=64)
@@ -239,5 +238,28 @@ def test_two_torchrun_nodes_on_loopback_compute_what_one_process_computes(tmp_pa
     # both nodes wrote into the one folder named by the rendezvous id
     (run,) = _run_dirs(tmp_path / "nodes", "parity/lstm")
     assert run.name == "torchrun-loopback"
+    torch.testing.assert_close(_logged(run, "train/loss_step"), _logged(one, "train/loss_step"), rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(_logged(run, "val/loss"), _logged(one, "val/loss"), rtol=1e-5, atol=1e-6)
+
+
+def test_two_slurm_tasks_on_loopback_compute_what_one_process_computes(tmp_path, tiny):
+    # what `srun --nodes 2 --ntasks-per-node 1 recur-core fit ...` gives each task, on this machine
+    one = _fit_processes(tmp_path / "one", tiny, processes=1, batch_size=64)
+    env = _clean_env(tmp_path / "slurm")
+    env |= {"SLURM_JOB_ID": "4242", "SLURM_JOB_NAME": "recur", "SLURM_NTASKS": "2", "SLURM_NNODES": "2"}
+    env |= {"SLURM_NTASKS_PER_NODE": "1", "SLURM_NODELIST": "127.0.0.1", "MASTER_PORT": str(_free_port())}
+    cli = [*_cli(*_fit_args(tiny, 32), env=env), "--trainer.num_nodes", "2", "--trainer.devices", "1"]
+    cli += ["--trainer.strategy", "ddp"]
+    tasks = [
+        subprocess.Popen(
+            cli, env={**env, "SLURM_PROCID": rank, "SLURM_NODEID": rank, "SLURM_LOCALID": "0"}, stderr=subprocess.PIPE
+        )
+        for rank in ("0", "1")
+    ]
+    for task in tasks:
+        _, err = task.communicate(timeout=300)
+        assert task.returncode == 0, err.decode()[-3000:]
+    (run,) = _run_dirs(tmp_path / "slurm", "parity/lstm")
+    assert run.name == "slurm-4242"
     torch.testing.assert_close(_logged(run, "train/loss_step"), _logged(one, "train/loss_step"), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(_logged(run, "val/loss"), _logged(one, "val/loss"), rtol=1e-5, atol=1e-6)
