@@ -263,3 +263,19 @@ def test_two_slurm_tasks_on_loopback_compute_what_one_process_computes(tmp_path,
     assert run.name == "slurm-4242"
     torch.testing.assert_close(_logged(run, "train/loss_step"), _logged(one, "train/loss_step"), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(_logged(run, "val/loss"), _logged(one, "val/loss"), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.slow
+def test_a_ddp_fit_stopped_mid_epoch_resumes_exactly(tmp_path, tiny):
+    whole = _fit_processes(tmp_path / "whole", tiny, processes=2, batch_size=32)
+    env = _clean_env(tmp_path / "cut")
+    args = [*_fit_args(tiny, 32), "--trainer.devices", "2", "--trainer.strategy", "ddp"]
+    for extra in (["--trainer.max_steps", "3"], ["--ckpt_path", "last"]):  # stopped in epoch 1 of 3, resumed
+        out = subprocess.run(_cli(*args, *extra, env=env), env=env, capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr[-3000:]
+    (resumed,) = _run_dirs(tmp_path / "cut", "parity/lstm")
+    final = [torch.load(run / "checkpoints" / "last.ckpt", weights_only=False) for run in (whole, resumed)]
+    assert final[0]["global_step"] == final[1]["global_step"] == 6
+    for name, weight in final[0]["state_dict"].items():
+        torch.testing.assert_close(final[1]["state_dict"][name], weight, rtol=0, atol=0, msg=name)
+    torch.testing.assert_close(_logged(resumed, "train/loss_step"), _logged(whole, "train/loss_step"), rtol=0, atol=0)
