@@ -505,7 +505,7 @@ def _checkpoint(path: str | Path) -> dict[str, Any]:
 def classification_loss(module: RecurModule, logits: Tensor, labels: Tensor, stage: str) -> Tensor:
     """Cross-entropy of ``logits`` [B, C] against ``labels`` [B]; logs ``<stage>/loss`` and ``<stage>/acc``."""
     loss = F.cross_entropy(logits, labels)
-    logged = {"on_step": False, "on_epoch": True, "batch_size": len(labels), "sync_dist": stage != "train"}
+    logged = {"on_step": False, "on_epoch": True, "batch_size": len(labels)}
     module.log(f"{stage}/loss", loss, prog_bar=stage == "train", **logged)
     module.log(f"{stage}/acc", (logits.argmax(-1) == labels).float().mean(), prog_bar=stage != "train", **logged)
     return loss
