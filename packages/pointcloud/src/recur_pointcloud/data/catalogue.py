@@ -10,13 +10,17 @@ Loaded through the ``recur.datasets`` entry point; importing it registers the da
 - ``s3dis``: the Stanford indoor scenes (``Stanford3dDataset_v1.2_Aligned_Version``:
   ``Area_N/<room>/Annotations/<class>_<i>.txt``, one ``x y z r g b`` point per line), behind a
   request form, fetched by hand.
+- ``semantic3d``: the 15 labelled training scans of Semantic3D's semantic-8 benchmark
+  (``<scan>.txt``, one ``x y z intensity r g b`` point per line, and ``<scan>.labels``). The
+  official archives are 7z files, which ``recur data fetch`` does not unpack, so they are fetched
+  by hand from the URLs the instructions give.
 
 No checksums are recorded: none was available to compute them from here.
 """
 
 from recur_core.data import DataArchive, DataFile, DatasetSpec, register_dataset
 
-__all__ = ["KITTI_OBJECT", "S3DIS"]
+__all__ = ["KITTI_OBJECT", "S3DIS", "SEMANTIC3D", "SEMANTIC3D_SCANS"]
 
 _KITTI_PAGE = "https://www.cvlibs.net/datasets/kitti/eval_object.php?obj_benchmark=3d"
 # the split files as OpenPCDet ships them, pinned to one commit of its repository
@@ -69,5 +73,40 @@ S3DIS = register_dataset(
         citation="Armeni et al., 3D Semantic Parsing of Large-Scale Indoor Spaces, CVPR 2016",
         instructions=f"request access at {_S3DIS_PAGE}, download Stanford3dDataset_v1.2_Aligned_Version.zip and "
         "unzip it into <data root> (giving Stanford3dDataset_v1.2_Aligned_Version/Area_1 ... Area_6)",
+    )
+)
+
+_SEMANTIC3D_PAGE = "http://www.semantic3d.net/"
+_SEMANTIC3D_DATA = "http://www.semantic3d.net/data"
+# the semantic-8 training scans, as their .txt and .labels files are named (recur_pointcloud.data.semantic3d)
+SEMANTIC3D_SCANS = (
+    *(f"bildstein_station{n}_xyz_intensity_rgb" for n in (1, 3, 5)),
+    *(f"domfountain_station{n}_xyz_intensity_rgb" for n in (1, 2, 3)),
+    "neugasse_station1_xyz_intensity_rgb",
+    *(f"sg27_station{n}_intensity_rgb" for n in (1, 2, 4, 5, 9)),
+    "sg28_station4_intensity_rgb",
+    *(f"untermaederbrunnen_station{n}_xyz_intensity_rgb" for n in (1, 3)),
+)
+
+SEMANTIC3D = register_dataset(
+    DatasetSpec(
+        name="semantic3d",
+        folder="semantic3d",
+        archives=(
+            # point-clouds/training1/<scan>.7z: the scan's .txt
+            *(DataArchive(url=None, sha256=None, size=None, members=(f"{scan}.txt",)) for scan in SEMANTIC3D_SCANS),
+            # sem8_labels_training.7z: the 15 .labels files
+            DataArchive(url=None, sha256=None, size=None, members=tuple(f"{scan}.labels" for scan in SEMANTIC3D_SCANS)),
+        ),
+        description="Semantic3D semantic-8: 15 labelled terrestrial laser scans of outdoor scenes (x y z intensity "
+        "r g b per point; the benchmark holds over four billion labelled points) with 8 classes and unlabeled",
+        homepage=_SEMANTIC3D_PAGE,
+        licence="not checked from here: see the terms on semantic3d.net",
+        citation="Hackel et al., Semantic3D.net: A new Large-scale Point Cloud Classification Benchmark, "
+        "ISPRS Annals 2017",
+        instructions=f"download {_SEMANTIC3D_DATA}/point-clouds/training1/<scan>.7z for each of the 15 training scans "
+        f"and {_SEMANTIC3D_DATA}/sem8_labels_training.7z, unpack them with 7z into <data root>/semantic3d and rename "
+        "station1_xyz_intensity_rgb.txt (from neugasse_station1_xyz_intensity_rgb.7z) to "
+        "neugasse_station1_xyz_intensity_rgb.txt",
     )
 )

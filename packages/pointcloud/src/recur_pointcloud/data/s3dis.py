@@ -24,7 +24,6 @@ Shapes: a room's ``points`` ``[N, 6]`` float32 (x y z r g b, colours as in the f
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,6 +31,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+
+from recur_pointcloud.data._text import parse_rows
 
 __all__ = ["S3DIS_CLASSES", "S3DISRooms", "annotation_files", "class_of", "read_annotation", "read_room"]
 
@@ -55,21 +56,6 @@ S3DIS_CLASSES = (
 _COLUMNS = 6
 
 
-def _first_bad_line(text: str) -> tuple[int, str]:
-    """The 1-based number and content of the first line that is not 6 numbers (only called on a parse error)."""
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        try:
-            values = [float(field) for field in fields]
-        except ValueError:
-            return number, line
-        if len(values) != _COLUMNS:
-            return number, line
-    return 0, ""
-
-
 def read_annotation(path: str | os.PathLike) -> np.ndarray:
     """One S3DIS annotation (or room) file as ``[n, 6]`` float32 (x y z r g b).
 
@@ -83,18 +69,7 @@ def read_annotation(path: str | os.PathLike) -> np.ndarray:
     text = path.read_bytes().replace(b"\x00", b" ").decode("ascii", errors="replace")
     if not text.strip():
         raise ValueError(f"{path}: empty annotation file (no points); an S3DIS annotation holds x y z r g b lines")
-    try:
-        points = np.loadtxt(io.StringIO(text), dtype=np.float64, ndmin=2)
-    except ValueError:
-        number, line = _first_bad_line(text)
-        raise ValueError(
-            f"{path} line {number}: {line.strip()!r} is not 6 numbers (x y z r g b); the file is corrupt, "
-            "restore it from Stanford3dDataset_v1.2_Aligned_Version.zip"
-        ) from None
-    if points.shape[1] != _COLUMNS:
-        raise ValueError(
-            f"{path}: {points.shape[1]} numbers per line, expected 6 (x y z r g b); not an S3DIS annotation file"
-        )
+    points = parse_rows(text, _COLUMNS, np.float64, path, "6 numbers (x y z r g b)")
     return points.astype(np.float32)
 
 
