@@ -41,7 +41,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from recur_pointcloud.models.dqn_rnn import (
     NUM_ACTIONS,
@@ -51,6 +51,7 @@ from recur_pointcloud.models.dqn_rnn import (
     EyeWindowQNetwork,
     normalise_room,
     voxelize_windows,
+    window_offsets,
 )
 
 __all__ = [
@@ -85,7 +86,7 @@ def apply_window_actions(
 
 def window_iou(room_xyz: Tensor, windows: Tensor, class_mask: Tensor) -> Tensor:
     """Point IoU ``[B]`` of windows ``[B, 6]`` with the point sets ``class_mask [B, N]`` (room xyz ``[N, 3]``)."""
-    inside = ((room_xyz[None] - windows[:, None, :3]).abs() <= windows[:, None, 3:] / 2).all(-1)
+    inside = window_offsets(room_xyz, windows)[1]
     intersection = (inside & class_mask).sum(1)
     union = (inside | class_mask).sum(1)
     return intersection / union.clamp_min(1)
@@ -230,7 +231,7 @@ class ReplayBuffer:
         return {name: getattr(self, name)[rows] for name in names}
 
 
-class DQNAgent(nn.Module):
+class DQNAgent:
     """The DQN of the eye window: a Q-network, its target copy, a replay, ε-greedy acting and batched updates.
 
     Args:
@@ -250,7 +251,6 @@ class DQNAgent(nn.Module):
         optimizer: torch.optim.Optimizer | None = None,
         seed: int = 0,
     ) -> None:
-        super().__init__()
         self.config = config or DQNConfig()
         self.q_network = q_network
         self.target_network = copy.deepcopy(q_network).requires_grad_(False)

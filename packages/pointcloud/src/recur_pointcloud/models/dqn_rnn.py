@@ -44,6 +44,7 @@ __all__ = [
     "normalise_room",
     "point_features",
     "voxelize_windows",
+    "window_offsets",
 ]
 
 # occupancy, mean colour (r, g, b in [0, 1]), mean room-normalised position (x, y, z): without the position a
@@ -93,6 +94,15 @@ class WindowPoints(NamedTuple):
     order: Tensor
 
 
+def window_offsets(xyz: Tensor, windows: Tensor) -> tuple[Tensor, Tensor]:
+    """Each point's position in each window, ``[W, N, 3]`` in ``[-1, 1]`` inside, and whether it is inside
+    ``[W, N]`` (with a 1e-5 margin, so that tiles of the room leave no point out to rounding).
+
+    Shapes: xyz ``[N, 3]``, windows ``[W, 6]``."""
+    offset = (xyz[None] - windows[:, None, :3]) / (windows[:, None, 3:] / 2)
+    return offset, (offset.abs() <= 1 + 1e-5).all(-1)
+
+
 def voxelize_windows(room: Tensor, windows: Tensor, grid: int = 16) -> WindowPoints:
     """Voxelise windows of a normalised room (:func:`normalise_room`) in one batched pass.
 
@@ -105,9 +115,8 @@ def voxelize_windows(room: Tensor, windows: Tensor, grid: int = 16) -> WindowPoi
     """
     if windows.dim() != 2 or windows.shape[1] != 6:
         raise ValueError(f"expected windows [W, 6] (centre xyz, size xyz), got {tuple(windows.shape)}")
-    centre, size = windows[:, None, :3], windows[:, None, 3:]
-    offset = (room[None, :, :3] - centre) / (size / 2)  # [W, N, 3], [-1, 1] inside
-    window, point = (offset.abs() <= 1).all(-1).nonzero(as_tuple=True)
+    offset, inside = window_offsets(room[:, :3], windows)
+    window, point = inside.nonzero(as_tuple=True)
     local = offset[window, point]
     cell = ((local + 1) / 2 * grid).long().clamp_(0, grid - 1)
     voxel = (cell[:, 2] * grid + cell[:, 1]) * grid + cell[:, 0]
