@@ -102,6 +102,7 @@ def test_bad_input_is_one_line(tmp_path, monkeypatch):
     path = write_scan(tmp_path / "f", labels=None)
     raises(FileNotFoundError, "no " + str(tmp_path / "f" / "scan.labels"), read_scan, path)
     raises(ValueError, "voxel_size must be > 0", read_scan, path, labels=False, voxel_size=0.0)
+    raises(ValueError, "voxel_size 1e-07 is too small", voxel_subsample, POINTS, LABELS, 1e-7)
     raises(FileNotFoundError, "scan.labels", Semantic3DScans, tmp_path / "f")
     raises(FileNotFoundError, "nope.txt", Semantic3DScans, tmp_path / "a", scans=["nope"])
     raises(FileNotFoundError, "no <scan>.txt", Semantic3DScans, tmp_path / "f" / "..", labels=False)

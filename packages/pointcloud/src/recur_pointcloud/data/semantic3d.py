@@ -52,32 +52,44 @@ _CLASSES = len(SEMANTIC3D_CLASSES)
 
 
 class _VoxelSums:
-    """Per-voxel sums of point values, point counts and label counts, merged run by run."""
+    """Per-voxel sums of point values, point counts and label counts, merged run by run.
+
+    A voxel's key packs its integer (x, y, z) index into one int64, 21 bits an axis, so that
+    sorting the keys sorts the voxels lexicographically.
+    """
 
     def __init__(self, voxel_size: float) -> None:
         self.voxel_size = voxel_size
-        self.parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.parts: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def _keys(self, xyz: np.ndarray) -> np.ndarray:
+        index = np.floor(xyz / self.voxel_size).astype(np.int64) + (1 << 20)
+        if index.min() < 0 or index.max() >= 1 << 21:
+            raise ValueError(
+                f"voxel_size {self.voxel_size} is too small for the scan's extent (at most 2^20 voxels on each "
+                "side of the origin per axis); choose a larger voxel_size"
+            )
+        return (index[:, 0] << 42) | (index[:, 1] << 21) | index[:, 2]
 
     @staticmethod
-    def _group(keys: np.ndarray, sums: np.ndarray, votes: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Add up the rows of ``sums [n, C]`` and ``votes [n, 9]`` that share a voxel key ``[n, 3]``."""
-        voxels, inverse = np.unique(keys, axis=0, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        count = len(voxels)
-        summed = np.stack([np.bincount(inverse, sums[:, c], minlength=count) for c in range(sums.shape[1])], 1)
-        voted = np.stack([np.bincount(inverse, votes[:, c], minlength=count) for c in range(votes.shape[1])], 1)
-        return voxels, summed, voted
+    def _sum_by_key(keys: np.ndarray, table: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The distinct keys ``[V]``, each row's voxel ``[n]`` and the column sums of ``table [n, K]`` per voxel."""
+        voxels, inverse = np.unique(keys, return_inverse=True)
+        summed = np.stack([np.bincount(inverse, column, minlength=len(voxels)) for column in table.T], 1)
+        return voxels, inverse, summed
 
     def add(self, points: np.ndarray, labels: np.ndarray) -> None:
-        keys = np.floor(points[:, :3] / self.voxel_size).astype(np.int64)
-        # the point count rides along as a last column of ones
-        sums = np.concatenate([points, np.ones((len(points), 1))], axis=1)
-        self.parts.append(self._group(keys, sums, np.eye(_CLASSES)[labels]))
+        # columns: the point values, then the point count (a column of ones), then the label counts
+        voxels, inverse, sums = self._sum_by_key(self._keys(points[:, :3]), np.c_[points, np.ones(len(points))])
+        votes = np.bincount(inverse * _CLASSES + labels, minlength=len(voxels) * _CLASSES).reshape(-1, _CLASSES)
+        self.parts.append((voxels, np.concatenate([sums, votes], axis=1)))
 
     def result(self) -> tuple[np.ndarray, np.ndarray]:
-        keys, sums, votes = (np.concatenate(part) for part in zip(*self.parts))
-        _, sums, votes = self._group(keys, sums, votes)
-        return sums[:, :-1] / sums[:, -1:], votes.argmax(1)
+        """Per voxel: the mean of its points ``[V, C]`` and its majority label ``[V]``."""
+        keys, tables = (np.concatenate(part) for part in zip(*self.parts))
+        _, _, table = self._sum_by_key(keys, tables)
+        sums, count, votes = table[:, : -_CLASSES - 1], table[:, -_CLASSES - 1 : -_CLASSES], table[:, -_CLASSES:]
+        return sums / count, votes.argmax(1)
 
 
 def voxel_subsample(points: np.ndarray, labels: np.ndarray, voxel_size: float) -> tuple[np.ndarray, np.ndarray]:
