@@ -10,12 +10,15 @@ A room's points and labels are its annotation files read in name order, each fil
 named by its prefix (``chair_3.txt`` -> ``chair``), as PointNet's ``indoor3d_util.collect_point_label``
 and the loaders built on it read them. Three quirks of the real archive are handled as those loaders do:
 
-- a name outside the 13 classes (``stairs_1.txt`` in Area_2's hallways) is labelled ``clutter``;
+- a name outside the 13 classes (``stairs_1.txt``, in some rooms) is labelled ``clutter``;
 - ``Area_5/hallway_6/Annotations/ceiling_1.txt`` holds a NUL byte between two colour values at line
   180389 (``185\\x00187``); NUL bytes are read as spaces, the fix mmdetection3d's
   ``collect_indoor3d_data.py`` and dgcnn.pytorch apply to the file;
 - ``Area_5/office_36/Annotations/wall_3 (1).txt`` is a copy of ``wall_3.txt``; a file named
   ``<x> (1).txt`` beside ``<x>.txt`` is skipped, as loaders that delete the copy do.
+
+The room files (``<room>.txt``) are not read: the annotations hold the same points with their
+labels (and one room file, ``Area_3/hallway_2/hallway_2.txt``, holds a stray byte inside a number).
 
 Shapes: a room's ``points`` ``[N, 6]`` float32 (x y z r g b, colours as in the files, 0-255) and
 ``labels`` ``[N]`` int64 indices into :data:`S3DIS_CLASSES`.
