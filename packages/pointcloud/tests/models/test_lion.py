@@ -217,7 +217,15 @@ def test_any_core_layer_is_the_group_operator(layer):
     out, out_coords = backbone(features, coords, 2)
     out.sum().backward()
     assert out.shape == (len(out_coords), 16) and bool(torch.isfinite(out).all())
-    assert backbone.embed[0].weight.grad is not None
+    assert all(p.grad is not None for p in backbone.parameters())
+
+
+def test_a_sample_without_voxels_and_features_of_width_dim():
+    features, coords = scene((30, 0, 20))
+    backbone = LIONBackbone(16, GRID, **SMALL)
+    assert isinstance(backbone.embed, torch.nn.Identity)
+    out, out_coords = backbone(features.repeat(1, 4), coords, 3)
+    assert set(out_coords[:, 0].tolist()) == {0, 2} and out.shape == (len(out_coords), 16)
 
 
 def test_bad_input_is_one_line_error():

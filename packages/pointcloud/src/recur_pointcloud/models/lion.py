@@ -28,17 +28,19 @@ size or a window shape is ``(X, Y, Z)`` as OpenPCDet writes them. Read bottom-up
 5. :class:`LIONBlock`: an encoder of ``depth`` (LIONLayer, down-merge by 2 along x, y, z) levels and a
    decoder of ``depth`` (LIONLayer, up-merge, LayerNorm) levels; the second encoder (and decoder) layer
    of a block uses shifted windows.
-6. :class:`LIONBackbone`: a per-voxel input MLP, ``len(depths)`` blocks each followed by a down-merge
-   along z only (with voxel generation), then one LIONLayer on the output grid. X and Y keep the input
+6. :class:`LIONBackbone`: ``len(depths)`` blocks each followed by a down-merge along z only (with voxel
+   generation), then one LIONLayer on the output grid. X and Y keep the input
    resolution (LION's one-stride design); Z shrinks by 2 per block.
 
 Deviations, on purpose:
 
-- The official detector feeds the backbone from ``DynamicVoxelVFE`` (a PointNet over each voxel's points);
-  here the backbone receives per-voxel features (the mean point, ``recur_pointcloud.voxels.voxelize``)
-  and embeds them with ``Linear → LayerNorm → GELU`` (the official file's ``MLPBlock``).
+- The official backbone takes the VFE's features at its own width D. Here features of another width
+  ``in_channels`` are first mapped to D by ``Linear → LayerNorm → GELU`` (the official file's ``MLPBlock``),
+  so that the backbone can also take the raw voxel means; at ``in_channels == D`` they enter as they are.
 - The group operator is any registered core layer (``layer``, ``layer_kwargs``); the default ``mamba``
-  has the official d_state 16, d_conv 4, expand 2; the official ``drop_path`` 0.2 is not applied.
+  has the official d_state 16, d_conv 4, expand 2; the official ``drop_path`` 0.2 is not applied. Every
+  operator gets the Mamba block's form (pre-norm residual, no feed-forward); the official RetNet and RWKV
+  blocks add a pre-norm feed-forward sub-layer of their own.
 - Defaults are scaled to CPU: two blocks of depth 1 (official four of depth 2), groups of 256 and 128
   voxels (official 4096, 2048, 1024, 512). Windows are 13 × 13 × (the block's z extent), as the official.
 - Voxel generation picks the top ``generation_ratio`` of voxels per sample by their *mean feature*
@@ -404,9 +406,9 @@ class LIONBlock(nn.Module):
 class LIONBackbone(nn.Module):
     """The LION one-stride 3D backbone (``LION3DBackboneOneStride``) with any core layer as its group operator.
 
-    ``Linear → LayerNorm → GELU`` on the voxel features, then per block ``i``: :class:`LIONBlock` and a
-    down-merge along z by 2 with voxel generation (:class:`VoxelMerge`); then one :class:`LIONLayer`
-    on the output grid (official window 13 × 13 × 2, groups of 256).
+    Per block: :class:`LIONBlock` and a down-merge along z by 2 with voxel generation (:class:`VoxelMerge`);
+    then one :class:`LIONLayer` on the output grid (official window 13 × 13 × 2, groups of 256). Input
+    features of a width other than D are first mapped to D by ``Linear → LayerNorm → GELU``.
 
     Args:
         in_channels: C_in of the input voxel features (4 for the mean point x, y, z, r).
@@ -466,7 +468,11 @@ class LIONBackbone(nn.Module):
         self.in_channels = in_channels
         self.out_channels = dim
         self.out_grid_size = (size_x, size_y, z_extents[-1])
-        self.embed = nn.Sequential(nn.Linear(in_channels, dim), nn.LayerNorm(dim), nn.GELU())
+        self.embed = (
+            nn.Identity()
+            if in_channels == dim
+            else nn.Sequential(nn.Linear(in_channels, dim), nn.LayerNorm(dim), nn.GELU())
+        )
         self.blocks = nn.ModuleList(
             LIONBlock(dim, depth, window, group, shift, layer, layer_kwargs)
             for depth, window, group in zip(depths, window_shapes, group_sizes)
