@@ -236,7 +236,8 @@ class SceneParsingModule(RecurModule):
     Logs ``<stage>/miou`` and ``<stage>/oa`` for the model (``val/miou`` picks the best checkpoint), the
     same with ``_cnn``, ``_rnn`` and ``_sliding`` for the baselines and the ablation,
     ``<stage>/dqn_coverage`` (the share of points the class-wise windows cover), at test
-    ``test/iou_<class>`` per class present, and prints the methods in a table.
+    ``test/iou_<class>`` (and ``_cnn``, ``_rnn``, ``_sliding``) per class present, and prints the methods
+    in a table.
 
     Args:
         num_classes: semantic classes (S3DIS: 13); must equal the data's.
@@ -499,12 +500,12 @@ class SceneParsingModule(RecurModule):
             suffix = "" if method == "dqn_rnn" else f"_{method}"
             self.log(f"{stage}/miou{suffix}", miou, prog_bar=method == "dqn_rnn", sync_dist=False)
             self.log(f"{stage}/oa{suffix}", oa, sync_dist=False)
-            if stage == "test" and method == "dqn_rnn":
+            if stage == "test":
                 from recur_pointcloud.data.s3dis import S3DIS_CLASSES
 
                 names = S3DIS_CLASSES if self.hparams.num_classes == len(S3DIS_CLASSES) else None
                 for k in present.nonzero()[:, 0].tolist():
-                    self.log(f"test/iou_{names[k] if names else k}", float(iou[k]), sync_dist=False)
+                    self.log(f"test/iou_{names[k] if names else k}{suffix}", float(iou[k]), sync_dist=False)
             scores[method] = (miou, oa)
             for metric in metrics.values():
                 metric.reset()

@@ -246,7 +246,10 @@ class ResidualRNNLabeller(nn.Module):
 
     Each point's input is its raw attributes (``POINT_FEATURES``: position in the window and in the room,
     colour) concatenated with the window's CNN feature (``window_feature_dim``) and the CNN's features of
-    the point's voxel (``voxel_feature_dim``); both 0 makes the RNN-only baseline. The stack is core's
+    the point's voxel (``voxel_feature_dim``); both 0 makes the RNN-only baseline. The CNN features pass a
+    LayerNorm whose gain starts at 0.1, so that at first their ~80 dimensions weigh about as much as the 9 raw
+    attributes (as they came, or at unit scale, they drowned the attributes out: the RNN with them trained
+    slower than the RNN without them; recur's choice, the paper gives no detail). The stack is core's
     :class:`~recur_core.models.SequenceModel`: a linear stem, ``n_layers`` pre-norm residual blocks
     ``h + layer(norm(h))`` of any core layer (``lstm`` default: the paper's stacked LSTM with residual
     connections; ``mlp_ratio`` 0 leaves the blocks without MLPs), a norm and a linear head.
@@ -279,6 +282,10 @@ class ResidualRNNLabeller(nn.Module):
     ) -> None:
         super().__init__()
         self.window_feature_dim, self.voxel_feature_dim = window_feature_dim, voxel_feature_dim
+        cnn_dim = window_feature_dim + voxel_feature_dim
+        self.cnn_norm = nn.LayerNorm(cnn_dim) if cnn_dim else None
+        if self.cnn_norm is not None:
+            nn.init.constant_(self.cnn_norm.weight, 0.1)
         self.rnn = SequenceModel(
             layer=layer,
             d_model=d_model,
@@ -301,12 +308,14 @@ class ResidualRNNLabeller(nn.Module):
         window_feature: Tensor | None = None,
         voxel_features: Tensor | None = None,
     ) -> Tensor:
-        parts = [points]
+        if self.cnn_norm is None:
+            return self.rnn(points, lengths=lengths)
+        cnn = []
         if self.window_feature_dim:
-            parts.append(window_feature[:, None].expand(-1, points.shape[1], -1))
+            cnn.append(window_feature[:, None].expand(-1, points.shape[1], -1))
         if self.voxel_feature_dim:
-            parts.append(voxel_features)
-        return self.rnn(torch.cat(parts, -1), lengths=lengths)
+            cnn.append(voxel_features)
+        return self.rnn(torch.cat([points, self.cnn_norm(torch.cat(cnn, -1))], -1), lengths=lengths)
 
     def example_input(self, batch_size: int = 2, seq_len: int = 10) -> tuple[Tensor, ...]:
         return (
