@@ -1,0 +1,123 @@
+"""Detection data and task: augmentation, frames and batches, KITTI result labels, and the CLI end to end."""
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from recur_core.engine import console_main, run_cli
+from recur_pointcloud.data.kitti import boxes_camera_to_lidar
+from recur_pointcloud.data.synthetic_kitti import write_synthetic_kitti
+from recur_pointcloud.detection import DetectionData, augment_frame, detections_to_kitti
+from recur_pointcloud.metrics.kitti_ap import kitti_eval
+
+# a detector and scenes small enough for seconds on one core
+TINY = [
+    "--model.voxel_size=[0.8, 0.8, 1.0]",
+    "--model.vfe_channels=[8, 8]",
+    "--model.dim=8",
+    "--model.bev_layer_nums=[1, 1]",
+    "--model.bev_filters=[8, 16]",
+    "--model.bev_upsample_filters=[8, 8]",
+    "--data.frames=4",
+    "--data.beams=16",
+    "--data.columns=256",
+    "--data.batch_size=2",
+    "--trainer.max_epochs=1",
+]
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory):
+    return write_synthetic_kitti(tmp_path_factory.mktemp("scenes"), frames=4, beams=16, columns=256)
+
+
+def test_augmentation_moves_points_and_boxes_together():
+    box = torch.tensor([[10.0, 2.0, -1.0, 4.0, 1.6, 1.5, 0.4]])
+    # the box's centre and a point 1 m ahead of it along its heading
+    ahead = box[0, :3] + torch.tensor([math.cos(0.4), math.sin(0.4), 0.0])
+    points = torch.cat([torch.stack([box[0, :3], ahead]), torch.ones(2, 1)], dim=1)
+    for seed in range(6):
+        moved_points, moved = augment_frame(points, box, torch.Generator().manual_seed(seed))
+        torch.testing.assert_close(moved_points[0, :3], moved[0, :3])
+        factor = moved[0, 3] / 4.0
+        heading = torch.tensor([torch.cos(moved[0, 6]), torch.sin(moved[0, 6]), 0.0])
+        torch.testing.assert_close(moved_points[1, :3], moved[0, :3] + factor * heading)
+        assert 0.95 <= factor <= 1.05 and -math.pi <= moved[0, 6] < math.pi
+        assert moved_points[0, 3] == 1.0
+
+
+def test_frames_batches_and_seeded_augmentation(scenes):
+    data = DetectionData(root=None, folder=str(scenes), frames=4, beams=16, columns=256, batch_size=2)
+    point_range = data.point_range
+    train = data.dataset("train")
+    assert len(train) == 3 and len(data.dataset("val")) == 1
+    first, again = train[(0, 1)], train[(0, 1)]
+    assert torch.equal(first["points"], again["points"]) and not torch.equal(train[(1, 1)]["points"], first["points"])
+    boxes = first["boxes"]
+    assert ((boxes[:, 0] >= point_range[0]) & (boxes[:, 0] <= point_range[3])).all()
+    batch = data.collate_fn()([data.dataset("val")[0], first])
+    assert set(batch) == {"points", "boxes", "labels", "frames"} and len(batch["points"]) == 2
+    assert batch["frames"][0].image_path.is_file()
+
+
+def test_detections_become_the_kitti_labels_they_came_from(scenes):
+    data = DetectionData(folder=str(scenes), frames=4, beams=16, columns=256, augment=False)
+    frame = data.dataset("val")[0]["frame"]
+    truth = frame.objects.select(np.isin(frame.objects.name, ["Car", "Pedestrian", "Cyclist"]))
+    boxes = boxes_camera_to_lidar(truth, frame.calib)
+    labels = np.array([["Car", "Pedestrian", "Cyclist"].index(n) for n in truth.name])
+    scores = np.linspace(0.9, 0.5, len(boxes))
+    found = detections_to_kitti(boxes, scores, labels, frame, ("Car", "Pedestrian", "Cyclist"))
+    assert list(found.name) == list(truth.name)
+    np.testing.assert_allclose(boxes_camera_to_lidar(found, frame.calib), boxes, atol=1e-9)
+    # the label files round to 2 decimals
+    np.testing.assert_allclose(found.bbox, truth.bbox, atol=0.5)
+    np.testing.assert_allclose(found.alpha, truth.alpha, atol=0.02)
+    # scored as the ground truth itself would be (the KITTI AP of 3 perfect cars is 5 at R40, as the official code)
+    truth.score = scores
+    assert kitti_eval([frame.objects], [found]) == pytest.approx(kitti_eval([frame.objects], [truth]))
+    assert kitti_eval([frame.objects], [found])["Car_3d_moderate"] > 0
+
+
+@pytest.mark.parametrize("recipe", ["lion/synthetic_no_backbone", "lion/synthetic"])
+def test_fit_then_test_a_recipe_through_the_cli(recipe, scenes, runs_dir, one_thread):
+    cli = run_cli("pointcloud", ["fit", "--config", recipe, f"--data.folder={scenes}", *TINY])
+    run = cli.run_dir
+    assert run.is_relative_to(runs_dir) and (run / "checkpoints" / "best.ckpt").is_file()
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert any(r.get("val/Car_3d_moderate_R40") not in (None, "") for r in rows)
+    tested = run_cli(
+        "pointcloud",
+        [
+            "test",
+            "--config",
+            recipe,
+            f"--data.folder={scenes}",
+            *TINY,
+            "--ckpt_path",
+            str(run / "checkpoints" / "best.ckpt"),
+        ],
+    )
+    assert {"test/Car_3d_moderate_R40", "test/Car_bev_moderate"} <= set(tested.trainer.callback_metrics)
+    assert list(tested.run_dir.glob("detections_*.png"))
+
+
+def test_the_real_kitti_frames_run_end_to_end(dataset_root, runs_dir, one_thread):
+    dataset_root("kitti_object", "training/velodyne/000000.bin", "training/label_2/000000.txt")
+    cli = run_cli(
+        "pointcloud",
+        ["test", "--config", "lion/kitti", "--data.test_split=all", "--model.figure_frames=1", *TINY[:6]],
+    )
+    metrics = cli.trainer.callback_metrics
+    assert "test/Car_3d_moderate_R40" in metrics and 0.0 <= float(metrics["test/Car_3d_moderate_R40"]) <= 100.0
+    assert len(list(cli.run_dir.glob("detections_*.png"))) == 1
+
+
+def test_a_missing_kitti_folder_is_one_line(capsys, runs_dir, tmp_path):
+    with pytest.raises(SystemExit) as exited:
+        console_main("pointcloud", ["test", "--config", "lion/kitti", f"--data.root={tmp_path / 'nowhere'}"])
+    message = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and "\n" not in message and "training/velodyne" in message
