@@ -139,6 +139,20 @@ def test_fit_writes_the_run_folder_and_overrides_apply(runs_dir, tiny):
     assert epochs == {"0", "1"}
 
 
+def test_a_recipe_sets_its_step_checkpoint_interval(runs_dir, tmp_path):
+    from recur_core.engine.callbacks import LastCheckpoint
+
+    recipe = yaml.safe_load(find_recipe("parity/lstm")[1].read_text()) | {"checkpoint_every_n_steps": 25}
+    (tmp_path / "long_epochs.yaml").write_text(yaml.safe_dump(recipe))
+    for extra, every in (([], 25), (["--checkpoint_every_n_steps", "5"], 5)):  # the command line still wins
+        cli = run_cli("core", ["--config", str(tmp_path / "long_epochs.yaml"), *extra], run=False)
+        (last,) = [c for c in cli.trainer.callbacks if isinstance(c, LastCheckpoint)]
+        assert last.every_n_train_steps == every
+    cli = run_cli("core", ["--config", "parity/lstm"], run=False)
+    (last,) = [c for c in cli.trainer.callbacks if isinstance(c, LastCheckpoint)]
+    assert last.every_n_train_steps == 100
+
+
 def test_unknown_recipe_lists_the_shipped_ones(runs_dir):
     with pytest.raises(ValueError, match="parity/lstm"):
         run_cli("core", ["fit", "--config", "parity/lsmt"])
