@@ -56,7 +56,7 @@ KITTI_OBJECT = register_dataset(
     )
 )
 
-_S3DIS_PAGE = "http://buildingparser.stanford.edu/dataset.html"
+_S3DIS_PAGE = "https://buildingparser.stanford.edu/dataset.html"
 
 S3DIS = register_dataset(
     DatasetSpec(
@@ -76,8 +76,8 @@ S3DIS = register_dataset(
     )
 )
 
-_SEMANTIC3D_PAGE = "http://www.semantic3d.net/"
-_SEMANTIC3D_DATA = "http://www.semantic3d.net/data"
+_SEMANTIC3D_PAGE = "https://www.semantic3d.net/"
+_SEMANTIC3D_DATA = "https://www.semantic3d.net/data"
 # the semantic-8 training scans, as their .txt and .labels files are named (recur_pointcloud.data.semantic3d)
 SEMANTIC3D_SCANS = (
     *(f"bildstein_station{n}_xyz_intensity_rgb" for n in (1, 3, 5)),
