@@ -62,9 +62,9 @@ def test_label_sequences_matches_one_sequence_per_window():
 
 def test_mean_over_windows_averages_and_marks_coverage():
     probabilities = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.5, 0.5]])
-    mean, covered = mean_over_windows(probabilities, torch.tensor([0, 0, 2]), 3)
+    mean, count = mean_over_windows(probabilities, torch.tensor([0, 0, 2]), 3)
     torch.testing.assert_close(mean, torch.tensor([[0.5, 0.5], [0.0, 0.0], [0.5, 0.5]]))
-    assert covered.tolist() == [True, False, True]
+    assert count.tolist() == [2, 0, 1]
 
 
 def test_miou_is_over_the_classes_present():
@@ -81,15 +81,21 @@ def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
     logged = {name for row in rows for name, value in row.items() if value}
     assert {"train/loss_cnn_epoch", "train/loss_rnn_epoch", "train/loss_rnn_only_epoch", "train/epsilon"} <= logged
     assert {"val/miou", "val/miou_cnn", "val/miou_rnn", "val/miou_sliding", "val/oa_cnn", "val/dqn_coverage"} <= logged
+    assert {"val/dqn_iou", "val/room_iou"} <= logged
     best = run / "checkpoints" / "best.ckpt"
     assert best.is_file()
     capsys.readouterr()
-    console_main("pointcloud", ["test", "--config", "dqn_rnn/synthetic_rooms", *TINY, "--ckpt_path", str(best)])
+    # the class-wise windows fill in for the sliding ones, or join them
+    for combine in ("fill", "mean"):
+        test = ["test", "--config", "dqn_rnn/synthetic_rooms", *TINY, "--model.combine", combine]
+        console_main("pointcloud", [*test, "--ckpt_path", str(best)])
     printed = capsys.readouterr().out
     assert "3DCNN-DQN-RNN" in printed and "3D CNN only" in printed and "RNN only" in printed
-    [tested] = [p for p in (runs_dir / "pointcloud" / "dqn_rnn" / "synthetic_rooms").iterdir() if p != run]
-    scores = [row for row in csv.DictReader((tested / "metrics.csv").open()) if row.get("test/miou")]
-    assert 0 <= float(scores[0]["test/miou"]) <= 1 and float(scores[0]["test/iou_floor"]) >= 0
+    tested = [p for p in (runs_dir / "pointcloud" / "dqn_rnn" / "synthetic_rooms").iterdir() if p != run]
+    assert len(tested) == 2
+    for folder in tested:
+        scores = [row for row in csv.DictReader((folder / "metrics.csv").open()) if row.get("test/miou")]
+        assert 0 <= float(scores[0]["test/miou"]) <= 1 and float(scores[0]["test/iou_floor_cnn"]) >= 0
 
 
 @pytest.mark.parametrize(
@@ -97,6 +103,7 @@ def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
     [
         (["--trainer.max_epochs", "1"], "leaves no epoch for the DQN"),
         (["--model.tiles", "[2, 0, 1]"], "tiles must be three counts"),
+        (["--model.combine", "max"], "combine"),
         (["--data.dataset", "s3dis", "--data.root", "/no/such/s3dis"], "/no/such/s3dis"),
     ],
 )

@@ -10,7 +10,8 @@ point out, beside the paper's two baselines.
     (:func:`~recur_pointcloud.eye_window.search_windows`, the paper's class-wise windows); the points in
     the windows are labelled by the residual RNN on their raw attributes and the window's CNN features
     (a point in several windows: the mean of their class probabilities); points no window covers are
-    labelled the same way on the sliding windows;
+    labelled the same way on the sliding windows (``combine="fill"``; ``"mean"`` averages every window,
+    class-wise and sliding);
   - ``cnn`` (baseline): the 3D CNN alone on the sliding windows, each point taking its voxel's labels;
   - ``rnn`` (baseline): the RNN alone on the sliding windows, without CNN features;
   - ``sliding`` (an ablation, recur's): the model's RNN with CNN features on the sliding windows, no DQN.
@@ -43,7 +44,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardInd
 from recur_core.engine import RecurModule, SplitDataModule, check_data_matches
 from recur_core.engine.datamodule import Split
 from recur_core.registry import get_model
-from recur_pointcloud.eye_window import DQNAgent, DQNConfig, EyeWindowEnv, search_windows
+from recur_pointcloud.eye_window import DQNAgent, DQNConfig, EyeWindowEnv, search_windows, window_iou
 from recur_pointcloud.models.dqn_rnn import (
     DQNRNN,
     POINT_FEATURES,
@@ -221,10 +222,10 @@ def label_sequences(
 
 def mean_over_windows(probabilities: Tensor, point: Tensor, num_points: int) -> tuple[Tensor, Tensor]:
     """Class probabilities ``[N, K]`` per room point, averaged over its pairs (``probabilities [M, K]``,
-    ``point [M]``), and which points any window covered ``[N]``."""
+    ``point [M]``; 0 where no window covers the point), and the number of windows covering each point ``[N]``."""
     total = probabilities.new_zeros(num_points, probabilities.shape[1]).index_add_(0, point, probabilities)
     count = torch.bincount(point, minlength=num_points)
-    return total / count.clamp_min(1)[:, None], count > 0
+    return total / count.clamp_min(1)[:, None], count
 
 
 # ----- the task ------------------------------------------------------------------------------------------------
@@ -235,7 +236,9 @@ class SceneParsingModule(RecurModule):
 
     Logs ``<stage>/miou`` and ``<stage>/oa`` for the model (``val/miou`` picks the best checkpoint), the
     same with ``_cnn``, ``_rnn`` and ``_sliding`` for the baselines and the ablation,
-    ``<stage>/dqn_coverage`` (the share of points the class-wise windows cover), at test
+    ``<stage>/dqn_coverage`` (the share of points the class-wise windows cover), ``<stage>/dqn_iou`` (the
+    mean point IoU of the windows found for the classes a room holds with those classes' points) beside
+    ``<stage>/room_iou`` (the same for the whole room, where every search starts), at test
     ``test/iou_<class>`` (and ``_cnn``, ``_rnn``, ``_sliding``) per class present, and prints the methods
     in a table.
 
@@ -249,6 +252,9 @@ class SceneParsingModule(RecurModule):
         random_windows: random training windows per room (sides uniform in [0.2, 1]) besides the tiles.
         labeller_epochs: epochs that train the CNN and the RNNs; the epochs after them train the DQN.
         dqn_steps_per_room: DQN environment steps per training room and epoch.
+        combine: how the model labels a point: ``"fill"`` (the mean over the class-wise windows covering it;
+            the sliding windows only for points none covers) or ``"mean"`` (the mean over every window covering
+            it, class-wise and sliding alike: the class windows add views to the tiles).
         search_steps, move, scale, min_size: the eye window's episode limit and actions
             (:class:`~recur_pointcloud.eye_window.EyeWindowEnv`).
         gamma, dqn_batch_size, buffer_size, target_sync, epsilon_decay_steps, learning_starts, dqn_lr: the DQN's
@@ -276,6 +282,7 @@ class SceneParsingModule(RecurModule):
         random_windows: int = 4,
         labeller_epochs: int = 10,
         dqn_steps_per_room: int = 200,
+        combine: Literal["fill", "mean"] = "fill",
         search_steps: int = 20,
         move: float = 0.2,
         scale: float = 1.25,
@@ -298,6 +305,8 @@ class SceneParsingModule(RecurModule):
                 "need sequence_length >= 1 and random_windows, labeller_epochs, dqn_steps_per_room >= 0; got "
                 f"{sequence_length}, {random_windows}, {labeller_epochs}, {dqn_steps_per_room}"
             )
+        if combine not in ("fill", "mean"):
+            raise ValueError(f"combine must be 'fill' or 'mean', got {combine!r}")
         if len(tiles) != 3 or min(tiles) < 1:
             raise ValueError(f"tiles must be three counts >= 1 (x, y, z), got {tiles}")
         self.save_hyperparameters()
@@ -445,13 +454,13 @@ class SceneParsingModule(RecurModule):
         return pairs, {name: value.softmax(-1) for name, value in logits.items()}
 
     @torch.no_grad()
-    def parse_room(self, points: Tensor) -> tuple[dict[str, Tensor], float]:
-        """Labels ``[N]`` of a room's points ``[N, 6]`` by each of ``METHODS``, and the share of points the
-        class-wise eye windows cover."""
+    def parse_room(self, points: Tensor) -> tuple[dict[str, Tensor], Tensor, Tensor]:
+        """Labels ``[N]`` of a room's points ``[N, 6]`` by each of ``METHODS``, the class-wise eye windows
+        ``[num_classes, 6]`` (row k: the search for class k) and how many of them cover each point ``[N]``."""
         h = self.hparams
         room = normalise_room(points)
         pairs, probabilities = self._window_probabilities(room, self.tiles)
-        sliding = {name: mean_over_windows(p, pairs.point, len(room))[0] for name, p in probabilities.items()}
+        sliding = {name: mean_over_windows(p, pairs.point, len(room)) for name, p in probabilities.items()}
         windows = search_windows(
             room,
             torch.arange(h.num_classes),
@@ -464,25 +473,32 @@ class SceneParsingModule(RecurModule):
             h.min_size,
         )
         pairs, probabilities = self._window_probabilities(room, windows)
-        searched, covered = mean_over_windows(probabilities["rnn_cnn"], pairs.point, len(room))
-        model = torch.where(covered[:, None], searched, sliding["rnn_cnn"])
-        labels = {
-            "dqn_rnn": model.argmax(1),
-            "cnn": sliding["cnn"].argmax(1),
-            "rnn": sliding["rnn"].argmax(1),
-            "sliding": sliding["rnn_cnn"].argmax(1),
-        }
-        return labels, float(covered.float().mean())
+        searched, count = mean_over_windows(probabilities["rnn_cnn"], pairs.point, len(room))
+        tiled, tiles = sliding["rnn_cnn"]
+        if h.combine == "fill":
+            model = torch.where(count[:, None] > 0, searched, tiled)
+        else:
+            model = (searched * count[:, None] + tiled * tiles[:, None]) / (count + tiles)[:, None]
+        labels = {"dqn_rnn": model, **{name: mean for name, (mean, _) in sliding.items()}}
+        labels = {method: labels["rnn_cnn" if method == "sliding" else method].argmax(1) for method in METHODS}
+        return labels, windows, count
 
     # ----- evaluation -------------------------------------------------------------------------------------------
 
     def _evaluate(self, batch: list[dict[str, Any]], stage: str) -> None:
         for room in batch:
-            labels, coverage = self.parse_room(room["points"])
+            labels, windows, count = self.parse_room(room["points"])
             for method, predicted in labels.items():
                 for metric in self.metrics[f"{stage}_{method}"].values():
                     metric.update(predicted, room["labels"])
-            self.log(f"{stage}/dqn_coverage", coverage, on_step=False, on_epoch=True, batch_size=1)
+            # the searches for the room's classes: their windows' IoU with the class, against the whole room's
+            present = room["labels"].unique()
+            masks = room["labels"][None] == present[:, None]
+            xyz = normalise_room(room["points"])[:, :3]
+            logged = {"on_step": False, "on_epoch": True, "batch_size": len(present)}
+            self.log(f"{stage}/dqn_iou", window_iou(xyz, windows[present], masks).mean(), **logged)
+            self.log(f"{stage}/room_iou", masks.float().mean(1).mean(), **logged)
+            self.log(f"{stage}/dqn_coverage", (count > 0).float().mean(), on_step=False, on_epoch=True, batch_size=1)
 
     def validation_step(self, batch: list[dict[str, Any]], batch_idx: int) -> None:
         self._evaluate(batch, "val")
