@@ -114,7 +114,7 @@ def test_bad_input_is_one_line(tiny, tmp_path, monkeypatch):
     monkeypatch.setenv("RECUR_DATA", str(tmp_path / "empty_root"))
     with pytest.raises(DatasetNotFoundError) as error:
         S3DISRooms()
-    one_line(error, "request access at http://buildingparser.stanford.edu")
+    one_line(error, "request access at https://buildingparser.stanford.edu")
 
 
 def test_real_rooms(dataset_root):
