@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -23,6 +22,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from recur_core.data.generated import generated_cache
 from recur_core.engine import Split, SplitDataModule
 from recur_vision.data.captions import (
     EOS,
@@ -54,13 +54,6 @@ __all__ = [
     "generated_cache",
     "generated_video_folder",
 ]
-
-
-def generated_cache() -> Path:
-    """Where generated datasets are written once and reused: ``$XDG_CACHE_HOME/recur/generated`` or
-    ``~/.cache/recur/generated`` (never the data root, which may be read-only)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "recur" / "generated"
 
 
 class CaptionGroups(Dataset):

@@ -4,7 +4,8 @@ The members' generators of embedded datasets (videos, caption scenes, roads, rem
 espeak-ng speech corpus) write their files in the real dataset's layout through :func:`write_once`: into
 a hidden temporary folder beside the target, then renamed into place with ``generated.json`` (the
 options) inside. A folder whose ``generated.json`` equals the options is complete and reused; a second
-process that finishes the same folder meanwhile is not an error.
+process that finishes the same folder meanwhile is not an error. By default they write under
+:func:`generated_cache`.
 """
 
 from __future__ import annotations
@@ -16,9 +17,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-__all__ = ["MARKER", "write_once"]
+__all__ = ["MARKER", "generated_cache", "write_once"]
 
 MARKER = "generated.json"
+
+
+def generated_cache() -> Path:
+    """Where generated datasets are written once and reused: ``$XDG_CACHE_HOME/recur/generated`` or
+    ``~/.cache/recur/generated`` (never the data root, which may be read-only)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "recur" / "generated"
 
 
 def _complete(folder: Path, options: dict[str, Any]) -> bool:

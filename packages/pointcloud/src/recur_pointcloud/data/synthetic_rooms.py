@@ -39,7 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recur_core.data.generated import write_once
+from recur_core.data.generated import generated_cache, write_once
 
 __all__ = ["ROOM_KINDS", "sample_room", "synthetic_rooms_root", "write_synthetic_rooms"]
 
@@ -399,13 +399,6 @@ def sample_room(rng: np.random.Generator, kind: str, points_per_room: int) -> li
 # ----- files ------------------------------------------------------------------------------------------
 
 
-def _generated_cache() -> Path:
-    """Where generated datasets are written once and reused: ``$XDG_CACHE_HOME/recur/generated`` or
-    ``~/.cache/recur/generated`` (never the data root, which may be read-only)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "recur" / "generated"
-
-
 def _write_room(folder: Path, objects: list[tuple[str, np.ndarray]], offset: np.ndarray) -> None:
     annotations = folder / "Annotations"
     annotations.mkdir(parents=True)
@@ -463,4 +456,4 @@ def synthetic_rooms_root(areas: int = 6, rooms_per_area: int = 5, points_per_roo
     (written on first use, reused after): ``S3DISRooms(synthetic_rooms_root(), areas=[1, 2, 3, 4])``."""
     options = dict(areas=areas, rooms_per_area=rooms_per_area, points_per_room=points_per_room, seed=seed)
     digest = hashlib.sha256(json.dumps({**options, "format": GENERATED_FORMAT}, sort_keys=True).encode()).hexdigest()
-    return write_synthetic_rooms(_generated_cache() / f"s3dis-rooms-{digest[:12]}", **options)
+    return write_synthetic_rooms(generated_cache() / f"s3dis-rooms-{digest[:12]}", **options)

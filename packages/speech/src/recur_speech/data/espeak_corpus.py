@@ -40,7 +40,6 @@ import ctypes
 import hashlib
 import json
 import math
-import os
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -52,7 +51,7 @@ import torch
 import torchaudio
 from tqdm.auto import tqdm
 
-from recur_core.data.generated import MARKER, write_once
+from recur_core.data.generated import MARKER, generated_cache, write_once
 from recur_speech.data.audio import read_audio, write_audio
 from recur_speech.data.librispeech import read_librispeech_split
 
@@ -112,13 +111,6 @@ DEFAULT_SPEAKERS = (
     EspeakSpeaker("en-029", "m2", 50, 180),
     EspeakSpeaker("en-us-nyc", "f3", 65, 160),
 )
-
-
-def generated_cache() -> Path:
-    """Where generated corpora are written once and reused: ``$XDG_CACHE_HOME/recur/generated`` or
-    ``~/.cache/recur/generated`` (never the data root, which may be read-only)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "recur" / "generated"
 
 
 # ---------------------------------------------------------------------------------------------
