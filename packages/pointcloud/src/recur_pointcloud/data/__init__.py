@@ -4,6 +4,12 @@
   camera <-> LiDAR boxes, point-range crop, field-of-view filter, :class:`KittiObject` frames).
 - :mod:`~recur_pointcloud.data.synthetic_kitti`: the embedded default, ray-cast synthetic LiDAR
   scenes written as KITTI object files (:func:`write_synthetic_kitti`).
+- :mod:`~recur_pointcloud.data.s3dis`: the Stanford indoor scenes (``Area_N/<room>/Annotations``,
+  :class:`S3DISRooms`, the 13 classes).
+- :mod:`~recur_pointcloud.data.semantic3d`: Semantic3D's semantic-8 scans (``.txt`` + ``.labels``,
+  read in chunks, optional voxel-grid subsampling).
+- :mod:`~recur_pointcloud.data.synthetic_rooms`: the embedded default for indoor parsing, furnished
+  rooms written in the S3DIS layout (:func:`write_synthetic_rooms`, :func:`synthetic_rooms_root`).
 
 Real files are read in place from the data root (:func:`recur_core.data.data_root`: ``$RECUR_DATA``,
 else ``~/.cache/recur/data``); the catalogue entries (:mod:`~recur_pointcloud.data.catalogue`) say
@@ -35,5 +41,14 @@ __all__, __getattr__, __dir__ = lazy_exports(
             "write_points",
         )
     }
-    | {"write_synthetic_kitti": "recur_pointcloud.data.synthetic_kitti"},
+    | {"write_synthetic_kitti": "recur_pointcloud.data.synthetic_kitti"}
+    | {n: "recur_pointcloud.data.s3dis" for n in ("S3DIS_CLASSES", "S3DISRooms", "read_annotation", "read_room")}
+    | {
+        n: "recur_pointcloud.data.semantic3d"
+        for n in ("SEMANTIC3D_CLASSES", "Semantic3DScans", "read_scan", "voxel_subsample")
+    }
+    | {
+        n: "recur_pointcloud.data.synthetic_rooms"
+        for n in ("sample_room", "synthetic_rooms_root", "write_synthetic_rooms")
+    },
 )
