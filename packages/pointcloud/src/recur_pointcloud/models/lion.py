@@ -41,8 +41,10 @@ Deviations, on purpose:
   has the official d_state 16, d_conv 4, expand 2; the official ``drop_path`` 0.2 is not applied. Every
   operator gets the Mamba block's form (pre-norm residual, no feed-forward); the official RetNet and RWKV
   blocks add a pre-norm feed-forward sub-layer of their own.
-- Defaults are scaled to CPU: two blocks of depth 1 (official four of depth 2), groups of 256 and 128
-  voxels (official 4096, 2048, 1024, 512). Windows are 13 × 13 × (the block's z extent), as the official.
+- Defaults are scaled to CPU: two blocks of depth 1 (official four of depth 2), groups of 1024 and 512
+  voxels (the official 4096, 2048, 1024, 512 divided by 4). Windows are 13 × 13 × (the block's z extent),
+  as the official. On two synthetic LiDAR sweeps at KITTI's grid (18300 voxels, 352 × 400 × 32) the
+  default backbone with ``mamba`` took 2.2 s forward (no grad) and 8.3 s forward + backward on one thread.
 - Voxel generation picks the top ``generation_ratio`` of voxels per sample by their *mean feature*
   (the official ``features.mean(-1)``, signed) and adds the four diagonal neighbours (x ± 1, y ± 1),
   clamped to the grid, as the official code; new voxels that already exist are dropped (the official
@@ -444,7 +446,7 @@ class LIONBackbone(nn.Module):
         layer_kwargs: dict | None = None,
         depths: Sequence[int] = (1, 1),
         window_shapes: Sequence[Sequence[int]] | None = None,
-        group_sizes: Sequence[int] = (256, 128),
+        group_sizes: Sequence[int] = (1024, 512),
         shift: bool = True,
         generation_ratio: float = 0.2,
         out_window_shape: Sequence[int] = (13, 13, 2),
