@@ -115,7 +115,7 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(10.0, 3.4))
+    fig, ax = plt.subplots(figsize=(10.0, 3.9))
     x = torch.arange(len(S3DIS_CLASSES)).float()
     width = 0.8 / len(rows)
     for k, row in enumerate(rows):
@@ -125,7 +125,7 @@ def _plot(path: Path, rows: list[dict[str, Any]]) -> None:
     ax.set_xticks(x.tolist(), list(S3DIS_CLASSES), fontsize=8, rotation=30)
     ax.set_ylim(0, 1)
     ax.set_ylabel("IoU, synthetic test rooms")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(rows))
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
