@@ -17,6 +17,7 @@ import yaml
 from recur_core.engine import console_main, run_cli
 from recur_core.recipes import list_recipes
 from recur_core.registry import installed_members
+from recur_speech.data.vocab import output_tokens, vocabulary_from_state
 from recur_speech.task import RNNTTask
 
 TINY = [
@@ -100,6 +101,37 @@ def test_the_real_librispeech_sample_is_fitted_and_scored(runs_dir, dataset_root
     assert wer >= 0.0 and float(tested.trainer.callback_metrics["test/wer_blank"]) == 1.0
     rows = json.loads((tested.run_dir / "transcripts_test.json").read_text())
     assert rows[0]["id"].startswith("1089-") and len(rows[0]["reference"].split()) > 3
+
+
+def test_an_espeak_checkpoint_is_fine_tuned_on_the_real_librispeech_sample(runs_dir, cache, dataset_root, one_thread):
+    dataset_root("librispeech-sample")
+    espeak = run_cli("speech", ["fit", "--config", "rnnt/espeak_digits", *TINY, "--trainer.max_epochs=1"])
+    source = torch.load(espeak.run_dir / "checkpoints" / "last.ckpt", weights_only=True)
+    # lr 0: the fine-tune's weights stay what init_from gave them
+    args = ["--config", "rnnt/librispeech_sample", "--trainer.max_epochs=1", "--trainer.check_val_every_n_epoch=1"]
+    args += [*TINY[4:6], "--model.lr", "0", "--model.init_from", str(espeak.run_dir / "checkpoints" / "last.ckpt")]
+    tuned = run_cli("speech", ["fit", *args]).model
+    old_tokens = output_tokens(vocabulary_from_state(source["vocabulary"]))
+    tokens = output_tokens(tuned.vocabulary)
+    assert tokens[-1] == old_tokens[-1] == "<blank>" and set(tokens) != set(old_tokens)
+    for name, value in tuned.net.state_dict().items():
+        old = source["state_dict"][f"net.{name}"]
+        if name in tuned.net.vocabulary_parameters:
+            for i, token in enumerate(tokens):
+                if token in old_tokens:
+                    torch.testing.assert_close(value[i], old[old_tokens.index(token)], rtol=0, atol=0)
+        elif "num_batches_tracked" not in name:
+            torch.testing.assert_close(value, old, rtol=0, atol=0, msg=name)
+
+
+def test_init_from_a_checkpoint_of_another_model_size_is_one_line(runs_dir, cache, capsys, tmp_path):
+    espeak = run_cli("speech", ["fit", "--config", "rnnt/espeak_digits", *TINY, "--trainer.max_epochs=1"])
+    fit = ["fit", "--config", "rnnt/espeak_digits", *TINY, "--trainer.max_epochs=1"]
+    wider = ["--model.model_kwargs", '{"d_model": 48, "n_layers": 1, "pred_dim": 32, "joiner_dim": 32}']
+    message = _one_line(capsys, [*fit, *wider, "--model.init_from", str(espeak.run_dir / "checkpoints" / "last.ckpt")])
+    assert "--model.init_from" in message and "fine-tune with the checkpoint's model options" in message
+    message = _one_line(capsys, [*fit, "--model.init_from", str(tmp_path / "none.ckpt")])
+    assert "--model.init_from" in message and "no such file" in message
 
 
 def _one_line(capsys, argv):

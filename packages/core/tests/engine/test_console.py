@@ -89,7 +89,7 @@ def test_a_file_that_is_not_a_checkpoint_is_named(tmp_path, capsys, runs_dir):
     path = tmp_path / "weights.ckpt"
     path.write_bytes(os.urandom(4096))
     args = ["test", "--config", "parity/lstm", "--ckpt_path", str(path)]
-    assert _one_line_error(capsys, "core", args) == f"not a recur checkpoint: {path}"
+    assert _one_line_error(capsys, "core", args) == f"--ckpt_path {path}: not a recur checkpoint"
 
 
 def test_a_missing_dataset_is_one_line(monkeypatch, capsys, runs_dir, tiny):

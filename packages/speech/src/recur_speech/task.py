@@ -15,10 +15,16 @@ import torch
 from torch import Tensor, nn
 
 import recur_speech.models  # noqa: F401  (registers the models)
-from recur_core.engine import RecurModule
+from recur_core.engine import RecurModule, read_checkpoint
 from recur_core.registry import get_model
 from recur_speech.data.features import GlobalCMVN, SpecAugment
-from recur_speech.data.vocab import CharVocabulary, Vocabulary, vocabulary_from_state, vocabulary_state
+from recur_speech.data.vocab import (
+    CharVocabulary,
+    Vocabulary,
+    output_tokens,
+    vocabulary_from_state,
+    vocabulary_state,
+)
 from recur_speech.metrics import error_rates
 from recur_speech.models.rnnt import transducer_loss
 
@@ -85,6 +91,9 @@ class RNNTTask(RecurModule):
             2 of up to 27 bins, 2 of up to 100 frames and at most 0.2 of the utterance).
         beam_size: width of the test's beam search.
         max_symbols: at most this many labels per encoder frame when decoding.
+        init_from: fine-tune: a recur-speech RNN-T checkpoint whose weights the fit starts from
+            (:meth:`initialise_from`); the vocabulary, CMVN statistics and frequent transcript still come
+            from this fit's data.
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
     """
 
@@ -108,6 +117,7 @@ class RNNTTask(RecurModule):
         time_fraction: float = 0.2,
         beam_size: int = 4,
         max_symbols: int = 10,
+        init_from: str | None = None,
         lr: float = 5e-4,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
@@ -152,10 +162,45 @@ class RNNTTask(RecurModule):
         """Take the vocabulary, CMVN statistics and frequent transcript from the DataModule's training split."""
         data = self._data()
         self._set_vocabulary(data.vocabulary())
+        if self.hparams.init_from:
+            self.initialise_from(self.hparams.init_from)
         cmvn = data.cmvn()
         self.cmvn.mean.copy_(cmvn.mean)
         self.cmvn.invstddev.copy_(cmvn.invstddev)
         self.frequent_transcript = data.frequent_transcript()
+
+    def initialise_from(self, path: str | Path) -> dict[str, int]:
+        """Copy another RNN-T checkpoint's weights into this network, which may have another vocabulary.
+
+        Every tensor but the per-token ones is copied as it is (shapes must agree: the same model options).
+        The per-token rows (``vocabulary_parameters``: the predictor's embedding, the joiner's output) are
+        copied for each token both vocabularies have, the blank included; the other rows keep their fresh
+        initialisation. Returns how many output tokens were carried over and how many are new.
+        """
+        checkpoint = read_checkpoint(path, "--model.init_from")
+        if "vocabulary" not in checkpoint:
+            raise ValueError(f"--model.init_from {path}: not an RNN-T checkpoint of recur-speech (no vocabulary)")
+        old_tokens = output_tokens(vocabulary_from_state(checkpoint["vocabulary"]))
+        tokens = output_tokens(self.vocabulary)
+        position = {token: i for i, token in enumerate(old_tokens)}
+        shared = [(i, position[token]) for i, token in enumerate(tokens) if token in position]
+        new_rows, old_rows = (torch.tensor(ids) for ids in zip(*shared))
+        old = {k.removeprefix("net."): v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+        state = self.net.state_dict()
+        for name, value in state.items():
+            if name not in old:
+                raise ValueError(f"--model.init_from {path}: the checkpoint's network has no {name}; same model?")
+            if name in self.net.vocabulary_parameters:
+                value[new_rows] = old[name][old_rows].to(value.dtype)
+            elif old[name].shape != value.shape:
+                raise ValueError(
+                    f"--model.init_from {path}: {name} is {list(old[name].shape)} there and {list(value.shape)} "
+                    "here; fine-tune with the checkpoint's model options (--model.layer, --model.model_kwargs)"
+                )
+            else:
+                value.copy_(old[name])
+        self.net.load_state_dict(state)
+        return {"carried": len(shared), "new": len(tokens) - len(shared)}
 
     def _data(self):
         from recur_speech.datamodules import SpeechRecognitionData

@@ -23,7 +23,7 @@ from recur_core.engine.callbacks import (
     RandomStates,
     ResumableCSVLogger,
 )
-from recur_core.engine.cli import RecurCLI, console_main, run_cli
+from recur_core.engine.cli import RecurCLI, console_main, read_checkpoint, run_cli
 from recur_core.engine.datamodule import EpochShuffle, RankShard, Split, SplitDataModule
 from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask, check_data_matches
 from recur_core.engine.trainer import quiet_trainer
@@ -46,5 +46,6 @@ __all__ = [
     "check_data_matches",
     "console_main",
     "quiet_trainer",
+    "read_checkpoint",
     "run_cli",
 ]

@@ -62,7 +62,7 @@ from recur_core.engine.module import RecurModule
 from recur_core.engine.trainer import quiet_lightning
 from recur_core.recipes import find_recipe
 
-__all__ = ["RecurCLI", "console_main", "run_cli"]
+__all__ = ["RecurCLI", "console_main", "read_checkpoint", "run_cli"]
 
 _SUBCOMMANDS = ("fit", "validate", "test", "predict")
 _RUN_DIR_ENV = "RECUR_RUN_DIR"
@@ -99,16 +99,19 @@ def _latest_checkpoint(runs: Path, recipe: str) -> Path:
     return candidates[-1]
 
 
-def _load_checkpoint(path: Path) -> dict[str, Any]:
-    """The checkpoint at ``path``, memory-mapped and loaded as Lightning will (``weights_only``).
+def read_checkpoint(path: str | Path, option: str = "--ckpt_path") -> dict[str, Any]:
+    """The recur (Lightning) checkpoint at ``path``, memory-mapped and loaded as Lightning will (``weights_only``).
+
+    ``option`` names the command-line option the path came from, for the one-line errors.
 
     Raises:
         FileNotFoundError: no file at ``path``.
         ValueError: the file is not a Lightning checkpoint (``not a recur checkpoint: <path>``).
     """
+    path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"--ckpt_path {path}: no such file")
-    not_ours = ValueError(f"not a recur checkpoint: {path}")
+        raise FileNotFoundError(f"{option} {path}: no such file")
+    not_ours = ValueError(f"{option} {path}: not a recur checkpoint")
     try:
         checkpoint = torch.load(path, map_location="cpu", mmap=True, weights_only=True)
     except Exception as err:
@@ -196,14 +199,14 @@ def _prepare(member: str, args: list[str]) -> tuple[list[str], Path]:
     ckpt = _option(args, "--ckpt_path")
     if ckpt is not None and ckpt[1] == "last":
         last = _latest_checkpoint(runs, recipe)
-        checkpoint = _load_checkpoint(last)
+        checkpoint = read_checkpoint(last)
         _set_option(args, ckpt[0], "--ckpt_path", str(last))
         run_dir = last.parent.parent
         if args and args[0] == "fit":
             _forget_metrics_after(run_dir / "metrics.csv", checkpoint["global_step"])
     else:
         if ckpt is not None and ckpt[1] not in _LIGHTNING_CKPT_NAMES:
-            _load_checkpoint(Path(ckpt[1]))
+            read_checkpoint(Path(ckpt[1]))
         run_dir = _new_run_dir(runs, recipe)
     os.environ[_RUN_DIR_ENV] = str(run_dir)
     return args, run_dir

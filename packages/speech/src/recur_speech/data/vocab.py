@@ -18,7 +18,14 @@ import json
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-__all__ = ["CharVocabulary", "SentencePieceVocabulary", "Vocabulary", "vocabulary_from_state", "vocabulary_state"]
+__all__ = [
+    "CharVocabulary",
+    "SentencePieceVocabulary",
+    "Vocabulary",
+    "output_tokens",
+    "vocabulary_from_state",
+    "vocabulary_state",
+]
 
 
 class CharVocabulary:
@@ -193,6 +200,15 @@ def vocabulary_state(vocabulary: Vocabulary) -> dict:
     if isinstance(vocabulary, SentencePieceVocabulary):
         return {"kind": "sentencepiece", "model": vocabulary.model_proto}
     raise TypeError(f"expected a CharVocabulary or SentencePieceVocabulary, got {type(vocabulary).__name__}")
+
+
+def output_tokens(vocabulary: Vocabulary) -> list[str]:
+    """The token of every joiner output, by id: the characters or pieces, then ``"<blank>"``."""
+    if isinstance(vocabulary, CharVocabulary):
+        tokens = list(vocabulary.symbols)
+    else:
+        tokens = [vocabulary.processor.id_to_piece(i) for i in range(vocabulary.blank)]
+    return [*tokens, "<blank>"]
 
 
 def vocabulary_from_state(state: dict) -> Vocabulary:

@@ -486,7 +486,13 @@ class RNNT(nn.Module):
     Shapes:
         forward: features [B, T, input_dim], lengths [B], targets [B, U], target_lengths [B]
         -> logits [B, T // time_reduction, U + 1, vocab_size], encoder lengths [B].
+
+    Attributes:
+        vocabulary_parameters: the parameters with one row per output token (the predictor's embedding,
+            the joiner's output layer), which a model for another vocabulary maps token by token.
     """
+
+    vocabulary_parameters = ("predictor.embedding.weight", "joiner.out.weight", "joiner.out.bias")
 
     def __init__(self, config: RNNTConfig | None = None, **overrides: Any) -> None:
         super().__init__()
