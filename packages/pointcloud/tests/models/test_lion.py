@@ -210,7 +210,10 @@ def test_a_sample_gives_the_same_output_alone_as_in_a_padded_batch(layer, layer_
             torch.testing.assert_close(out[rows], alone, rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("layer", ["mamba", "retention", "gla", "linear_attention", "attention", "deltanet"])
+@pytest.mark.parametrize(
+    "layer",
+    ["mamba", "retention", "gla", "linear_attention", "attention", "deltanet", "slstm", "lstm", "bidirectional"],
+)
 def test_any_core_layer_is_the_group_operator(layer):
     features, coords = scene((60, 40))
     backbone = LIONBackbone(4, GRID, layer=layer, **SMALL)
