@@ -1,12 +1,15 @@
-"""recur_pointcloud: 3D point clouds on the recur core (issue 18).
+"""recur_pointcloud: 3D point clouds on the recur core.
 
-What is here so far:
-
-- :mod:`recur_pointcloud.data.kitti`: the KITTI object benchmark in its on-disk format (points,
-  labels, calibration, camera <-> LiDAR boxes, point-range crop, field-of-view filter);
-- :mod:`recur_pointcloud.data.synthetic_kitti`: ray-cast synthetic LiDAR scenes written in that format;
+- :mod:`recur_pointcloud.data`: the KITTI object benchmark (points, labels, calibration, camera <-> LiDAR
+  boxes, crops), S3DIS and Semantic3D in their on-disk formats, and the embedded defaults written in those
+  formats: ray-cast synthetic LiDAR scenes and furnished synthetic rooms;
 - :mod:`recur_pointcloud.boxes`: rotated-box overlaps (BEV and 3D IoU);
 - :mod:`recur_pointcloud.metrics.kitti_ap`: the KITTI AP as OpenPCDet's ``kitti_object_eval_python``;
+- :mod:`recur_pointcloud.voxels`, :mod:`recur_pointcloud.models.lion`, :mod:`recur_pointcloud.models.anchor_head`,
+  :mod:`recur_pointcloud.models.detector`, :mod:`recur_pointcloud.detection`: LION (Liu et al., NeurIPS 2024),
+  a SECOND-style detector whose 3D backbone groups voxels through any core layer, with its data and task;
+- :mod:`recur_pointcloud.models.dqn_rnn`, :mod:`recur_pointcloud.eye_window`, :mod:`recur_pointcloud.parsing`:
+  3DCNN-DQN-RNN scene parsing (Liu et al., ICCV 2017): a DQN-steered eye window and a residual RNN labeller;
 - :mod:`recur_pointcloud.plots`: a check figure of boxes drawn onto the camera image and in bird's-eye view.
 
 Importing this package imports nothing else.
