@@ -21,11 +21,18 @@ def test_member_is_first_party_for_ruff(member):
     assert f"recur_{member}" in config["tool"]["ruff"]["lint"]["isort"]["known-first-party"]
 
 
+def _name(requirement: str) -> str:
+    """A requirement's distribution name, without extras: ``gymnasium[mujoco]==1.4.0`` -> ``gymnasium``."""
+    return requirement.split("==", 1)[0].split("[", 1)[0].strip()
+
+
 @pytest.mark.parametrize("member", MEMBERS)
 def test_member_pins_are_the_requirements_pins(member):
-    pins = dict(line.split("==", 1) for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line)
+    lines = [line for line in (ROOT / "requirements.txt").read_text().splitlines() if "==" in line]
+    pins = {_name(line): line.split("==", 1)[1].strip() for line in lines}
     project = tomllib.loads((ROOT / "packages" / member / "pyproject.toml").read_text())["project"]
     for dependency in project["dependencies"]:
-        name, _, version = dependency.partition("==")
+        assert "==" in dependency, f"{member}: pin {dependency} to the version requirements.txt installs"
+        name, version = _name(dependency), dependency.split("==", 1)[1].strip()
         if not name.startswith("recur-"):
             assert pins.get(name) == version, f"{member} pins {dependency}, requirements.txt has {pins.get(name)}"
