@@ -19,7 +19,7 @@ GRID = (24, 20, 8)  # (X, Y, Z)
 SHAPE = (8, 20, 24)  # (Z, Y, X)
 SMALL = {
     "dim": 16,
-    "depths": (1, 1),
+    "depths": (2, 1),
     "group_sizes": (16, 8),
     "window_shapes": ((5, 5, 8), (5, 5, 4)),
     "out_group_size": 8,

@@ -26,8 +26,8 @@ size or a window shape is ``(X, Y, Z)`` as OpenPCDet writes them. Read bottom-up
    in the same ``down_scale`` cell are summed and layer-normed. Up-merging (``PatchExpanding3D``) adds a
    merged voxel's feature back onto each voxel it came from.
 5. :class:`LIONBlock`: an encoder of ``depth`` (LIONLayer, down-merge by 2 along x, y, z) levels and a
-   decoder of ``depth`` (LIONLayer, up-merge, LayerNorm) levels; the second encoder (and decoder) layer
-   of a block uses shifted windows.
+   decoder of ``depth`` (LIONLayer, up-merge, LayerNorm) levels; the second encoder layer and the second
+   decoder layer of a block use shifted windows.
 6. :class:`LIONBackbone`: ``len(depths)`` blocks each followed by a down-merge along z only (with voxel
    generation), then one LIONLayer on the output grid. X and Y keep the input
    resolution (LION's one-stride design); Z shrinks by 2 per block.
@@ -41,10 +41,10 @@ Deviations, on purpose:
   has the official d_state 16, d_conv 4, expand 2; the official ``drop_path`` 0.2 is not applied. Every
   operator gets the Mamba block's form (pre-norm residual, no feed-forward); the official RetNet and RWKV
   blocks add a pre-norm feed-forward sub-layer of their own.
-- Defaults are scaled to CPU: two blocks of depth 1 (official four of depth 2), groups of 1024 and 512
-  voxels (the official 4096, 2048, 1024, 512 divided by 4). Windows are 13 × 13 × (the block's z extent),
-  as the official. On two synthetic LiDAR sweeps at KITTI's grid (18300 voxels, 352 × 400 × 32) the
-  default backbone with ``mamba`` took 2.2 s forward (no grad) and 8.3 s forward + backward on one thread.
+- Defaults are scaled to CPU: two blocks of depth 2 (official four), groups of 1024 and 512 voxels (the
+  official 4096, 2048, 1024, 512 divided by 4). Windows are 13 × 13 × (the block's z extent), as the
+  official. On two synthetic LiDAR sweeps at KITTI's grid (18300 voxels, 352 × 400 × 32) the default
+  backbone with ``mamba`` took 2.7 s forward (no grad) and 9.5 s forward + backward on one thread.
 - Voxel generation picks the top ``generation_ratio`` of voxels per sample by their *mean feature*
   (the official ``features.mean(-1)``, signed) and adds the four diagonal neighbours (x ± 1, y ± 1),
   clamped to the grid, as the official code; new voxels that already exist are dropped (the official
@@ -352,14 +352,15 @@ class LIONBlock(nn.Module):
     Encoder level i: add the position embedding, :class:`LIONLayer`, keep the result, down-merge by
     ``(2, 2, 2)`` (:class:`VoxelMerge`, no generation). Decoder level i (deepest first): LIONLayer,
     add each merged voxel's feature onto the voxels it came from (``PatchExpanding3D``), LayerNorm.
-    Level i uses shifted windows when i is odd and ``shift`` (official: ``[False, SHIFT]`` for depth 2).
+    With ``shift``, the i-th encoder layer and the i-th decoder layer (decoders run deepest level first)
+    use shifted windows when i is odd (official: ``[False, SHIFT]`` for depth 2).
 
     Args:
         dim: feature width D.
         depth: pyramid levels (official 2).
         window_shape: (wx, wy, wz), the same at every level.
         group_size: voxels per group.
-        shift: shift the windows on odd levels.
+        shift: shift the windows of the odd-numbered encoder and decoder layers.
         layer, layer_kwargs: the group operator (a registered core layer).
 
     Shapes:
@@ -444,7 +445,7 @@ class LIONBackbone(nn.Module):
         dim: int = 64,
         layer: str = "mamba",
         layer_kwargs: dict | None = None,
-        depths: Sequence[int] = (1, 1),
+        depths: Sequence[int] = (2, 2),
         window_shapes: Sequence[Sequence[int]] | None = None,
         group_sizes: Sequence[int] = (1024, 512),
         shift: bool = True,
