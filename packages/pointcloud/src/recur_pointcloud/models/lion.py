@@ -12,7 +12,8 @@ size or a window shape is ``(X, Y, Z)`` as OpenPCDet writes them. Read bottom-up
    ``win_version='v2'``). The grid is cut into windows of ``(wx, wy, wz)`` voxels; on shifted layers every
    coordinate first moves by half a window. Each voxel gets a sort key: for direction ``"x"`` the window
    index ``(batch, window_x, window_y, window_z)`` (batch slowest), then the position inside the window
-   ``(x, y, z)``; for ``"y"`` the same with x and y swapped. The voxels sorted by key form one sequence per
+   ``(x, y, z)`` in raster order (the serpentine order of the official ``win_version='v1'`` is used by no
+   config); for ``"y"`` the same with x and y swapped. The voxels sorted by key form one sequence per
    sample, in which each window is a contiguous run; the sequence is cut into groups of ``group_size``
    voxels. A sample's last group is padded at its end and the core layer gets ``lengths``, so padding is
    never read (the official code fills it with copies of earlier voxels). Groups never span two samples,
@@ -29,8 +30,8 @@ size or a window shape is ``(X, Y, Z)`` as OpenPCDet writes them. Read bottom-up
    decoder of ``depth`` (LIONLayer, up-merge, LayerNorm) levels; the second encoder layer and the second
    decoder layer of a block use shifted windows.
 6. :class:`LIONBackbone`: ``len(depths)`` blocks each followed by a down-merge along z only (with voxel
-   generation), then one LIONLayer on the output grid. X and Y keep the input
-   resolution (LION's one-stride design); Z shrinks by 2 per block.
+   generation), then one LIONLayer on the output grid. X and Y keep the input resolution (LION's
+   one-stride design); Z shrinks by 2 per block.
 
 Deviations, on purpose:
 
