@@ -7,9 +7,17 @@ import pytest
 import torch
 from torchmetrics.classification import MulticlassJaccardIndex
 
-from recur_core.engine import console_main
+from recur_core.engine import console_main, run_cli
+from recur_core.recipes import list_recipes
 from recur_pointcloud.models.dqn_rnn import WHOLE_ROOM, ResidualRNNLabeller, normalise_room, voxelize_windows
-from recur_pointcloud.parsing import label_sequences, mean_over_windows, pack_sequences, sliding_windows
+from recur_pointcloud.parsing import (
+    RoomsData,
+    SceneParsingModule,
+    label_sequences,
+    mean_over_windows,
+    pack_sequences,
+    sliding_windows,
+)
 
 TINY = [
     "--data.rooms_per_area", "1", "--data.points_per_room", "1000", "--data.max_points", "300",
@@ -72,6 +80,16 @@ def test_miou_is_over_the_classes_present():
     metric.update(torch.tensor([0, 1, 1, 3]), torch.tensor([0, 1, 3, 3]))
     iou = metric.compute()
     assert torch.isnan(iou[2]) and torch.allclose(iou[[0, 1, 3]], torch.tensor([1.0, 0.5, 0.5]))
+
+
+@pytest.mark.parametrize("name", ["dqn_rnn/s3dis", "dqn_rnn/synthetic_rooms"])
+def test_every_recipe_builds_and_names_its_data(name, runs_dir):
+    path = list_recipes("pointcloud")[name]
+    assert path.read_text().splitlines()[0] == f"# recur-pointcloud fit --config {name}"
+    cli = run_cli("pointcloud", ["--config", name], run=False)
+    assert isinstance(cli.model, SceneParsingModule) and isinstance(cli.datamodule, RoomsData)
+    # a recipe names its dataset; where it lies comes from the data root (or the generator's cache)
+    assert cli.datamodule.dataset_name == name.split("/")[1] and cli.datamodule.root is None
 
 
 def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
