@@ -27,6 +27,7 @@ windows plus ``random_windows`` random windows per room; then the CNN is frozen 
 (:class:`~recur_pointcloud.eye_window.DQNAgent`) runs ``dqn_steps_per_room`` ε-greedy steps in each
 training room per epoch, the target class drawn from the room's classes, from random start windows. The
 DQN's replay and target network are not in checkpoints: a run resumed in its DQN phase starts them afresh.
+The DQN phase is one process's: its updates are not all-reduced, so under DDP the ranks' Q-networks drift apart.
 """
 
 from __future__ import annotations
