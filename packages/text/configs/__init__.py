@@ -1,0 +1,1 @@
+"""Shipped recipes: ``<model>/<variant>.yaml``, each opening with the command that runs it."""
