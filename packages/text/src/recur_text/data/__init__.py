@@ -22,6 +22,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
     | {
         n: "recur_text.data.encodings"
         for n in (
+            "ENCODERS",
             "ENCODINGS",
             "binary",
             "decode_binary",

@@ -24,9 +24,17 @@ import torch
 
 from recur_text.data.alphabets import Alphabet
 
-__all__ = ["ENCODINGS", "binary", "decode_binary", "encode", "encoding_width", "one_hot", "token_indices", "two_hot"]
-
-ENCODINGS = ("one_hot", "binary", "two_hot")
+__all__ = [
+    "ENCODERS",
+    "ENCODINGS",
+    "binary",
+    "decode_binary",
+    "encode",
+    "encoding_width",
+    "one_hot",
+    "token_indices",
+    "two_hot",
+]
 
 
 def encode(text: str, alphabet: Alphabet) -> tuple[torch.Tensor, torch.Tensor]:
@@ -95,6 +103,11 @@ def two_hot(text: str, alphabet: Alphabet) -> torch.Tensor:
     marked = diacritics > 0
     encoded[rows[marked], len(alphabet.symbols) + diacritics[marked] - 1] = 1.0
     return encoded
+
+
+# encoding name -> function(cleaned verse, alphabet) -> [T, D]
+ENCODERS = {"one_hot": one_hot, "binary": binary, "two_hot": two_hot}
+ENCODINGS = tuple(ENCODERS)
 
 
 def encoding_width(encoding: str, alphabet: Alphabet) -> int:

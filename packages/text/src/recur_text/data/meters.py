@@ -28,7 +28,7 @@ from torch.utils.data import Dataset
 from recur_core.data import dataset_file
 from recur_text.data.alphabets import ARABIC, ENGLISH, Alphabet, Policy, clean_verses, join_hemistichs
 from recur_text.data.catalogue import METREC
-from recur_text.data.encodings import ENCODINGS, binary, one_hot, two_hot
+from recur_text.data.encodings import ENCODERS, ENCODINGS
 
 __all__ = ["APCD_METERS", "EMPTY_VERSE", "EPD_METERS", "MeterVerses", "read_apcd_csv", "read_epd_csv", "read_metrec"]
 
@@ -102,9 +102,9 @@ class MeterVerses(Dataset):
         return len(self.texts)
 
     def __getitem__(self, index: int) -> tuple[str | torch.Tensor, int]:
+        """``(verse, meter index)``: the verse as text, or ``[T, D]`` in :attr:`encoding`."""
         text = self.texts[index]
-        encoders = {"one_hot": one_hot, "binary": binary, "two_hot": two_hot}
-        verse = text if self.encoding is None else encoders[self.encoding](text, self.alphabet)
+        verse = text if self.encoding is None else ENCODERS[self.encoding](text, self.alphabet)
         return verse, int(self.labels[index])
 
     def counts(self) -> torch.Tensor:
@@ -191,37 +191,41 @@ def read_metrec(
     )
 
 
-def _read_csv(path: str | Path) -> tuple[Path, list[dict[str, str | None]], list[str]]:
-    """Rows of a CSV as dicts (UTF-8, with or without BOM) and its header."""
+def _read_csv(path: str | Path) -> tuple[Path, list[dict[str, str | None]], list[int], list[str]]:
+    """Rows of a CSV as dicts (UTF-8, with or without BOM), the file line each row ends on, and the header."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"CSV {path} not found: check the path, or run 'recur data fetch apcd'")
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle)
-        rows = list(reader)
-        header = [name.strip() for name in reader.fieldnames or ()]
+        rows, lines = [], []
+        for row in reader:
+            rows.append(row)
+            lines.append(reader.line_num)
+        header = list(reader.fieldnames or ())
     if not header or not rows:
         raise ValueError(f"{path} is an empty CSV (no header or no rows): pass a CSV with verses and meters")
-    return path, rows, header
+    return path, rows, lines, header
 
 
-def _column(path: Path, header: list[str], choices: Sequence[str], what: str) -> str | None:
+def _column(path: Path, header: list[str], choices: Sequence[str], what: str, required: bool = True) -> str | None:
+    """The first of ``choices`` in the header; None, or a one-line error when ``required``, if none is."""
     found = next((name for name in choices if name in header), None)
-    if found is None and what:
+    if found is None and required:
         raise ValueError(f"{path} has no {what} column ({' or '.join(choices)}); its header is {', '.join(header)}")
     return found
 
 
 def _labels(
-    path: Path, meters_read: list[str], lookup: dict[str, int], what: str, other_meters: OtherMeters
+    path: Path, meters_read: list[str], lines: list[int], lookup: dict[str, int], what: str, other_meters: OtherMeters
 ) -> tuple[list[int], list[bool], Counter[str]]:
     """Meter index per row, which rows to keep, and the skipped meters (``other_meters='skip'``)."""
     labels, keep, skipped = [], [], Counter()
-    for row, meter in enumerate(meters_read, 2):
+    for line, meter in zip(lines, meters_read):
         index = lookup.get(meter)
         if index is None and other_meters == "error":
             raise ValueError(
-                f"{path} line {row}: meter {meter!r} is not one of the {what}; "
+                f"{path} line {line}: meter {meter!r} is not one of the {what}; "
                 "pass other_meters='skip' to leave such rows out"
             )
         if index is None:
@@ -249,9 +253,10 @@ def read_apcd_csv(
             ``other_meters='error'``) a meter outside the 16.
     """
     _check_separator(hemistich_separator, ARABIC)
-    path, rows, header = _read_csv(path)
+    path, rows, lines, header = _read_csv(path)
     meter_column = _column(path, header, ("البحر", "Bahr"), "meter")
-    first, second = _column(path, header, ("الشطر الأيمن",), ""), _column(path, header, ("الشطر الأيسر",), "")
+    first = _column(path, header, ("الشطر الأيمن",), "right hemistich", required=False)
+    second = _column(path, header, ("الشطر الأيسر",), "left hemistich", required=False)
     if first and second:
         texts = [join_hemistichs(row[first] or "", row[second] or "", hemistich_separator) for row in rows]
     else:
@@ -259,7 +264,7 @@ def read_apcd_csv(
         texts = [row[verse_column] or "" for row in rows]
     meters_read = [(row[meter_column] or "").strip() for row in rows]
     labels, keep, skipped = _labels(
-        path, meters_read, {m: i for i, m in enumerate(APCD_METERS)}, "16 APCD meters", other_meters
+        path, meters_read, lines, {m: i for i, m in enumerate(APCD_METERS)}, "16 APCD meters", other_meters
     )
     kept = [(text, label) for text, label, k in zip(texts, labels, keep) if k]
     return _finish(path, kept, APCD_METERS, ARABIC, diacritics, policy, skipped)
@@ -277,11 +282,11 @@ def read_epd_csv(path: str | Path, policy: Policy = "drop", other_meters: OtherM
         ValueError: an empty CSV, a missing verse or meter column, no verse left, or (with
             ``other_meters='error'``) a meter outside the 4.
     """
-    path, rows, header = _read_csv(path)
+    path, rows, lines, header = _read_csv(path)
     verse_column = _column(path, header, ("Verse", "Poem_Line"), "verse")
     meter_column = _column(path, header, ("Meter", "Mater"), "meter")
     meters_read = [(row[meter_column] or "").strip().lower() for row in rows]
-    labels, keep, skipped = _labels(path, meters_read, _EPD_SPELLINGS, "4 EPD meters", other_meters)
+    labels, keep, skipped = _labels(path, meters_read, lines, _EPD_SPELLINGS, "4 EPD meters", other_meters)
     kept = [(row[verse_column] or "", label) for row, label, k in zip(rows, labels, keep) if k]
     return _finish(path, kept, EPD_METERS, ENGLISH, False, policy, skipped)
 
