@@ -37,8 +37,9 @@ METREC = register_dataset(
         description="MetRec: 55,440 Arabic verses (bayt) from aldiwan.net in 14 meters, with the official "
         "train/test split (47,124 / 8,316 verses), hemistichs separated by ' # '",
         homepage=_METREC_REPO,
-        licence="MIT (the repository's licence)",
-        citation="Al-shaibani, Alyafeai & Ahmad, Meter Classification of Arabic Poems Using Deep Bidirectional "
+        licence="MIT (the repository's licence; the Hugging Face dataset card leaves it unstated)",
+        citation="Al-shaibani, Alyafeai & Ahmad, MetRec: A dataset for meter classification of Arabic poetry, "
+        "Data in Brief 2020; the benchmark: Meter Classification of Arabic Poems Using Deep Bidirectional "
         "Recurrent Neural Networks, Pattern Recognition Letters 2020",
     )
 )
