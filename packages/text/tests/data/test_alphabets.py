@@ -46,6 +46,9 @@ def test_shadda_and_tanween_are_expanded_as_the_paper():
     assert clean_verses([f"{b}{FATHATAN}"], ARABIC, diacritics=True).texts == [f"{b}{FATHA}{NOON}{SUKUN}"]
     # a repeated shadda (the official code collapses them) counts once
     assert clean_verses([f"{b}{SHADDA}{SHADDA}{KASRA}"], ARABIC, diacritics=True).texts == [f"{b}{SUKUN}{b}{KASRA}"]
+    # MetRec train writes "الضََّّراءُ" as shadda, fatha, shadda, fatha: one doubling, the extra fatha dropped
+    doubled_twice = clean_verses([f"ض{SHADDA}{FATHA}{SHADDA}{FATHA}"], ARABIC, diacritics=True)
+    assert doubled_twice.texts == [f"ض{SUKUN}ض{FATHA}"] and doubled_twice.dropped == {FATHA: 1}
 
 
 def test_outside_characters_are_mapped_or_dropped_and_counted():

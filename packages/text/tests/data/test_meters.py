@@ -52,6 +52,9 @@ def test_metrec_with_diacritics_keeps_them(dataset_root):
     assert any(set(text) & set(ARABIC.diacritics) for text in marked.texts)
     assert not any(set(text) & set(ARABIC.marks) for text in plain.texts)
     assert round_trips(marked) and torch.equal(plain.labels, marked.labels)
+    # every cleaned verse encodes (a mark the cleaning let through would be an error here)
+    for verses in (plain, marked):
+        assert sum(len(token_indices(text, ARABIC)) for text in verses.texts) > 40 * len(verses)
 
 
 def test_metrec_from_the_data_root(dataset_root, monkeypatch):
@@ -63,6 +66,8 @@ def test_metrec_from_the_data_root(dataset_root, monkeypatch):
 def test_apcd_balanced_sample(dataset_root):
     path = "Code/Arabic_Poetry/src/lib/full_sample_100.csv"
     verses = read_apcd_csv(dataset_root("apcd", path) / path)
+    marked = read_apcd_csv(dataset_root("apcd", path) / path, diacritics=True)
+    assert all(len(token_indices(text, ARABIC)) for text in marked.texts)
     # 100 verses per meter; one row (line 1509, mutadarik) has no verse
     assert len(verses) == 1_599 and verses.meters == APCD_METERS
     assert verses.counts().tolist() == [100] * 15 + [99] and verses.skipped == {EMPTY_VERSE: 1}

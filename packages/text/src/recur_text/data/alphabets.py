@@ -163,6 +163,22 @@ def join_hemistichs(first: str, second: str, separator: str = " ") -> str:
     return f"{first.strip()}{separator}{second.strip()}"
 
 
+def _expand_marks(text: str, alphabet: Alphabet, dropped: Counter[str]) -> str:
+    """Shadda and tanween expanded, then every mark that attaches to no letter dropped (counted in ``dropped``)."""
+    letter, mark = _character_class(alphabet.letters), _character_class(alphabet.marks)
+    if alphabet.shadda:
+        # a letter whose marks hold a shadda (anywhere, once or more: Unicode's canonical order writes a haraka
+        # before it) becomes the letter with sukun, then the letter with its other marks
+        doubled = re.compile(f"({letter})({mark}*{re.escape(alphabet.shadda)}{mark}*)")
+        text = doubled.sub(lambda match: match[1] + SUKUN + match[1] + match[2].replace(alphabet.shadda, ""), text)
+    if alphabet.tanween:
+        text = text.translate(str.maketrans({nun: vowel + NOON + SUKUN for nun, vowel in alphabet.tanween.items()}))
+    # a mark after no letter, or after the letter's first diacritic, has nothing to attach to
+    stray = re.compile(f"(?:(?<={letter}{mark})|(?<!{letter})){mark}+")
+    dropped.update("".join(stray.findall(text)))
+    return stray.sub("", text)
+
+
 def clean_verses(
     texts: Iterable[str], alphabet: Alphabet, diacritics: bool = False, policy: Policy = "drop"
 ) -> CleanedVerses:
@@ -202,27 +218,10 @@ def clean_verses(
             "map them onto the alphabet or clean with policy='drop'"
         )
     joined = outside.sub("", joined)
-    letter = _character_class(alphabet.letters)
-    if diacritics and alphabet.shadda:
-        shadda = re.escape(alphabet.shadda)
-        joined = re.sub(f"{shadda}+", alphabet.shadda, joined)
-        # Unicode's canonical order writes a haraka before the shadda; the expansion needs it after
-        joined = re.sub(
-            f"({_character_class(alphabet.diacritics + ''.join(alphabet.tanween))}){shadda}", rf"{shadda}\1", joined
-        )
-        joined = re.sub(f"({letter}){shadda}", rf"\1{SUKUN}\1", joined)
-    if diacritics and alphabet.tanween:
-        joined = joined.translate(
-            str.maketrans({mark: vowel + NOON + SUKUN for mark, vowel in alphabet.tanween.items()})
-        )
     if alphabet.marks and not diacritics:
         joined = re.sub(_character_class(alphabet.marks), "", joined)
     elif alphabet.marks:
-        mark = _character_class(alphabet.marks)
-        # a mark after no letter, or after the letter's first diacritic, has nothing to attach to
-        stray = re.compile(f"(?:(?<={letter}{mark})|(?<!{letter})){mark}+")
-        dropped.update("".join(stray.findall(joined)))
-        joined = stray.sub("", joined)
+        joined = _expand_marks(joined, alphabet, dropped)
     joined = re.sub(r" +", " ", joined)
     cleaned = [verse.strip() for verse in joined.split("\n")]
     return CleanedVerses(cleaned, mapped, dropped)
