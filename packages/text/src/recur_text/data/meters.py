@@ -68,7 +68,8 @@ EMPTY_VERSE = "(empty verse)"
 OtherMeters = Literal["error", "skip"]
 
 
-@dataclass
+# eq=False: verses compare by identity, as datasets do (field-wise == of tensors is ambiguous)
+@dataclass(eq=False)
 class MeterVerses(Dataset):
     """Cleaned verses with their meters: item ``i`` is ``(verse, meter index)``, the verse as text or encoded.
 
