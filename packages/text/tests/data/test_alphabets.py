@@ -1,6 +1,5 @@
 import pytest
 
-# isort: split
 from recur_text.data.alphabets import (
     ARABIC,
     DAMMA,

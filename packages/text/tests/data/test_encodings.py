@@ -1,7 +1,6 @@
 import pytest
 import torch
 
-# isort: split
 from recur_text.data.alphabets import ARABIC, DAMMA, ENGLISH, FATHA, SUKUN, clean_verses
 from recur_text.data.encodings import (
     ENCODINGS,

@@ -4,7 +4,6 @@ import zipfile
 import pytest
 import torch
 
-# isort: split
 from recur_text.data.alphabets import ARABIC, ENGLISH, clean_verses
 from recur_text.data.encodings import token_indices
 from recur_text.data.meters import (
