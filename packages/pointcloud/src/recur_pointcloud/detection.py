@@ -21,7 +21,6 @@ image size and path, for the metric and the figures).
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +30,7 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from recur_core.data.generated import generated_cache
 from recur_core.engine import RecurModule, Split, SplitDataModule
 from recur_core.registry import get_model
 from recur_pointcloud.data.kitti import (
@@ -50,15 +50,7 @@ __all__ = [
     "augment_frame",
     "collate_frames",
     "detections_to_kitti",
-    "generated_cache",
 ]
-
-
-def generated_cache() -> Path:
-    """Where generated datasets are written once and reused: ``$XDG_CACHE_HOME/recur/generated`` or
-    ``~/.cache/recur/generated`` (never the data root, which may be read-only)."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "recur" / "generated"
 
 
 class Frame:
@@ -313,22 +305,6 @@ def _truth_in_range(frame: Frame, point_range: Sequence[float]) -> KittiObjects:
     return objects.select(inside)
 
 
-# kitti_eval fails (argmax of an empty axis in _true_positive_scores) on a run of frames that holds no
-# detection at all; frames without detections get this one instead: a DontCare far away with an image box
-# 100 px high, which the metric skips for every class and level (ignored_dt = -1: never matched, never counted)
-_PLACEHOLDER = KittiObjects(
-    name=np.array(["DontCare"], dtype=object),
-    truncated=[0.0],
-    occluded=[0],
-    alpha=[0.0],
-    bbox=[[0.0, 0.0, 1.0, 100.0]],
-    dimensions=[[0.1, 0.1, 0.1]],
-    location=[[0.0, 0.0, -1e4]],
-    rotation_y=[0.0],
-    score=[0.0],
-)
-
-
 class DetectionModule(RecurModule):
     """LION's detector (``model="lion"``) or its baseline without the 3D backbone (``"lion_no_backbone"``).
 
@@ -481,8 +457,7 @@ class DetectionModule(RecurModule):
         truth = [
             _truth_in_range(frame, point_range) if self.hparams.score_in_range else frame.objects for frame, _ in rows
         ]
-        found = [objects if len(objects) else _PLACEHOLDER for _, objects in rows]
-        scores = kitti_eval(truth, found, classes=self.hparams.classes)
+        scores = kitti_eval(truth, [objects for _, objects in rows], classes=self.hparams.classes)
         for key, value in scores.items():
             # validation logs AP_R40 only (the epoch line stays readable); the test logs both
             if stage == "test" or key.endswith("_R40"):

@@ -285,3 +285,17 @@ def test_bad_arguments_are_one_line_errors():
         kitti_eval(truth, truth, classes=["Tram"])
     with pytest.raises(ValueError, match="strict"):
         kitti_eval(truth, truth, overlaps="medium")
+
+
+def test_frames_without_detections(monkeypatch):
+    """An untrained model finds nothing: AP 0, not an error; a frame without detections counts its cars as missed,
+    also when the frames are scored in chunks of one (a chunk holding no detection at all)."""
+    truth = parking_lot()
+    assert evaluate(truth, [[] for _ in truth], classes=["Car"])["Car_3d_moderate_R40"] == 0.0
+    found = detect(truth)
+    found[3] = []
+    whole = evaluate(truth, found, classes=["Car"])
+    monkeypatch.setattr(kitti_ap, "_PAIR_BUDGET", 1)
+    assert evaluate(truth, found, classes=["Car"]) == whole
+    # 45 of 50 cars found, all above any false positive: precision 1 up to recall 0.9
+    assert whole["Car_3d_moderate_R40"] == pytest.approx(100 * 36 / 40)

@@ -209,6 +209,8 @@ class _Chunk:
 
 def _true_positive_scores(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float) -> np.ndarray:
     """The scores of the true positives when each ground truth takes its highest-scoring detection."""
+    if ignored_dt.shape[1] == 0:  # no frame of the chunk holds a detection
+        return np.zeros(0)
     frames = np.arange(len(ignored_gt))
     assigned = np.zeros(ignored_dt.shape, dtype=bool)
     scores = []
@@ -224,6 +226,9 @@ def _true_positive_scores(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: fl
 
 def _counts(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float, thresholds: np.ndarray) -> np.ndarray:
     """``[T, 3]`` true positives, false positives and misses at each score threshold, summed over the chunk's frames."""
+    if ignored_dt.shape[1] == 0:  # no frame of the chunk holds a detection: every counted truth is missed
+        misses = np.full(len(thresholds), (ignored_gt == 0).sum())
+        return np.stack([np.zeros_like(misses), np.zeros_like(misses), misses], axis=1)
     frames = np.arange(len(ignored_gt))[:, None]
     steps = np.arange(len(thresholds))[None, :]
     below = chunk.scores[:, None, :] < thresholds[None, :, None]
