@@ -59,6 +59,17 @@ def test_chunk_sizes_without_state_or_gate(chunk_size):
     )
 
 
+@pytest.mark.parametrize("workspace", [1, 16 * 12 * 2])
+def test_the_batch_scanned_in_slices_matches_naive(workspace):
+    """A workspace of one sequence's chunk (and of two) scans 5 sequences in slices of 1 (and 2, the last of 1)."""
+    assert_op_matches_reference(
+        lambda **kw: chunk_selective_scan(**kw, chunk_size=16, workspace=workspace),
+        naive_selective_scan,
+        make_inputs(40, batch=5),
+        what=f"chunk_selective_scan in slices, workspace={workspace}",
+    )
+
+
 def _direct(u, delta, A, B, C, D, z, delta_bias, delta_softplus, allow_neg_eigval, initial_state):
     """The paper's equations without a loop: h_t = sum_s (prod_{s<r<=t} a_r) b_s + (prod_{r<=t} a_r) h_0,
     the products from log|a| and the count of negative factors (masked before exp)."""
