@@ -33,6 +33,7 @@ from torch import Tensor, nn
 
 from recur_text.data.word_corpus import EncodedCorpus
 from recur_text.models.word2vec import (
+    _check_finite,
     cbow_windows,
     keep_probabilities,
     negative_sampling_gradients,
@@ -186,7 +187,10 @@ def _run_epochs(
             rows = None if windows is None else windows[index]
             losses.append(model.sgd_step(table, documents[index], rows, targets[index], negatives, lr, learn_words))
         examples += len(order)
-    return (sum(losses) / len(losses) if losses else float("nan")), examples
+    loss = sum(losses) / len(losses) if losses else float("nan")
+    if len(corpus.ids):
+        _check_finite(loss, batch_size)
+    return loss, examples
 
 
 def train_paragraph_vectors(

@@ -163,4 +163,6 @@ def train_glove(
                 param.index_add_(0, where, -lr * grad / square[where].sqrt())
                 square.index_add_(0, where, grad.pow(2))
     mean = sum(losses) / len(losses)
+    if not math.isfinite(mean):
+        raise ValueError(f"GloVe training diverged (loss {mean}); lower lr (now {lr})")
     return {"seconds": time.perf_counter() - start, "entries": float(len(values)), "final_loss": mean}

@@ -244,6 +244,14 @@ class Word2Vec(nn.Module):
         return loss
 
 
+def _check_finite(loss: float, batch_size: int) -> None:
+    if not math.isfinite(loss):
+        raise ValueError(
+            f"training diverged (loss {loss}); lower alpha or batch_size (now {batch_size}): a batch sums the updates "
+            "of every example, so a small vocabulary with large batches moves a word by many steps at once"
+        )
+
+
 def train_word2vec(
     model: Word2Vec,
     corpus: EncodedCorpus,
@@ -293,4 +301,5 @@ def train_word2vec(
             losses.append(model.sgd_step(inputs[index], targets[index], negatives, lr))
         examples += len(order)
     mean = sum(losses) / len(losses) if losses else float("nan")
+    _check_finite(mean, batch_size)
     return {"seconds": time.perf_counter() - start, "examples": float(examples), "final_loss": mean}

@@ -1,0 +1,59 @@
+"""RCNN document classification through the CLI, and its DataModule on the embedded docstring corpus."""
+
+import pytest
+import torch
+
+from recur_core.engine import run_cli
+from recur_core.recipes import list_recipes
+from recur_text.documents import DocstringTopicData, DocumentClassificationModule
+
+RECIPE = "rcnn/docstrings"
+TINY = [
+    "--model.init_embeddings", "random", "--model.model_kwargs", '{"layer": "gru", "context_dim": 16}',
+    "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.max_epochs", "1",
+]  # fmt: skip
+
+
+def test_recipe_instantiates_and_opens_with_its_command(runs_dir):
+    path = list_recipes("text")[RECIPE]
+    assert path.read_text().splitlines()[0] == f"# recur-text fit --config {RECIPE}"
+    cli = run_cli("text", ["--config", RECIPE], run=False)
+    assert isinstance(cli.model, DocumentClassificationModule) and isinstance(cli.datamodule, DocstringTopicData)
+    assert cli.model.hparams.vocab_size == cli.datamodule.vocab_size
+    assert cli.model.hparams.num_classes == cli.datamodule.num_classes == 12
+
+
+def test_batches_are_padded_ids_with_lengths():
+    data = DocstringTopicData(max_tokens=20, batch_size=4)
+    batch = next(iter(data.loader("train")))
+    tokens, lengths, labels = batch["tokens"], batch["lengths"], batch["labels"]
+    assert tokens.shape[0] == 4 and tokens.shape[1] == lengths.max() <= 20 and labels.shape == (4,)
+    assert (lengths >= 8).all() and (tokens[torch.arange(tokens.shape[1])[None] >= lengths[:, None]] == 0).all()
+    assert int(tokens.max()) < data.vocab_size
+    # a word outside the vocabulary is id 1; vocabulary words are 2..
+    encoded = data.encode(["the", "zzzzqqq"])
+    assert encoded[1] == 1 and encoded[0] == data.vocabulary.index["the"] + 2
+
+
+def test_fit_then_test_prints_the_baselines(runs_dir):
+    fit = run_cli("text", ["fit", "--config", RECIPE, *TINY])
+    last = fit.run_dir / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    cli = run_cli(
+        "text", ["test", "--config", RECIPE, *TINY, "--trainer.limit_test_batches", "2", "--ckpt_path", str(last)]
+    )
+    metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
+    assert {"test/acc", "test/acc_majority", "test/acc_tfidf_lr"} <= set(metrics)
+    assert 0.1 < metrics["test/acc_majority"] < 0.3 and metrics["test/acc_tfidf_lr"] > 0.7
+
+
+def test_bad_options_are_one_line_errors(runs_dir):
+    with pytest.raises(ValueError, match="init_embeddings must be"):
+        DocumentClassificationModule(init_embeddings="glove")
+    with pytest.raises(ValueError, match="max_tokens must be at least 1"):
+        DocstringTopicData(max_tokens=0)
+    cli = run_cli("text", ["--config", RECIPE, "--model.vocab_size", "50"], run=False)
+    cli.trainer.datamodule = cli.datamodule
+    cli.model.trainer = cli.trainer
+    with pytest.raises(ValueError, match=r"model.vocab_size = 50 but the data has vocab_size"):
+        cli.model.setup("fit")
