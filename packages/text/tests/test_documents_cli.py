@@ -57,3 +57,13 @@ def test_bad_options_are_one_line_errors(runs_dir):
     cli.model.trainer = cli.trainer
     with pytest.raises(ValueError, match=r"model.vocab_size = 50 but the data has vocab_size"):
         cli.model.setup("fit")
+
+
+@pytest.mark.slow
+def test_skipgram_vectors_are_trained_once_and_cached(tmp_path, monkeypatch, one_thread):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    data = DocstringTopicData(sources=["stdlib"])
+    vectors = data.word_vectors(8, epochs=1)
+    assert vectors.shape == (data.vocab_size, 8) and vectors[:2].abs().sum() == 0
+    assert torch.equal(data.word_vectors(8, epochs=1), vectors)
+    assert len(list(tmp_path.glob("recur/generated/text-docstring-skipgram-*"))) == 1
