@@ -62,6 +62,14 @@ def test_padding_changes_nothing_and_the_batch_is_independent():
         torch.testing.assert_close(together, alone, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("name", ["qtn_chain", "qtn_tree", "protein_mps", "protein_rnn"])
+def test_gradients_are_finite_with_padding(name):
+    model = get_model(name)
+    model(_tokens([13, 1, 6, 2, 9], seed=4)).sum().backward()
+    for parameter_name, parameter in model.named_parameters():
+        assert torch.isfinite(parameter.grad).all(), parameter_name
+
+
 def test_the_block_is_unitary_and_preserves_the_norm():
     angles = torch.randn(3, 4, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     u = sim14_unitary(angles, 4, torch.complex128)

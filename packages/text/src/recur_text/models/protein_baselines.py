@@ -111,7 +111,7 @@ class ProteinMPS(nn.Module):
         mask = _check_tokens(tokens, "ProteinMPS")
         product = ordered_product(self.cores[(tokens - 1).clamp_min(0)], mask)
         state = product @ self.boundary
-        state = state / state.norm(dim=-1, keepdim=True).clamp_min(1e-30)
+        state = state / state.square().sum(-1, keepdim=True).clamp_min(1e-30).sqrt()
         return self.head(state).squeeze(-1)
 
     def example_input(self, batch_size: int = 2) -> tuple[Tensor]:

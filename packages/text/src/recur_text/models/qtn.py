@@ -149,9 +149,14 @@ def word_states(angles: Tensor, dtype: torch.dtype) -> Tensor:
     return state
 
 
+def _squared(x: Tensor) -> Tensor:
+    # |x|^2 without abs(), whose gradient at 0 is not finite
+    return x.real.square() + x.imag.square() if x.is_complex() else x.square()
+
+
 def _normalise(x: Tensor, dims: tuple[int, ...]) -> Tensor:
-    norm = x.abs().pow(2).sum(dim=dims, keepdim=True).sqrt().clamp_min(_TINY)
-    return x / norm
+    # clamped before the square root: a zero state (a padding node) must give finite gradients, even unselected
+    return x / _squared(x).sum(dim=dims, keepdim=True).clamp_min(_TINY).sqrt()
 
 
 def ordered_product(mats: Tensor, mask: Tensor) -> Tensor:
@@ -177,7 +182,7 @@ def ordered_product(mats: Tensor, mask: Tensor) -> Tensor:
 
 def _z_expectation(state: Tensor) -> Tensor:
     """<Z> on qubit 0 of normalised-or-not states [B, 2^q] -> [B] real."""
-    probs = state.abs().pow(2)
+    probs = _squared(state)
     half = probs.shape[-1] // 2
     return (probs[:, :half].sum(-1) - probs[:, half:].sum(-1)) / probs.sum(-1).clamp_min(_TINY)
 
