@@ -9,8 +9,8 @@ Papers:
   dropout 0.2, softmax over the meters. Their grid: 4 or 7 layers of 50 or 82 units (Arabic; best
   BiLSTM 4 x 82), 3-8 layers of 30-60 units (English; best BiGRU 4 x 40).
 - Al-shaibani, Alyafeai & Ahmad, "Meter Classification of Arabic Poems Using Deep Bidirectional
-  Recurrent Neural Networks", Pattern Recognition Letters 136 (2020): stacked bidirectional GRUs over
-  the characters of a verse, on MetRec (14 meters).
+  Recurrent Neural Networks", Pattern Recognition Letters 136 (2020): deep bidirectional recurrent
+  networks over the characters of a verse, on MetRec (14 meters; 94.32% test accuracy, their abstract).
 
 Each stacked layer runs one copy of the recurrent layer over the verse and, when bidirectional, a
 second copy over the verse reversed within its length (:func:`recur_core.layers.reverse_padded`, the
