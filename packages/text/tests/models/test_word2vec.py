@@ -13,6 +13,7 @@ from recur_text.models.word2vec import (
     Word2Vec,
     cbow_windows,
     keep_probabilities,
+    loss_and_gradients,
     negative_sampling_gradients,
     negative_sampling_loss,
     noise_cumulative,
@@ -43,6 +44,9 @@ def test_closed_form_gradients_match_float64_autograd():
     closed = negative_sampling_gradients(h.detach(), pos.detach(), neg.detach(), mask)
     for a, c in zip(auto, closed):
         torch.testing.assert_close(c, a, rtol=1e-12, atol=1e-12)
+    # the SGD steps' single pass gives the same mean loss
+    mean, *_ = loss_and_gradients(h.detach(), pos.detach(), neg.detach(), mask)
+    assert abs(mean - loss.mean().item()) < 1e-12
 
 
 @pytest.mark.parametrize("architecture", ["skipgram", "cbow"])

@@ -36,7 +36,7 @@ from recur_text.models.word2vec import (
     _check_finite,
     cbow_windows,
     keep_probabilities,
-    negative_sampling_gradients,
+    loss_and_gradients,
     negative_sampling_loss,
     noise_cumulative,
     sample_negatives,
@@ -125,8 +125,7 @@ class ParagraphVectors(nn.Module):
         h = self.hidden(documents, windows, table)
         mask = (negatives != targets[:, None]).to(h.dtype)
         u_pos, u_neg = self.output_vectors[targets], self.output_vectors[negatives]
-        loss = negative_sampling_loss(h, u_pos, u_neg, mask).mean().item()
-        grad_h, grad_pos, grad_neg = negative_sampling_gradients(h, u_pos, u_neg, mask)
+        loss, grad_h, grad_pos, grad_neg = loss_and_gradients(h, u_pos, u_neg, mask)
         table.index_add_(0, documents, grad_h, alpha=-lr)
         if learn_words:
             d = h.shape[1]

@@ -49,6 +49,7 @@ __all__ = [
     "Word2Vec",
     "cbow_windows",
     "keep_probabilities",
+    "loss_and_gradients",
     "negative_sampling_gradients",
     "negative_sampling_loss",
     "noise_cumulative",
@@ -159,12 +160,24 @@ def negative_sampling_gradients(
     Returns:
         ``(d h [B, D], d positive [B, D], d negatives [B, K, D])``.
     """
-    g_pos = torch.sigmoid((h * positive).sum(-1)) - 1.0
-    g_neg = torch.sigmoid(torch.einsum("bd,bkd->bk", h, negatives))
+    return loss_and_gradients(h, positive, negatives, mask)[1:]
+
+
+def loss_and_gradients(
+    h: Tensor, positive: Tensor, negatives: Tensor, mask: Tensor | None = None
+) -> tuple[float, Tensor, Tensor, Tensor]:
+    """The batch's mean :func:`negative_sampling_loss` and :func:`negative_sampling_gradients`, from one
+    computation of the scores (what the SGD steps use)."""
+    pos = (h * positive).sum(-1)
+    neg = torch.einsum("bd,bkd->bk", h, negatives)
+    neg_loss = F.logsigmoid(-neg)
+    g_pos = torch.sigmoid(pos) - 1.0
+    g_neg = torch.sigmoid(neg)
     if mask is not None:
-        g_neg = g_neg * mask
+        neg_loss, g_neg = neg_loss * mask, g_neg * mask
+    loss = -(F.logsigmoid(pos).sum() + neg_loss.sum()).item() / max(len(h), 1)
     grad_h = g_pos[:, None] * positive + torch.einsum("bk,bkd->bd", g_neg, negatives)
-    return grad_h, g_pos[:, None] * h, g_neg[..., None] * h[:, None]
+    return loss, grad_h, g_pos[:, None] * h, g_neg[..., None] * h[:, None]
 
 
 class Word2Vec(nn.Module):
@@ -230,8 +243,7 @@ class Word2Vec(nn.Module):
         h = self.hidden(inputs)
         mask = (negatives != targets[:, None]).to(h.dtype)
         u_pos, u_neg = self.output_vectors[targets], self.output_vectors[negatives]
-        loss = negative_sampling_loss(h, u_pos, u_neg, mask).mean().item()
-        grad_h, grad_pos, grad_neg = negative_sampling_gradients(h, u_pos, u_neg, mask)
+        loss, grad_h, grad_pos, grad_neg = loss_and_gradients(h, u_pos, u_neg, mask)
         d = h.shape[1]
         self.output_vectors.index_add_(0, targets, grad_pos, alpha=-lr)
         self.output_vectors.index_add_(0, negatives.reshape(-1), grad_neg.reshape(-1, d), alpha=-lr)
