@@ -2,7 +2,7 @@
 
 Paper: Vinyals, Fortunato & Jaitly, "Pointer Networks", NeurIPS 2015, https://arxiv.org/abs/1506.03134 (no
 official code). Claims checked: (1) a pointer network trained on small planar convex hulls (n = 5-50) generalises
-to larger n: its area coverage stays near 100% (99.9% at n = 500) even where exact accuracy falls; (2) on the
+to larger n: its area coverage stays near 100% (above 99% at n = 500) even where exact accuracy falls; (2) on the
 planar TSP a pointer network trained on n = 5-20 tours is close to optimal on the sizes it was trained on (n = 5:
 2.12 vs optimal 2.12; n = 10: 2.88 vs 2.87; n = 20: 3.88 vs 3.82), and beats the simple heuristics there, while
 its tours degrade beyond the trained sizes (n = 25-50).
