@@ -122,7 +122,6 @@ class DocstringTopicData(SplitDataModule):
         folder = generated_cache() / f"text-docstring-skipgram-{key}"
 
         def write(tmp) -> None:
-            torch.manual_seed(seed)
             documents = [self.corpus.tokens[i] for i in self.corpus.embedding_documents()]
             model = Word2Vec(len(self.vocabulary), dim, "skipgram", seed=seed)
             train_word2vec(
