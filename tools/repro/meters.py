@@ -31,7 +31,7 @@ Measured (full run, ``RECUR_DATA=/work/shared/data python tools/repro/meters.py 
 one thread of the shared 2-core machine): MetRec test accuracy (2,000 official test verses; majority class 0.090)
 BiGRU one-hot 0.719, binary 0.402, two-hot 0.744; BiLSTM two-hot 0.674; one-direction GRU two-hot 0.426 (fits
 82-99 s, the GRU 44 s). Claim 1 partly: the best arm (BiGRU, two-hot) is 0.65 above the majority class but far below
-the papers' 94-96% at 17% of MetRec's training verses and 4 epochs (the curves were still rising). Claim 2 partly:
+the papers' 94-96% at 17% of MetRec's training verses and 4 epochs. Claim 2 partly:
 two-hot is above one-hot (+0.025), as Yousef et al. found, but binary is far below both at this budget: the 8-bit
 code of a (letter, diacritic) token must be decoded by the network, which the one-hot and two-hot inputs give away,
 and 4 epochs are too few for that (Yousef et al.'s best binary model trained on 1.7M verses, without diacritics).
