@@ -1,6 +1,6 @@
 """The recur-text console script: wired as the other members' are, with one-line errors.
 
-No model is registered yet (issue 19's foundations), so no recipe ships; fitting one is the next step.
+Each model family's own CLI tests (fit, exact resume, test from the checkpoint) sit beside its other tests.
 """
 
 import sys
