@@ -152,7 +152,7 @@ class CharLMTask(RecurModule):
     def __init__(
         self,
         model: str = "char_lm",
-        layer: str = "lstm",
+        layer: str = "deltanet",
         d_model: int = 128,
         n_layers: int = 2,
         mlp_ratio: float = 2.0,
