@@ -28,3 +28,13 @@ def test_an_unknown_recipe_is_one_line(capsys, runs_dir):
     message = capsys.readouterr().err.strip()
     assert exited.value.code == 2 and message.startswith("recur-text: error:") and "\n" not in message
     assert "meters/no_such_recipe" in message
+
+
+def test_generate_and_show_go_to_recurrent_gpts_loop(monkeypatch, capsys, tmp_path):
+    [script] = entry_points(group="console_scripts", name="recur-text")
+    monkeypatch.setattr(sys, "argv", ["recur-text", "show", "--state", str(tmp_path / "no_story")])
+    with pytest.raises(SystemExit) as exited:
+        script.load()()
+    message = capsys.readouterr().err.strip()
+    assert exited.value.code == 2 and message.startswith("recur-text generate: error:") and "\n" not in message
+    assert "no_story" in message

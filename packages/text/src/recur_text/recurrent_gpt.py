@@ -41,11 +41,11 @@ intact; a rerun of that step overwrites the files it had written.
 
 .. code-block:: bash
 
-    python -m recur_text.recurrent_gpt generate --state runs/story --premise "A story about Mia and her kite." \\
+    recur-text generate --state runs/story --premise "A story about Mia and her kite." \\
         --steps 5 --backend scripted
-    python -m recur_text.recurrent_gpt generate --state runs/story --steps 5 --backend openai \\
+    recur-text generate --state runs/story --steps 5 --backend openai \\
         --base_url http://127.0.0.1:8000/v1 --model my-model --edit
-    python -m recur_text.recurrent_gpt show --state runs/story
+    recur-text show --state runs/story
 """
 
 from __future__ import annotations
@@ -646,9 +646,7 @@ def _build_generator(args: argparse.Namespace) -> Generator:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m recur_text.recurrent_gpt", description="RecurrentGPT's recurrent generation loop"
-    )
+    parser = argparse.ArgumentParser(prog="recur-text", description="RecurrentGPT's recurrent generation loop")
     commands = parser.add_subparsers(dest="command", required=True)
     gen = commands.add_parser("generate", help="start or resume a generation in --state")
     gen.add_argument("--state", required=True, help="the generation's folder (state.json, embeddings.npz, story.md)")
