@@ -62,3 +62,19 @@ def test_bad_options_are_value_errors():
         get_model("lion_no_backbone", classes=("Truck",), **TINY)
     with pytest.raises(ValueError, match="x0 < x1"):
         get_model("lion_no_backbone", **{**TINY, "point_range": (0, 0, 0, -1, 1, 1)})
+
+
+@pytest.mark.skipif(not HAS_LION, reason="recur_pointcloud.models.lion is not there yet")
+def test_a_single_point_lands_in_its_own_bev_cell_after_the_lion_backbone():
+    # a transposed coordinate anywhere between voxelisation and HeightCompression would move it
+    from recur_pointcloud.voxels import voxelize
+
+    model = get_model("lion", **TINY).eval()
+    point = torch.tensor([[5.3, -2.2, 0.4, 0.5]])  # cell x = 10, y = 3, z = 2 of the 16 x 16 x 4 grid
+    features, coords, _ = voxelize([point], model.point_range, model.voxel_size)
+    assert coords.tolist() == [[0, 2, 3, 10]]
+    with torch.no_grad():
+        out, out_coords = model.backbone(model.vfe(features, coords), coords, 1)
+    bev = scatter_to_bev(out, out_coords, 1, model.bev_grid)
+    occupied = (bev.abs().sum(1)[0] > 0).nonzero().tolist()
+    assert occupied == [[3, 10]]

@@ -9,6 +9,7 @@ import torch
 from recur_pointcloud.models.lion import (
     LIONBackbone,
     LIONLayer,
+    PositionEmbedding,
     generate_voxels,
     merge_voxels,
     window_groups,
@@ -24,6 +25,8 @@ SMALL = {
     "window_shapes": ((5, 5, 8), (5, 5, 4)),
     "out_group_size": 8,
 }
+# a fixed read-out of an 8-wide output (its plain sum would not do: a LayerNorm's outputs sum to a constant)
+PROBE = torch.linspace(-1.0, 1.0, 8, dtype=torch.float64)
 
 
 def random_voxels(counts, grid=GRID, seed=0):
@@ -104,7 +107,7 @@ def test_an_output_depends_on_exactly_its_group_for_one_direction():
     group_of = groups.voxel_slot // 16
     features = torch.randn(60, 8, dtype=torch.float64, requires_grad=True)
     for voxel in (0, 17, 59):
-        (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[voxel].sum(), features)
+        (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[voxel] @ PROBE, features)
         reads = grad.abs().sum(1) > 0
         assert reads.tolist() == (group_of == group_of[voxel]).tolist()
 
@@ -117,7 +120,7 @@ def test_two_directions_read_only_the_x_groups_of_the_y_group_mates():
     y_group = window_groups(coords, 1, SHAPE, (5, 4, 3), 16, True, "y").voxel_slot // 16
     features = torch.randn(60, 8, dtype=torch.float64, requires_grad=True)
     voxel = 31
-    (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[voxel].sum(), features)
+    (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[voxel] @ PROBE, features)
     reachable = torch.isin(x_group, x_group[y_group == y_group[voxel]])
     assert not bool((grad.abs().sum(1) > 0)[~reachable].any())
 
@@ -242,3 +245,61 @@ def test_bad_input_is_one_line_error():
         backbone(features[:, :3], coords, 1)
     with pytest.raises(ValueError, match="one group size"):
         LIONBackbone(4, GRID, depths=(1, 1, 1), group_sizes=(8, 8))
+
+
+def _first_and_last_of_a_full_group(coords, group_size):
+    groups = window_groups(coords, 1, SHAPE, (5, 4, 3), group_size, False, "x")
+    first, last = groups.order[0].item(), groups.order[group_size - 1].item()
+    return first, last
+
+
+def test_bidirectional_reads_the_whole_group_both_ways_as_the_official_mamba():
+    # the official LION Mamba scans every group forwards and backwards: the first voxel of a group reads
+    # the last one (a causal operator alone would not)
+    torch.manual_seed(0)
+    coords = random_voxels([60])
+    first, last = _first_and_last_of_a_full_group(coords, 16)
+    features = torch.randn(60, 8, dtype=torch.float64, requires_grad=True)
+    for bidirectional, reads in ((True, True), (False, False)):
+        layer = LIONLayer(8, (5, 4, 3), 16, layer="gla", directions=("x",), bidirectional=bidirectional)
+        layer = layer.double()
+        (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[first] @ PROBE, features)
+        assert bool(grad[last].abs().sum() > 0) is reads
+
+
+def test_post_norm_adds_a_layer_normed_update_as_the_official_mamba_block():
+    # official Block(post_norm=True): x + LN(f(x)); the update of every voxel has zero mean and unit variance
+    torch.manual_seed(0)
+    coords = random_voxels([60])
+    features = 3 * torch.randn(60, 8, dtype=torch.float64) + 1
+    layer = LIONLayer(8, (5, 4, 3), 16, layer="mamba", directions=("x",), post_norm=True).double()
+    update = layer(features, coords, SHAPE, 1) - features
+    torch.testing.assert_close(update.mean(1), torch.zeros(60, dtype=torch.float64), atol=1e-6, rtol=0)
+    # (a LayerNorm divides by sqrt(var + 1e-5), so a small update variance ends a little under 1)
+    torch.testing.assert_close(update.var(1, unbiased=False), torch.ones(60, dtype=torch.float64), atol=0.05, rtol=0)
+    pre_norm = LIONLayer(8, (5, 4, 3), 16, layer="mamba", directions=("x",)).double()
+    pre_norm_variance = (pre_norm(features, coords, SHAPE, 1) - features).var(1, unbiased=False)
+    assert bool(((pre_norm_variance - 1).abs() > 0.05).any())
+
+
+def test_the_official_block_form_keeps_a_sample_independent_of_its_batch_mates():
+    # bidirectional scans reverse each group within its valid length, so padding never reaches a voxel
+    torch.manual_seed(0)
+    features, coords = scene((101, 37), dtype=torch.float64)
+    official = dict(SMALL, bidirectional=True, post_norm=True)
+    backbone = LIONBackbone(4, GRID, layer="mamba", **official).double().eval()
+    with torch.no_grad():
+        out, out_coords = backbone(features, coords, 2)
+        mine = coords[:, 0] == 1
+        alone_coords = coords[mine].clone()
+        alone_coords[:, 0] = 0
+        alone, _ = backbone(features[mine], alone_coords, 1)
+    torch.testing.assert_close(out[out_coords[:, 0] == 1], alone, rtol=1e-10, atol=1e-10)
+
+
+def test_the_position_embedding_can_be_left_out():
+    features, coords = scene((60, 40))
+    backbone = LIONBackbone(4, GRID, layer="gla", position_embedding=False, **SMALL)
+    assert not any(isinstance(m, PositionEmbedding) for m in backbone.modules())
+    out, out_coords = backbone(features, coords, 2)
+    assert out.shape == (len(out_coords), 16) and bool(torch.isfinite(out).all())

@@ -19,7 +19,8 @@ size or a window shape is ``(X, Y, Z)`` as OpenPCDet writes them. Read bottom-up
    never read (the official code fills it with copies of earlier voxels). Groups never span two samples,
    but a group may span several windows (as the official code: groups are cut from the sorted sequence).
 2. :class:`LIONLayer`: for each direction (``"x"`` then ``"y"``) the groups go as a batch of sequences
-   ``[G, group_size, D]`` through a core layer, pre-norm residual: :math:`x \leftarrow x + f(\mathrm{LN}(x))`.
+   ``[G, group_size, D]`` through a core layer, pre-norm residual: :math:`x \leftarrow x + f(\mathrm{LN}(x))`;
+   with ``bidirectional=True, post_norm=True`` the official form (below).
 3. :class:`PositionEmbedding`: an MLP on the voxel's xyz normalised to :math:`[-\pi, \pi]` over the grid,
    added before every encoder layer.
 4. :class:`VoxelMerge` (the official ``PatchMerging3DV3``): the 3D spatial feature descriptor
@@ -40,8 +41,16 @@ Deviations, on purpose:
   so that the backbone can also take the raw voxel means; at ``in_channels == D`` they enter as they are.
 - The group operator is any registered core layer (``layer``, ``layer_kwargs``); the default ``mamba``
   has the official d_state 16, d_conv 4, expand 2; the official ``drop_path`` 0.2 is not applied. Every
-  operator gets the Mamba block's form (pre-norm residual, no feed-forward); the official RetNet and RWKV
-  blocks add a pre-norm feed-forward sub-layer of their own.
+  operator runs causally over its group in the pre-norm form :math:`x + f(\mathrm{LN}(x))` (no
+  feed-forward) by default. The official Mamba ``Block`` is post-norm (``post_norm=True``:
+  :math:`x + \mathrm{LN}(f(x))`) and its Mamba runs a second selective scan over the reversed group
+  (its own convolution, Δ, A, B, C and D; in- and out-projections shared), summing the two; the official
+  RetNet and RWKV blocks add a feed-forward sub-layer of their own. ``bidirectional=True`` wraps a
+  causal core layer in the core's ``bidirectional`` layer (two full copies merged by a linear map) and
+  ``post_norm=True`` gives the official residual form. Not the default: at CPU scale the official form
+  did not measure better (``tools/repro/lion.py --official-block``: mamba 21.0, gla 14.1 Car 3D AP_R40
+  vs 22.3, 28.9 causal pre-norm; ``lion/synthetic`` at batch 1 for 15 epochs: best 17.6 vs the baseline's
+  39.3), and single runs at this scale differ by more than 10 AP from one seed to another.
 - Defaults are scaled to CPU: two blocks of depth 2 (official four), groups of 1024 and 512 voxels (the
   official 4096, 2048, 1024, 512 divided by 4). Windows are 13 × 13 × (the block's z extent), as the
   official. On two synthetic LiDAR sweeps at KITTI's grid (18300 voxels, 352 × 400 × 32) the default
@@ -171,11 +180,27 @@ def window_groups(
     return WindowGroups(order, voxel_slot, valid.view(-1, group_size).sum(1), group_size)
 
 
+def build_operator(layer: str, dim: int, layer_kwargs: dict | None, bidirectional: bool) -> nn.Module:
+    """The group operator: the core layer ``layer``, run forwards and backwards when ``bidirectional``.
+
+    A causal layer is wrapped in the core's ``bidirectional`` layer (one copy over the group, one over
+    its reverse, merged by a linear map), as the official LION Mamba scans every group both ways; a
+    layer that is not causal already reads the whole group and is used as it is.
+    """
+    operator = build_layer(layer, dim, **(layer_kwargs or {}))
+    if bidirectional and getattr(operator, "causal", True):
+        operator = build_layer("bidirectional", dim, layer=layer, **(layer_kwargs or {}))
+    return operator
+
+
 class LIONLayer(nn.Module):
     r"""Voxels mixed group by group by a core layer, once per direction (the official ``LIONLayer``).
 
-    For each direction d: :math:`x \leftarrow x + \mathrm{ungroup}(f_d(\mathrm{LN}_d(\mathrm{group}_d(x))))`,
-    with the groups of :func:`window_groups` as a batch of sequences and right-padding passed as ``lengths``.
+    For each direction d, with the groups of :func:`window_groups` as a batch of sequences (right-padding
+    passed as ``lengths``): pre-norm (default),
+    :math:`x \leftarrow x + \mathrm{ungroup}(f_d(\mathrm{LN}_d(\mathrm{group}_d(x))))`; or post-norm as the
+    official Mamba ``Block`` (``post_norm=True``),
+    :math:`x \leftarrow x + \mathrm{LN}_d(\mathrm{ungroup}(f_d(\mathrm{group}_d(x))))`.
 
     Args:
         dim: feature width D.
@@ -185,6 +210,8 @@ class LIONLayer(nn.Module):
         layer: registered core layer name (the group operator).
         layer_kwargs: its extra arguments.
         directions: serialisation of each sub-layer in turn (official ``["x", "y"]``).
+        bidirectional: scan each group forwards and backwards (:func:`build_operator`; official True).
+        post_norm: normalise the operator's output (official) instead of its input.
 
     Shapes:
         features [N, D], coords [N, 4] -> [N, D].
@@ -199,6 +226,8 @@ class LIONLayer(nn.Module):
         layer: str = "mamba",
         layer_kwargs: dict | None = None,
         directions: Sequence[str] = ("x", "y"),
+        bidirectional: bool = False,
+        post_norm: bool = False,
     ) -> None:
         super().__init__()
         if group_size < 1 or len(window_shape) != 3 or min(window_shape) < 1:
@@ -213,16 +242,21 @@ class LIONLayer(nn.Module):
         self.group_size = group_size
         self.shift = shift
         self.directions = tuple(directions)
+        self.post_norm = post_norm
         self.norms = nn.ModuleList(nn.LayerNorm(dim) for _ in directions)
-        self.operators = nn.ModuleList(build_layer(layer, dim, **(layer_kwargs or {})) for _ in directions)
+        self.operators = nn.ModuleList(build_operator(layer, dim, layer_kwargs, bidirectional) for _ in directions)
 
     def forward(self, features: Tensor, coords: Tensor, spatial_shape: SpatialShape, batch_size: int) -> Tensor:
         for direction, norm, operator in zip(self.directions, self.norms, self.operators):
             groups = window_groups(
                 coords, batch_size, spatial_shape, self.window_shape, self.group_size, self.shift, direction
             )
-            mixed, _ = operator(norm(groups.group(features)), lengths=groups.lengths)
-            features = features + groups.ungroup(mixed)
+            if self.post_norm:
+                mixed, _ = operator(groups.group(features), lengths=groups.lengths)
+                features = features + norm(groups.ungroup(mixed))
+            else:
+                mixed, _ = operator(norm(groups.group(features)), lengths=groups.lengths)
+                features = features + groups.ungroup(mixed)
         return features
 
 
@@ -363,6 +397,8 @@ class LIONBlock(nn.Module):
         group_size: voxels per group.
         shift: shift the windows of the odd-numbered encoder and decoder layers.
         layer, layer_kwargs: the group operator (a registered core layer).
+        bidirectional, post_norm: see :class:`LIONLayer`.
+        position_embedding: add :class:`PositionEmbedding` before each encoder layer (official True).
 
     Shapes:
         features [N, D], coords [N, 4] -> [N, D] (same voxels, same order).
@@ -377,24 +413,33 @@ class LIONBlock(nn.Module):
         shift: bool = True,
         layer: str = "mamba",
         layer_kwargs: dict | None = None,
+        bidirectional: bool = False,
+        post_norm: bool = False,
+        position_embedding: bool = True,
     ) -> None:
         super().__init__()
         if depth < 1:
             raise ValueError(f"a LION block needs depth >= 1, got {depth}")
 
         def lion_layer(level: int) -> LIONLayer:
-            return LIONLayer(dim, window_shape, group_size, shift and level % 2 == 1, layer, layer_kwargs)
+            shifted = shift and level % 2 == 1
+            directions = ("x", "y")
+            return LIONLayer(
+                dim, window_shape, group_size, shifted, layer, layer_kwargs, directions, bidirectional, post_norm
+            )
 
         self.encoder = nn.ModuleList(lion_layer(i) for i in range(depth))
-        self.position = nn.ModuleList(PositionEmbedding(dim) for _ in range(depth))
+        self.position = nn.ModuleList(PositionEmbedding(dim) for _ in range(depth)) if position_embedding else None
         self.down = nn.ModuleList(VoxelMerge(dim, (2, 2, 2)) for _ in range(depth))
         self.decoder = nn.ModuleList(lion_layer(i) for i in range(depth))
         self.decoder_norms = nn.ModuleList(nn.LayerNorm(dim) for _ in range(depth))
 
     def forward(self, features: Tensor, coords: Tensor, spatial_shape: SpatialShape, batch_size: int) -> Tensor:
         skips = []
-        for encode, position, down in zip(self.encoder, self.position, self.down):
-            features = encode(features + position(coords, spatial_shape), coords, spatial_shape, batch_size)
+        for level, (encode, down) in enumerate(zip(self.encoder, self.down)):
+            if self.position is not None:
+                features = features + self.position[level](coords, spatial_shape)
+            features = encode(features, coords, spatial_shape, batch_size)
             merged, merged_coords, merged_shape, inverse = down(features, coords, spatial_shape, batch_size)
             skips.append((features, coords, spatial_shape, inverse))
             features, coords, spatial_shape = merged, merged_coords, merged_shape
@@ -429,6 +474,9 @@ class LIONBackbone(nn.Module):
             z down-merge (official ``DIFF_SCALE`` 0.2; 0 turns it off).
         out_window_shape: (wx, wy, wz) of the last LIONLayer (official 13 × 13 × 2).
         out_group_size: voxels per group of the last LIONLayer (official 256).
+        bidirectional: scan every group forwards and backwards (official: the LION Mamba's two scans).
+        post_norm: ``x + LN(f(x))`` (official Mamba ``Block``) instead of ``x + f(LN(x))``.
+        position_embedding: the learned position embedding before each encoder layer (official True).
 
     Attributes:
         out_grid_size: (X, Y, Z') of the output grid, ``Z' = ceil(Z / 2^len(depths))``.
@@ -453,6 +501,9 @@ class LIONBackbone(nn.Module):
         generation_ratio: float = 0.2,
         out_window_shape: Sequence[int] = (13, 13, 2),
         out_group_size: int = 256,
+        bidirectional: bool = False,
+        post_norm: bool = False,
+        position_embedding: bool = True,
     ) -> None:
         super().__init__()
         if len(grid_size) != 3 or min(grid_size) < 1:
@@ -478,11 +529,15 @@ class LIONBackbone(nn.Module):
             else nn.Sequential(nn.Linear(in_channels, dim), nn.LayerNorm(dim), nn.GELU())
         )
         self.blocks = nn.ModuleList(
-            LIONBlock(dim, depth, window, group, shift, layer, layer_kwargs)
+            LIONBlock(
+                dim, depth, window, group, shift, layer, layer_kwargs, bidirectional, post_norm, position_embedding
+            )
             for depth, window, group in zip(depths, window_shapes, group_sizes)
         )
         self.z_merges = nn.ModuleList(VoxelMerge(dim, (1, 1, 2), generation_ratio) for _ in depths)
-        self.out_layer = LIONLayer(dim, out_window_shape, out_group_size, shift, layer, layer_kwargs)
+        self.out_layer = LIONLayer(
+            dim, out_window_shape, out_group_size, shift, layer, layer_kwargs, ("x", "y"), bidirectional, post_norm
+        )
 
     def forward(self, features: Tensor, coords: Tensor, batch_size: int) -> tuple[Tensor, Tensor]:
         self._check_input(features, coords, batch_size)
