@@ -36,7 +36,18 @@ RecurrentGPT memory folder ``memory/``.
    fact paragraph was retrieved beside it. The memory files (``state.json``, ``embeddings.npz``, ``story.md``,
    ``responses/``) stay under ``runs/demo/text/memory``.
 
-MEASURED_PLACEHOLDER
+``recur demo text`` took 49 s of wall time (the demo's own clock: 42 s; 43 s of CPU) from an empty cache (the verses,
+proteins and docstring corpus written on the way), with no data root, from a folder outside the checkout, one torch
+thread, on a 2-core machine another job kept busy (load average about 2); two earlier runs of the same sizes took
+45 s. That run printed: meters accuracy 0.681 (macro 0.677) against 0.206 for the majority class; seq2seq BLEU 53.7
+greedy and 57.1 with beam 4 (exact sentences 0.090 and 0.100) against 2.7 (exact 0) for the monotone baseline; the
+pointer network's exact hulls 0.115 against 0.080 for the extreme points, but area coverage 0.635 against their
+0.713 (300 steps are far from ``pointer/convex_hull``'s 6 epochs of 20,000 sets); the QTN accuracy 0.756 (AUROC 0.817)
+against 0.644 for the majority class, at lr 0.03 (at the recipe's 0.01, and at 0.02 with batches of 16, 6 epochs
+stayed at or under the majority class); skip-gram twin MRR 0.615 (top-10 0.720) against 0.002 (0.000) for random
+vectors; RecurrentGPT recall 1.00 with the long-term memory against 0.00 without after 10 steps, but 0.25 against
+0.00 after 30, when the hashed n-gram retrieval found the fact's paragraph for only 1 query of 4 (the distractor
+paragraphs name the same people and things; ``tools/repro/recurrent_gpt.py`` measured the same fall over 32 probes).
 """
 
 from __future__ import annotations
@@ -80,7 +91,7 @@ SEQ2SEQ = dict(num_train=6400, num_test=200, d_model=96, n_layers=1, epochs=3)
 # part 3: pointer/convex_hull on 5-10 points
 POINTER = dict(sizes=(5, 10), num_train=6400, num_test=200, d_model=64, epochs=3)
 # part 4: qtn/rnn_circuit (794 parameters) on the generated proteins
-PROTEINS = dict(num_sequences=600, epochs=6)
+PROTEINS = dict(num_sequences=600, epochs=6, batch_size=32, lr=0.03)
 # part 5: skip-gram on the standard library's docstrings
 SKIPGRAM = dict(sources=("stdlib",), epochs=4, dim=50)
 # part 6: RecurrentGPT with the scripted writer
@@ -201,17 +212,20 @@ def run_pointer_demo(
 
 
 def run_protein_demo(
-    num_sequences: int = PROTEINS["num_sequences"], epochs: int = PROTEINS["epochs"]
+    num_sequences: int = PROTEINS["num_sequences"],
+    epochs: int = PROTEINS["epochs"],
+    batch_size: int = PROTEINS["batch_size"],
+    lr: float = PROTEINS["lr"],
 ) -> dict[str, Any]:
     """qtn/rnn_circuit's quantum tensor network (794 parameters) on generated proteins, beside the majority class."""
     from recur_text.protein_classification import ProteinData, ProteinTask
 
     L.seed_everything(0, verbose=False)
-    data = ProteinData(num_sequences=num_sequences, batch_size=32)
+    data = ProteinData(num_sequences=num_sequences, batch_size=batch_size)
     module = ProteinTask(
         "qtn_chain",
         model_kwargs={"wire_qubits": 3, "word_layers": 4, "block_layers": 12},
-        lr=0.01,
+        lr=lr,
         warmup_steps=10,
         scheduler="cosine",
     )
