@@ -24,10 +24,10 @@ RecurrentGPT memory folder ``memory/``.
    :class:`~recur_text.protein_classification.ProteinTask`): ``qtn/rnn_circuit``'s circuit (794 parameters,
    simulated as exact state vectors) on generated cytoplasm/membrane proteins (:data:`PROTEINS`); accuracy and
    AUROC beside the majority class.
-5. **Skip-gram** (Mikolov et al. 2013, as Lai 2016 compares it; :mod:`recur_text.models.word2vec`): one epoch
-   on the standard library's docstrings with 100 planted twins (a word's occurrences split between it and a new
-   twin spelling, :func:`~recur_text.data.word_corpus.plant_twins`); the twin's mean reciprocal rank and top-10
-   rate among all words by cosine, beside random vectors of the same shape (:data:`SKIPGRAM`).
+5. **Skip-gram** (Mikolov et al. 2013, as Lai 2016 compares it; :mod:`recur_text.models.word2vec`): 4 epochs,
+   50 dimensions, on the standard library's docstrings with 100 planted twins (every second occurrence of a word
+   renamed ``<word>_twin``, :func:`~recur_text.data.word_corpus.plant_twins`); the twin's mean reciprocal rank and
+   top-10 rate among all words by cosine, beside random vectors of the same shape (:data:`SKIPGRAM`).
 6. **RecurrentGPT** (Zhou et al. 2023, https://arxiv.org/abs/2305.13304;
    :class:`~recur_text.recurrent_gpt.RecurrentGPT`) with the scripted writer
    (:class:`~recur_text.generators.ScriptedGenerator`, which answers a query only from the text the loop hands
