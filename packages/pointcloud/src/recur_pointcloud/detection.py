@@ -481,6 +481,7 @@ class DetectionModule(RecurModule):
         from recur_pointcloud.plots import plot_kitti_frame
 
         x0, y0, _, x1, y1, _ = self.hparams.point_range
+        folder.mkdir(parents=True, exist_ok=True)
         for frame, found in rows:
             with Image.open(frame.image_path) as image:
                 pixels = np.asarray(image.convert("RGB"))
