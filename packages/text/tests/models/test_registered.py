@@ -19,6 +19,6 @@ def test_the_paper_models_are_registered():
 @pytest.mark.parametrize(("layer", "layer_kwargs"), [("gru", None), ("gla", {"num_heads": 1}), ("mamba", None)])
 @pytest.mark.parametrize("name", RECURRENT)
 def test_core_layers_are_the_recurrence(name, layer, layer_kwargs):
-    model = get_model(name, layer=layer, **({"layer_kwargs": layer_kwargs} if layer_kwargs else {}))
+    model = get_model(name, layer=layer, layer_kwargs=layer_kwargs)
     assert any(isinstance(m, get_layer_class(layer)) for m in model.modules())
     check_model(model, batch_size=2)

@@ -105,6 +105,9 @@ class MeterRNNConfig:
     # after every stacked layer (papers: 0.2)
     dropout: float = 0.2
 
+    def __post_init__(self) -> None:
+        self.layer_kwargs = dict(self.layer_kwargs or {})  # None (a recipe's null) means the layer's defaults
+
 
 class MeterRNN(nn.Module):
     """Stacked (bi)directional recurrent meter classifier (Yousef et al. 2019; Al-shaibani et al. 2020).

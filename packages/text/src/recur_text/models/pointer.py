@@ -81,6 +81,9 @@ class PointerNetConfig:
     fixed_length: bool = False  # end only after every point is chosen (TSP)
     max_len: int | None = None  # decoding limit; None: n + 1 with mask_chosen, else 3 * (2n) + 1 (triangles)
 
+    def __post_init__(self) -> None:
+        self.layer_kwargs = dict(self.layer_kwargs or {})  # None (a recipe's null) means the layer's defaults
+
 
 class PointerNet(nn.Module):
     """Encoder stack over the points -> decoder stack fed the chosen points -> pointer attention.

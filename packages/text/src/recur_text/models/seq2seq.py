@@ -87,6 +87,9 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     max_len: int = 64  # default decoding limit (symbols, EOS included)
 
+    def __post_init__(self) -> None:
+        self.layer_kwargs = dict(self.layer_kwargs or {})  # None (a recipe's null) means the layer's defaults
+
 
 class Seq2Seq(nn.Module):
     """Encoder stack -> final states -> decoder stack -> softmax over the target vocabulary.
