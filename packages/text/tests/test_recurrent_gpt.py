@@ -16,6 +16,7 @@ from recur_text.recurrent_gpt import (
     RecurrentGPT,
     StepOutput,
     StoryState,
+    WordVectorEmbedder,
     atomic_write,
     format_output,
     parse_output,
@@ -288,3 +289,41 @@ def test_state_round_trips_through_json():
         premise="p", plan="q", step=1, paragraph="a", paragraphs=["a"], long_memory=[rgp.MemoryEntry(0, "z")]
     )
     assert StoryState.from_json(state.to_json()) == state
+
+
+# --- the package's own word vectors as the long-term memory's embedding ------------------------------------
+
+
+def word_vector_embedder(token_lists, dim=16):
+    from recur_text.data.word_corpus import Vocabulary
+
+    vocabulary = Vocabulary.build(token_lists, min_count=1)
+    vectors = torch.randn(len(vocabulary), dim, generator=torch.Generator().manual_seed(0))
+    return WordVectorEmbedder(vectors, vocabulary, label="test"), vocabulary
+
+
+def test_word_vectors_embed_texts_by_their_rare_words():
+    # "mia" is in every sentence (frequent), "kite" and "drum" once each (rare)
+    embedder, vocabulary = word_vector_embedder([["mia", "kite"], ["mia", "drum"]] + [["mia", "runs"]] * 20)
+    out = embedder(["Mia's kite.", "kite, Mia", "Mia's drum.", "nothing known here"])
+    assert out.shape == (4, 16) and torch.allclose(out[:3].norm(dim=1), torch.ones(3))
+    assert torch.allclose(out[0], out[1])  # the same words in another order and case
+    assert out[3].abs().max() == 0  # no word of the vocabulary: the zero vector
+    kite = embedder(["kite"])[0]
+    assert kite @ out[0] > 0.99 and kite @ out[2] < 0.9  # "mia" weighs little beside the rare word
+    with pytest.raises(ValueError, match="one row per vocabulary word"):
+        WordVectorEmbedder(torch.zeros(3, 4), vocabulary, label="x")
+
+
+def test_the_loop_runs_and_caches_with_word_vectors(tmp_path):
+    embedder, _ = word_vector_embedder(
+        [["mia", "has", "a", "red", "kite"], ["mia", "takes", "the", "kite", "to", "hill"]]
+    )
+    loop = RecurrentGPT.create(
+        tmp_path / "s", "Mia and her friends.", ScriptedGenerator(), "Mia has a red kite.", 2, embedder=embedder
+    )
+    loop.run(4)
+    assert loop.state.step == 4
+    again = RecurrentGPT.open(tmp_path / "s", ScriptedGenerator(), embedder=embedder)
+    again.run(1)
+    assert again.state.step == 5 and again.step_input(plan="Mia's kite is").retrieved

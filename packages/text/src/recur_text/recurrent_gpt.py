@@ -70,6 +70,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from recur_text.data.word_corpus import Vocabulary
+
 __all__ = [
     "STATE_FILE",
     "Embedder",
@@ -82,6 +84,7 @@ __all__ = [
     "StepInput",
     "StepOutput",
     "StoryState",
+    "WordVectorEmbedder",
     "atomic_write",
     "format_output",
     "main",
@@ -189,6 +192,51 @@ class HashedNgramEmbedder:
             np.add.at(out, (np.asarray(rows), h % self.dim), np.where((h >> 20) & 1, 1.0, -1.0).astype(np.float32))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return torch.from_numpy(out / np.maximum(norms, 1e-12))
+
+
+class WordVectorEmbedder:
+    """Sentence embeddings from the package's own word vectors (:class:`~recur_text.models.word2vec.Word2Vec`,
+    skip-gram or CBOW): the weighted mean of a text's word vectors, L2-normalised.
+
+    Each word ``w`` weighs :math:`a / (a + p(w))` with :math:`p(w)` its frequency in the corpus the vectors were
+    trained on (the smooth inverse frequency of Arora et al. 2017), so that frequent words such as names shared
+    by many paragraphs count less than the rare ones that tell paragraphs apart. Words outside the vocabulary
+    are skipped; a text with none gets the zero vector.
+
+    Args:
+        vectors: ``[V, D]`` word vectors (``Word2Vec.vectors()``).
+        vocabulary: the :class:`~recur_text.data.word_corpus.Vocabulary` of ``vectors``' rows, with its counts.
+        label: what the vectors are (e.g. the checkpoint), part of :attr:`name` so that a cache made with other
+            vectors is recomputed.
+        smoothing: ``a``.
+
+    Shapes:
+        texts (N strings) -> [N, D] float32.
+    """
+
+    def __init__(self, vectors: Tensor, vocabulary: Vocabulary, label: str, smoothing: float = 1e-3) -> None:
+        if vectors.dim() != 2 or vectors.shape[0] != len(vocabulary):
+            raise ValueError(
+                f"vectors must be [V, D] with one row per vocabulary word ({len(vocabulary)}), "
+                f"got shape {tuple(vectors.shape)}"
+            )
+        counts = torch.as_tensor(np.asarray(vocabulary.counts), dtype=torch.float32)
+        self.weights = smoothing / (smoothing + counts / counts.sum())
+        self.vectors = vectors.detach().float()
+        self.index = vocabulary.index
+        self.name = f"word_vectors({label}, V={vectors.shape[0]}, D={vectors.shape[1]}, a={smoothing})"
+
+    def __call__(self, texts: Sequence[str]) -> Tensor:
+        rows, ids = [], []
+        for row, text in enumerate(texts):
+            found = [self.index[w] for w in _WORD.findall(text.lower()) if w in self.index]
+            ids.extend(found)
+            rows.extend([row] * len(found))
+        out = torch.zeros(len(texts), self.vectors.shape[1])
+        if ids:
+            ids_t = torch.tensor(ids)
+            out.index_add_(0, torch.tensor(rows), self.vectors[ids_t] * self.weights[ids_t, None])
+        return out / out.norm(dim=1, keepdim=True).clamp(min=1e-12)
 
 
 def retrieve(query: Tensor, keys: Tensor, k: int) -> tuple[Tensor, Tensor]:
