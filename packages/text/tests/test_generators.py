@@ -3,6 +3,7 @@
 The server runs on 127.0.0.1 in a thread; the first path segment of ``base_url`` says how it answers.
 """
 
+import contextlib
 import json
 import threading
 import time
@@ -25,18 +26,16 @@ class Handler(BaseHTTPRequestHandler):
     calls: ClassVar[dict] = {}
 
     def log_message(self, *args):
-        pass
+        """Quiet: the test server writes no access log to stderr."""
 
     def _reply(self, code, body: bytes):
-        try:
+        # the client may have given up already (the timeout test)
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             self.send_response(code)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            # the client gave up (the timeout test)
-            pass
 
     def do_POST(self):
         mode = self.path.strip("/").split("/")[0]
