@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from recur_core.engine import RecurModule, check_data_matches
+from recur_core.engine import RecurModule, check_data_matches, sizes_from_data
 from recur_core.registry import get_model
 from recur_planning.metrics import (
     mean_per_level,
@@ -118,13 +118,7 @@ class GoalRecognitionModule(RecurModule):
         )
 
     def setup(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        for name in ("num_actions", "num_goal_facts", "max_len"):
-            if self.hparams[name] is None:
-                value = getattr(data, name, None)
-                if value is None:
-                    raise ValueError(f"model.{name} is not set and the data does not state it; set --model.{name}")
-                self.hparams[name] = int(value)
+        sizes_from_data(self, ("num_actions", "num_goal_facts", "max_len"))
         check_data_matches(self, ("num_actions", "num_goal_facts", "max_len"))
         if self.net is None:
             self._build()
@@ -342,14 +336,8 @@ class PredictiveCodingModule(RecurModule):
         self.net = get_model(self.hparams.model, **options, **(self.hparams.model_kwargs or {}))
 
     def setup(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
         names = ("input_dim", "num_sequences", "seq_len")
-        for name in names:
-            if self.hparams[name] is None:
-                value = getattr(data, name, None)
-                if value is None:
-                    raise ValueError(f"model.{name} is not set and the data does not state it; set --model.{name}")
-                self.hparams[name] = int(value)
+        sizes_from_data(self, names)
         # a PV-RNN checkpoint fits only a training split of its size; the others read any data
         check_data_matches(self, names if self.hparams.model in _PER_SEQUENCE_MODELS else ("input_dim",))
         if self.net is None:

@@ -46,7 +46,7 @@ from torch.utils.data import Dataset
 from torchmetrics.functional.classification import multiclass_accuracy, multiclass_confusion_matrix
 
 from recur_core.data import dataset_file
-from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
+from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches, sizes_from_data
 from recur_core.registry import get_model
 from recur_text.data.alphabets import ARABIC, ENGLISH, Alphabet
 from recur_text.data.encodings import ENCODINGS, encoding_width, token_indices
@@ -431,12 +431,7 @@ class MeterClassificationModule(RecurModule):
 
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
-        for name in ("input_dim", "num_classes"):
-            if self.hparams[name] is None:
-                value = getattr(data, name, None)
-                if value is None:
-                    raise ValueError(f"model.{name} is not set and the data does not state it; set --model.{name}")
-                self.hparams[name] = int(value)
+        sizes_from_data(self, ("input_dim", "num_classes"))
         check_data_matches(self, ("input_dim", "num_classes"))
         if self.net is None:
             self._build()

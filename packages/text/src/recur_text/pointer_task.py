@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from recur_core.engine import RecurModule, SplitDataModule
+from recur_core.engine import RecurModule, SplitDataModule, check_data_matches
 from recur_core.engine.datamodule import Split
 from recur_core.registry import get_model
 from recur_text.data.geometry import (
@@ -195,12 +195,7 @@ class PointerModule(RecurModule):
         self._rows: list[dict[str, float]] = []
 
     def setup(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        theirs = getattr(data, "task", None)
-        if theirs is not None and theirs != self.hparams.task:
-            raise ValueError(
-                f"model.task = {self.hparams.task!r} but the data has task = {theirs!r}; set --model.task {theirs}"
-            )
+        check_data_matches(self, ("task",))
 
     def forward(self, points: Tensor, lengths: Tensor, targets: Tensor) -> Tensor:
         return self.net(points, lengths, targets)

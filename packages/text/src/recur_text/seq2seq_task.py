@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.nn.utils.rnn import pad_sequence
 
-from recur_core.engine import RecurModule, SplitDataModule, check_data_matches
+from recur_core.engine import RecurModule, SplitDataModule, check_data_matches, sizes_from_data
 from recur_core.engine.datamodule import Split
 from recur_core.registry import get_model
 from recur_text.data.translation import (
@@ -166,13 +166,7 @@ class Seq2SeqModule(RecurModule):
         )
 
     def setup(self, stage: str) -> None:
-        data = getattr(self.trainer, "datamodule", None)
-        for name in ("src_vocab_size", "tgt_vocab_size"):
-            if self.hparams[name] is None:
-                value = getattr(data, name, None)
-                if value is None:
-                    raise ValueError(f"model.{name} is not set and the data does not state it; set --model.{name}")
-                self.hparams[name] = int(value)
+        sizes_from_data(self, ("src_vocab_size", "tgt_vocab_size"))
         check_data_matches(self, ("src_vocab_size", "tgt_vocab_size"))
         if self.net is None:
             self._build()

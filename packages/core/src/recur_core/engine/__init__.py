@@ -5,7 +5,8 @@
 - :class:`SequenceTask`: :class:`~recur_core.models.SequenceModel` on the diagnostic tasks.
 - :class:`SequenceRegressionTask`: the same model on real-valued sequences with float targets (adding).
 - :class:`SplitDataModule`: base DataModule (train/val/test made once, seeded resumable loaders).
-- :func:`check_data_matches`: a module's options against its DataModule's, with the fixing override.
+- :func:`check_data_matches`: a module's options against its DataModule's, with the fixing override;
+  :func:`sizes_from_data`: the sizes a module leaves unset, taken from its DataModule.
 - :func:`quiet_trainer`: a silent ``Trainer`` for scripts and tests.
 - :func:`run_cli`: the ``recur-<member>`` CLI (recipes, run folders, exact resume, DDP);
   :func:`console_main` runs it for a terminal, a user's mistake as one line.
@@ -25,7 +26,13 @@ from recur_core.engine.callbacks import (
 )
 from recur_core.engine.cli import RecurCLI, console_main, read_checkpoint, run_cli
 from recur_core.engine.datamodule import EpochShuffle, RankShard, Split, SplitDataModule
-from recur_core.engine.module import RecurModule, SequenceRegressionTask, SequenceTask, check_data_matches
+from recur_core.engine.module import (
+    RecurModule,
+    SequenceRegressionTask,
+    SequenceTask,
+    check_data_matches,
+    sizes_from_data,
+)
 from recur_core.engine.trainer import quiet_trainer
 
 __all__ = [
@@ -48,4 +55,5 @@ __all__ = [
     "quiet_trainer",
     "read_checkpoint",
     "run_cli",
+    "sizes_from_data",
 ]

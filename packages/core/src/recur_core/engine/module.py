@@ -133,6 +133,19 @@ class RecurModule(L.LightningModule):
         """Write model-specific PNGs into ``run_dir`` after fit (rank zero only). Default: none."""
 
 
+def sizes_from_data(module: L.LightningModule, names: tuple[str, ...]) -> None:
+    """Fill each of ``names`` that the module's hparams leave ``None`` from the trainer's DataModule (the
+    vocabulary size, classes, input width that the data states), for modules that build their network in
+    ``setup``; a size neither gives is a one-line error naming the option to set."""
+    data = getattr(module.trainer, "datamodule", None)
+    for name in names:
+        if module.hparams[name] is None:
+            value = getattr(data, name, None)
+            if value is None:
+                raise ValueError(f"model.{name} is not set and the data does not state it; set --model.{name}")
+            module.hparams[name] = int(value)
+
+
 def check_data_matches(module: L.LightningModule, names: tuple[str, ...]) -> None:
     """Raise if the trainer's DataModule states one of ``names`` differently from the module's hparams.
 
