@@ -24,7 +24,7 @@ over interleaved rounds until they settle (``_stable_timing.py``; the interquart
    ``attention`` is the core layer as it runs (``scaled_dot_product_attention``, whose fused CPU kernel
    never holds the group x group scores, so its memory stays linear); ``attention T×T`` forces PyTorch's
    math kernel, which materialises the scores as a plain transformer does. Peak memory is what one call
-   adds to the process's resident set (``vir.py``'s ``peak_megabytes``, Linux).
+   adds to the process's resident set (``_memory.py``'s ``peak_megabytes``, Linux).
 
 Measured (``heavy.sh .venv/bin/python tools/bench/lion.py``, 2026-12-04, on the shared 2-core machine):
 
@@ -98,9 +98,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from _memory import fix_malloc_for_peaks, peak_megabytes
 from _stable_timing import Settle, stable_times
 from torch.nn.attention import SDPBackend, sdpa_kernel
-from vir import fix_malloc_for_peaks, peak_megabytes
 
 from recur_core.repro import write_rows
 from recur_pointcloud.data.synthetic_kitti import sample_boxes, scan_scene

@@ -42,7 +42,6 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
-import ctypes
 import platform
 import sys
 from collections.abc import Callable
@@ -50,6 +49,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import torch
+from _memory import fix_malloc_for_peaks, peak_megabytes
 from _stable_timing import Settle, stable_times
 from torch.nn.attention import SDPBackend, sdpa_kernel
 
@@ -58,39 +58,6 @@ from recur_core.repro import replace_generated_table, write_rows
 
 FORMS = ("parallel", "chunkwise", "recurrent")
 ROOT = Path(__file__).resolve().parents[2]
-# glibc mallopt parameters: M_TRIM_THRESHOLD, M_MMAP_THRESHOLD
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-
-
-def fix_malloc_for_peaks() -> None:
-    """Make every large allocation an mmap that is unmapped on free, so the resident peak is the live memory's.
-
-    Raises:
-        ValueError: not Linux with glibc and a writable ``/proc/self/clear_refs`` (peaks cannot be measured).
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        ok = libc.mallopt(_M_MMAP_THRESHOLD, 64 * 1024) == 1 and libc.mallopt(_M_TRIM_THRESHOLD, 128 * 1024) == 1
-        Path("/proc/self/clear_refs").write_text("5")
-    except OSError as err:
-        raise ValueError(f"peak memory needs Linux with glibc ({err}); run on Linux or pass --no-memory") from None
-    if not ok:
-        raise ValueError("glibc refused mallopt(M_MMAP_THRESHOLD); run on Linux/glibc or pass --no-memory")
-
-
-def _status_kb(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    raise ValueError(f"/proc/self/status has no {field}; run on Linux or pass --no-memory")
-
-
-def peak_megabytes(run: Callable[[], object]) -> float:
-    """Megabytes that one call of ``run`` adds at its peak to the process's resident memory (Linux)."""
-    Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current VmRSS
-    before = _status_kb("VmRSS")
-    run()
-    return (_status_kb("VmHWM") - before) / 1024
 
 
 def build_models(model_size: str, patch: int, base: int) -> dict[str, torch.nn.Module]:
