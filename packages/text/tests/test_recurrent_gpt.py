@@ -5,6 +5,7 @@ import os
 import sys
 from dataclasses import replace
 
+import numpy as np
 import pytest
 import torch
 
@@ -327,3 +328,51 @@ def test_the_loop_runs_and_caches_with_word_vectors(tmp_path):
     again = RecurrentGPT.open(tmp_path / "s", ScriptedGenerator(), embedder=embedder)
     again.run(1)
     assert again.state.step == 5 and again.step_input(plan="Mia's kite is").retrieved
+
+
+def test_word_vectors_save_and_load_round_trip(tmp_path):
+    embedder, _ = word_vector_embedder([["mia", "kite"], ["mia", "drum"], ["tom", "boat"]])
+    path = embedder.save(tmp_path / "vectors.pt")
+    again = WordVectorEmbedder.load(path)
+    assert again.name == embedder.name and again.index == embedder.index
+    texts = ["Mia's kite.", "Tom's boat", "nothing known"]
+    assert torch.equal(again(texts), embedder(texts))
+    with pytest.raises(FileNotFoundError, match=r"do not exist; write them with .*--vectors stories"):
+        WordVectorEmbedder.load(tmp_path / "missing.pt")
+    (tmp_path / "bad.pt").write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="not a word-vector file"):
+        WordVectorEmbedder.load(tmp_path / "bad.pt")
+
+
+def test_story_word_vectors_are_trained_once_and_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    first = WordVectorEmbedder.from_stories(dim=8, stories=40, epochs=1)
+    assert "skipgram on 40 generated stories" in first.name and first.vectors.shape[1] == 8
+    assert {"mia", "kite", "red"} <= set(first.index)
+    (written,) = (tmp_path / "cache").rglob("vectors.pt")
+    stamp = written.stat().st_mtime_ns
+    again = WordVectorEmbedder.from_stories(dim=8, stories=40, epochs=1)
+    assert written.stat().st_mtime_ns == stamp and torch.equal(again.vectors, first.vectors)
+
+
+def test_cli_chooses_the_embedder(tmp_path, capsys):
+    embedder, _ = word_vector_embedder([["mia", "has", "a", "red", "kite"], ["tom", "takes", "the", "boat"]])
+    vectors = embedder.save(tmp_path / "vectors.pt")
+    folder = tmp_path / "s"
+    args = ["generate", "--state", str(folder), "--backend", "scripted"]
+    word_vectors = ["--embedder", "word_vectors", "--vectors", str(vectors)]
+    assert (
+        rgp.main([*args, *word_vectors, "--premise", "Mia's day.", "--plan", "Mia has a red kite.", "--steps", "3"])
+        == 0
+    )
+    with np.load(folder / "embeddings.npz") as cache:
+        assert str(cache["embedder"]) == embedder.name
+    # resumed with the default (hashed) embedder: the memory is embedded again under the new name
+    assert rgp.main([*args, "--steps", "1"]) == 0
+    with np.load(folder / "embeddings.npz") as cache:
+        assert str(cache["embedder"]) == HashedNgramEmbedder().name
+    capsys.readouterr()
+    assert rgp.main([*args, "--embedder", "word_vectors", "--vectors", str(tmp_path / "none.pt"), "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("recur-text generate: error: word vectors") and "none.pt do not exist" in err
+    assert "\n" not in err and json.loads((folder / "state.json").read_text())["step"] == 4

@@ -55,6 +55,7 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import shlex
 import subprocess
@@ -98,6 +99,8 @@ EMBEDDINGS_FILE = "embeddings.npz"
 STORY_FILE = "story.md"
 RESPONSES_DIR = "responses"
 STATE_VERSION = 1
+# the --vectors value that names the package's own skip-gram vectors of the generated stories
+STORY_VECTORS = "stories"
 
 
 class GeneratorError(RuntimeError):
@@ -221,10 +224,71 @@ class WordVectorEmbedder:
                 f"got shape {tuple(vectors.shape)}"
             )
         counts = torch.as_tensor(np.asarray(vocabulary.counts), dtype=torch.float32)
+        self.counts = torch.as_tensor(np.asarray(vocabulary.counts), dtype=torch.int64)
         self.weights = smoothing / (smoothing + counts / counts.sum())
         self.vectors = vectors.detach().float()
         self.index = vocabulary.index
+        self.label = label
         self.name = f"word_vectors({label}, V={vectors.shape[0]}, D={vectors.shape[1]}, a={smoothing})"
+
+    def save(self, path: str | Path) -> Path:
+        """Write the vectors, their words and counts and the label to ``path`` (``torch.save``, atomically), the
+        file :meth:`load` and ``recur-text generate --embedder word_vectors --vectors PATH`` read."""
+        words = [""] * len(self.index)
+        for word, row in self.index.items():
+            words[row] = word
+        payload = {"words": words, "counts": self.counts, "vectors": self.vectors, "label": self.label}
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        return atomic_write(path, buffer.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path, smoothing: float = 1e-3) -> WordVectorEmbedder:
+        """The embedder :meth:`save` wrote to ``path``; a missing or malformed file is a one-line error."""
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"word vectors {path} do not exist; write them with WordVectorEmbedder(Word2Vec.vectors(), "
+                f"vocabulary, label).save(path) (recur_text.recurrent_gpt), or use --vectors {STORY_VECTORS} "
+                "(skip-gram trained here on the generated stories)"
+            )
+        try:
+            payload = torch.load(path, weights_only=True)
+            words, counts, vectors = payload["words"], payload["counts"], payload["vectors"]
+            vocabulary = Vocabulary(tuple(words), np.asarray(counts, dtype=np.int64))
+            return cls(vectors, vocabulary, str(payload.get("label", path.name)), smoothing)
+        except (OSError, RuntimeError, KeyError, TypeError, AttributeError, ValueError, pickle.UnpicklingError) as err:
+            message = " ".join(str(err).split())[:200]
+            raise ValueError(
+                f"{path} is not a word-vector file written by WordVectorEmbedder.save ({message}); write it again"
+            ) from None
+
+    @classmethod
+    def from_stories(
+        cls, dim: int = 32, stories: int = 2000, epochs: int = 5, seed: int = 0, smoothing: float = 1e-3
+    ) -> WordVectorEmbedder:
+        """Skip-gram vectors (:func:`~recur_text.models.word2vec.train_word2vec`, window 5, 5 negatives) trained
+        on ``stories`` generated stories (:func:`~recur_text.data.stories.generate_stories`, seed ``seed``:
+        the register the local LM writes in), every word kept. Trained once (a few seconds) and cached under
+        the generated-data cache."""
+        from recur_core.data.generated import generated_cache, write_once
+        from recur_text.data.stories import generate_stories
+        from recur_text.data.word_corpus import EncodedCorpus
+        from recur_text.models.word2vec import Word2Vec, train_word2vec
+
+        options = {"format": 1, "dim": dim, "stories": stories, "epochs": epochs, "seed": seed}
+        key = hashlib.sha1(json.dumps(options, sort_keys=True).encode()).hexdigest()[:10]
+        label = f"skipgram on {stories} generated stories (seed {seed}, {epochs} epochs)"
+
+        def write(tmp: Path) -> None:
+            documents = [_WORD.findall(s.text.lower()) for s in generate_stories(stories, seed=seed)]
+            vocabulary = Vocabulary.build(documents, min_count=1)
+            model = Word2Vec(len(vocabulary), dim, "skipgram", seed=seed)
+            train_word2vec(model, EncodedCorpus.encode(documents, vocabulary), epochs=epochs, seed=seed)
+            cls(model.vectors(), vocabulary, label, smoothing).save(tmp / "vectors.pt")
+
+        folder = write_once(generated_cache() / f"text-story-skipgram-{key}", options, "from_stories", write)
+        return cls.load(folder / "vectors.pt", smoothing)
 
     def __call__(self, texts: Sequence[str]) -> Tensor:
         rows, ids = [], []
@@ -693,6 +757,14 @@ def _build_generator(args: argparse.Namespace) -> Generator:
     return generators.ScriptedGenerator(seed=args.seed)
 
 
+def _build_embedder(args: argparse.Namespace) -> Embedder:
+    if args.embedder == "hashed":
+        return HashedNgramEmbedder()
+    if args.vectors == STORY_VECTORS:
+        return WordVectorEmbedder.from_stories()
+    return WordVectorEmbedder.load(args.vectors)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="recur-text", description="RecurrentGPT's recurrent generation loop")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -708,6 +780,20 @@ def _parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", help="openai: the model name the server expects")
     gen.add_argument("--timeout", type=float, default=120.0, help="openai: seconds per request")
     gen.add_argument("--retries", type=int, default=2, help="openai: retries after a timeout or a 5xx/429")
+    gen.add_argument(
+        "--embedder",
+        choices=("hashed", "word_vectors"),
+        default="hashed",
+        help="the long-term memory's sentence embedding: hashed word n-grams (no training), or the mean of word "
+        "vectors weighted by smooth inverse frequency (--vectors); resume with the same choice (another one "
+        "re-embeds the memory)",
+    )
+    gen.add_argument(
+        "--vectors",
+        default=STORY_VECTORS,
+        help=f"word_vectors: {STORY_VECTORS!r} (default: the package's skip-gram vectors of the generated "
+        "stories, trained here once in seconds and cached) or a file written by WordVectorEmbedder.save",
+    )
     gen.add_argument("--temperature", type=float, default=0.7)
     gen.add_argument("--seed", type=int, default=0)
     gen.add_argument(
@@ -733,10 +819,11 @@ def run_command(argv: Sequence[str] | None = None, out=None) -> int:
     if args.steps < 0:
         raise ValueError(f"--steps must be >= 0, got {args.steps}")
     generator = _build_generator(args)
+    embedder = _build_embedder(args)
     if args.premise is not None:
-        loop = RecurrentGPT.create(folder, args.premise, generator, plan=args.plan, top_k=args.top_k)
+        loop = RecurrentGPT.create(folder, args.premise, generator, plan=args.plan, top_k=args.top_k, embedder=embedder)
     else:
-        loop = RecurrentGPT.open(folder, generator)
+        loop = RecurrentGPT.open(folder, generator, embedder=embedder)
 
     def after(loop: RecurrentGPT, output: StepOutput) -> None:
         print(f"step {loop.state.step}: {output.paragraph[:100]!r}", file=out)
