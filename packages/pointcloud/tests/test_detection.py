@@ -22,6 +22,7 @@ TINY = [
     "--model.bev_filters=[8, 16]",
     "--model.bev_upsample_filters=[8, 8]",
     "--data.frames=4",
+    "--data.test_frames=2",
     "--data.beams=16",
     "--data.columns=256",
     "--data.batch_size=2",
@@ -31,7 +32,7 @@ TINY = [
 
 @pytest.fixture(scope="module")
 def scenes(tmp_path_factory):
-    return write_synthetic_kitti(tmp_path_factory.mktemp("scenes"), frames=4, beams=16, columns=256)
+    return write_synthetic_kitti(tmp_path_factory.mktemp("scenes"), frames=4, beams=16, columns=256, test_frames=2)
 
 
 def test_augmentation_moves_points_and_boxes_together():
@@ -50,10 +51,14 @@ def test_augmentation_moves_points_and_boxes_together():
 
 
 def test_frames_batches_and_seeded_augmentation(scenes):
-    data = DetectionData(root=None, folder=str(scenes), frames=4, beams=16, columns=256, batch_size=2)
+    data = DetectionData(
+        root=None, folder=str(scenes), frames=4, beams=16, columns=256, test_frames=2, test_split="test", batch_size=2
+    )
     point_range = data.point_range
     train = data.dataset("train")
     assert len(train) == 3 and len(data.dataset("val")) == 1
+    # the held-out test frames come after the train and val frames
+    assert [data.dataset("test")[i]["frame"].frame_id for i in range(2)] == ["000004", "000005"]
     first, again = train[(0, 1)], train[(0, 1)]
     assert torch.equal(first["points"], again["points"]) and not torch.equal(train[(1, 1)]["points"], first["points"])
     boxes = first["boxes"]
@@ -64,7 +69,7 @@ def test_frames_batches_and_seeded_augmentation(scenes):
 
 
 def test_detections_become_the_kitti_labels_they_came_from(scenes):
-    data = DetectionData(folder=str(scenes), frames=4, beams=16, columns=256, augment=False)
+    data = DetectionData(folder=str(scenes), frames=4, beams=16, columns=256, test_frames=2, augment=False)
     frame = data.dataset("val")[0]["frame"]
     truth = frame.objects.select(np.isin(frame.objects.name, ["Car", "Pedestrian", "Cyclist"]))
     boxes = boxes_camera_to_lidar(truth, frame.calib)
@@ -99,10 +104,18 @@ def test_fit_then_test_a_recipe_through_the_cli(recipe, scenes, runs_dir, one_th
             *TINY,
             "--ckpt_path",
             str(run / "checkpoints" / "best.ckpt"),
+            # a trained baseline scored beside the model: here the model's own checkpoint
+            f"--model.baseline_ckpt={run / 'checkpoints' / 'best.ckpt'}",
         ],
     )
-    assert {"test/Car_3d_moderate_R40", "test/Car_bev_moderate"} <= set(tested.trainer.callback_metrics)
+    metrics = tested.trainer.callback_metrics
+    assert {"test/Car_3d_moderate_R40", "test/Car_bev_moderate", "test/geometric_Car_3d_moderate_R40"} <= set(metrics)
+    assert float(metrics["test/trained_Car_3d_moderate_R40"]) == float(metrics["test/Car_3d_moderate_R40"])
     assert list(tested.run_dir.glob("detections_*.png"))
+    # the recipe tests on the held-out split; every method's detections are written as KITTI results
+    model = "lion_no_backbone" if recipe.endswith("no_backbone") else "lion"
+    for method in (model, "geometric", "trained"):
+        assert sorted(p.stem for p in (tested.run_dir / "kitti_results" / method).iterdir()) == ["000004", "000005"]
 
 
 def test_the_real_kitti_frames_run_end_to_end(dataset_root, runs_dir, one_thread):
@@ -121,3 +134,17 @@ def test_a_missing_kitti_folder_is_one_line(capsys, runs_dir, tmp_path):
         console_main("pointcloud", ["test", "--config", "lion/kitti", f"--data.root={tmp_path / 'nowhere'}"])
     message = capsys.readouterr().err.strip()
     assert exited.value.code == 2 and "\n" not in message and "training/velodyne" in message
+
+
+def test_a_baseline_checkpoint_that_is_missing_or_foreign_is_one_line(tmp_path):
+    from recur_pointcloud.detection import load_detector
+
+    with pytest.raises(FileNotFoundError, match="no such file; fit lion/synthetic_no_backbone"):
+        load_detector(tmp_path / "none.ckpt", ("Car",))
+    torch.save({"weights": 1}, tmp_path / "other.ckpt")
+    with pytest.raises(ValueError, match="not a recur detection checkpoint"):
+        load_detector(tmp_path / "other.ckpt", ("Car",))
+    cars_only = {"hyper_parameters": {"model": "lion_no_backbone", "classes": ["Car"]}, "state_dict": {}}
+    torch.save(cars_only, tmp_path / "c.ckpt")
+    with pytest.raises(ValueError, match="detects \\['Car'\\], the model \\['Car', 'Cyclist'\\]"):
+        load_detector(tmp_path / "c.ckpt", ("Car", "Cyclist"))

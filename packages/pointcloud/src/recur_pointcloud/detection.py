@@ -11,7 +11,11 @@
   one-cycle learning rate and momentum), and scores validation and test frames by the KITTI AP
   (:func:`~recur_pointcloud.metrics.kitti_ap.kitti_eval`: AP_R11 and AP_R40 of every class, difficulty and
   of the image, BEV and 3D boxes) on the detections converted to KITTI camera-frame labels, as OpenPCDet's
-  ``generate_prediction_dicts``. The test writes figures of predicted (red) vs true (green) boxes.
+  ``generate_prediction_dicts``. The test writes figures of predicted (red) vs true (green) boxes, and
+  scores the plain baselines on the same frames beside the model: the geometric detector
+  (:class:`~recur_pointcloud.models.baselines.GeometricDetector`: ground removed, BEV clusters, a mean-size
+  box per cluster; nothing to train) and, given ``baseline_ckpt``, a trained detector's checkpoint
+  (``lion_no_backbone``: the same detector without LION's backbone).
 
 A batch is a dict: ``points`` (list of ``[N_i, 4]``), ``boxes`` (list of ``[M_i, 7]`` LiDAR boxes),
 ``labels`` (list of ``[M_i]`` class indices) and ``frames`` (list of :class:`Frame`: labels, calibration,
@@ -40,6 +44,7 @@ from recur_pointcloud.data.kitti import (
     boxes_camera_to_lidar,
     boxes_lidar_to_camera,
     image_boxes,
+    write_label,
 )
 
 __all__ = [
@@ -48,8 +53,10 @@ __all__ = [
     "DetectionModule",
     "Frame",
     "augment_frame",
+    "baseline_table",
     "collate_frames",
     "detections_to_kitti",
+    "load_detector",
 ]
 
 
@@ -165,10 +172,11 @@ class DetectionData(SplitDataModule):
             ``"kitti_object"`` (under the data root, or ``root``).
         root: the KITTI object folder for ``kitti_object`` (None: the catalogue's folder under the data root).
         folder: where the synthetic scenes are written (None: a folder of the cache named by the options).
-        frames, val_fraction, cars, pedestrians, cyclists, beams, columns: the synthetic scenes
+        frames, val_fraction, cars, pedestrians, cyclists, beams, columns, test_frames: the synthetic scenes
             (:func:`~recur_pointcloud.data.synthetic_kitti.write_synthetic_kitti`); ``seed`` seeds them.
-        test_split: the ImageSets split the test reads (``val``), or ``all`` for every frame in
-            ``training/velodyne`` (no split files needed).
+            ``test_frames`` more scenes form the split ``test``, held out from training and validation.
+        test_split: the ImageSets split the test reads (``val``; ``test`` for the synthetic ``test_frames``),
+            or ``all`` for every frame in ``training/velodyne`` (no split files needed).
         point_range: the points kept (x, y; z is cut by the voxels) and the boxes trained on.
         classes: the classes trained on.
         fov_only: keep only the points the camera sees (OpenPCDet's ``FOV_POINTS_ONLY``).
@@ -190,6 +198,7 @@ class DetectionData(SplitDataModule):
         cyclists: tuple[int, int] = (0, 3),
         beams: int = 64,
         columns: int = 1024,
+        test_frames: int = 0,
         test_split: str = "val",
         point_range: tuple[float, float, float, float, float, float] = (0.0, -40.0, -3.0, 70.4, 40.0, 1.0),
         classes: tuple[str, ...] = ("Car", "Pedestrian", "Cyclist"),
@@ -222,6 +231,7 @@ class DetectionData(SplitDataModule):
             cyclists=tuple(cyclists),
             beams=beams,
             columns=columns,
+            test_frames=test_frames,
         )
         self.test_split = test_split
         self.point_range = tuple(float(v) for v in point_range)
@@ -240,6 +250,7 @@ class DetectionData(SplitDataModule):
             f"synthetic-kitti-v{GENERATED_FORMAT}-n{options['frames']}-v{options['val_fraction']}"
             f"-c{'_'.join(map(str, options['cars']))}-p{'_'.join(map(str, options['pedestrians']))}"
             f"-y{'_'.join(map(str, options['cyclists']))}-b{options['beams']}x{options['columns']}-seed{self.seed}"
+            + (f"-t{options['test_frames']}" if options["test_frames"] else "")
         )
         folder = Path(self.folder) if self.folder is not None else generated_cache() / name
         return write_synthetic_kitti(folder, seed=self.seed, **options)
@@ -305,13 +316,76 @@ def _truth_in_range(frame: Frame, point_range: Sequence[float]) -> KittiObjects:
     return objects.select(inside)
 
 
+def baseline_table(scores: dict[str, dict[str, float]], classes: Sequence[str]) -> str:
+    """Rows of moderate AP_R40 (3D and BEV per class), one per method: what the test prints, the model first."""
+    columns = [(name, metric) for name in classes for metric in ("3d", "bev")]
+    width = max(len(method) for method in scores) + 2
+    lines = [
+        "AP_R40, moderate".ljust(width) + "".join(f"{name[:10]} {metric.upper()}".rjust(16) for name, metric in columns)
+    ]
+    for method, values in scores.items():
+        cells = [values.get(f"{name}_{metric}_moderate_R40", float("nan")) for name, metric in columns]
+        lines.append(method.ljust(width) + "".join(f"{cell:16.2f}" for cell in cells))
+    return "\n".join(lines)
+
+
+def load_detector(path: str | Path, classes: Sequence[str]) -> torch.nn.Module:
+    """The detector (``net``) of a ``DetectionModule`` checkpoint, for a test to score beside its model.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a recur detection checkpoint, or one trained on other classes than ``classes``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"--model.baseline_ckpt {path}: no such file; fit lion/synthetic_no_backbone and pass its best.ckpt"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
+        name = hparams["model"]
+    except Exception as err:
+        raise ValueError(
+            f"--model.baseline_ckpt {path}: not a recur detection checkpoint ({type(err).__name__})"
+        ) from None
+    if tuple(hparams.get("classes", ())) != tuple(classes):
+        raise ValueError(
+            f"--model.baseline_ckpt {path} detects {list(hparams.get('classes', ()))}, the model {list(classes)}; "
+            "give a baseline trained on the same classes"
+        )
+    keys = [
+        "point_range",
+        "voxel_size",
+        "vfe_channels",
+        "dim",
+        "bev_layer_nums",
+        "bev_layer_strides",
+        "bev_filters",
+        "bev_upsample_strides",
+        "bev_upsample_filters",
+        "classes",
+        "head_kwargs",
+    ]
+    options = {key: hparams[key] for key in keys if key in hparams}
+    if name == "lion":
+        options |= {key: hparams.get(key) for key in ("layer", "layer_kwargs", "backbone_kwargs")}
+    net = get_model(name, **options)
+    net.load_state_dict({key.removeprefix("net."): value for key, value in state.items() if key.startswith("net.")})
+    return net
+
+
 class DetectionModule(RecurModule):
     """LION's detector (``model="lion"``) or its baseline without the 3D backbone (``"lion_no_backbone"``).
 
     Logs ``train/loss`` (and its ``cls``, ``box``, ``dir`` parts), ``val/loss`` and, on the whole split,
     ``val/<Class>_<image|bev|3d>_<easy|moderate|hard>`` (AP_R11) and the same with ``_R40``
     (the checkpoint monitor: ``val/Car_3d_moderate_R40``); the test the same under ``test/`` and
-    ``detections_<frame>.png`` for the first ``figure_frames`` frames in the run folder.
+    ``detections_<frame>.png`` for the first ``figure_frames`` frames in the run folder. Beside the model,
+    the test scores its baselines on the same frames, logs their AP_R40 as ``test/<baseline>_<key>_R40``
+    (``geometric``; ``trained`` for ``baseline_ckpt``) and prints the moderate AP_R40 of each class in 3D
+    and BEV, the model's row first; each method's detections go to ``kitti_results/<method>/<frame>.txt``
+    (KITTI result labels with scores) in the run folder, for any later analysis.
 
     Args:
         model: ``lion`` or ``lion_no_backbone``.
@@ -325,6 +399,10 @@ class DetectionModule(RecurModule):
         score_in_range: score only the ground truths whose centre lies inside ``point_range`` (a
             detector cannot see beyond it); False scores every label of the frame, as OpenPCDet.
         figure_frames: test frames drawn with their predicted and true boxes.
+        geometric_baseline: score :class:`~recur_pointcloud.models.baselines.GeometricDetector` beside the
+            model at test (its classes and point range are the model's).
+        baseline_ckpt: a checkpoint of a trained ``DetectionModule`` (``lion/synthetic_no_backbone``'s
+            ``best.ckpt``, say) scored beside the model at test; None: none. Its classes must be the model's.
     """
 
     monitor = "val/Car_3d_moderate_R40"
@@ -354,13 +432,18 @@ class DetectionModule(RecurModule):
         div_factor: float = 10.0,
         score_in_range: bool = False,
         figure_frames: int = 2,
+        geometric_baseline: bool = True,
+        baseline_ckpt: str | None = None,
     ) -> None:
         super().__init__(lr=lr, weight_decay=weight_decay)
         if model not in ("lion", "lion_no_backbone"):
             raise ValueError(f"model must be 'lion' or 'lion_no_backbone', got {model!r}")
         if not 0 < pct_start < 1 or div_factor < 1:
             raise ValueError(f"need 0 < pct_start < 1 and div_factor >= 1, got {pct_start} and {div_factor}")
-        self.save_hyperparameters()
+        # the test's baselines are not hyperparameters: Lightning's CLI would let a checkpoint's values override
+        # the command line's at `test --ckpt_path`
+        self.save_hyperparameters(ignore=["geometric_baseline", "baseline_ckpt"])
+        self.geometric_baseline, self.baseline_ckpt = geometric_baseline, baseline_ckpt
         options = dict(
             point_range=point_range,
             voxel_size=voxel_size,
@@ -378,6 +461,8 @@ class DetectionModule(RecurModule):
             options |= dict(layer=layer, layer_kwargs=layer_kwargs, backbone_kwargs=backbone_kwargs)
         self.net = get_model(model, **options)
         self._outputs: dict[str, list] = {}
+        # the test's baselines, by name: each maps a batch's points to per-frame detections (set in on_test_start)
+        self._baselines: dict[str, Callable[[list[Tensor]], list[dict[str, Tensor]]]] = {}
 
     def setup(self, stage: str) -> None:
         data = getattr(self.trainer, "datamodule", None)
@@ -422,10 +507,9 @@ class DetectionModule(RecurModule):
     def training_step(self, batch: dict[str, list], batch_idx: int) -> Tensor:
         return self._losses(batch, "train")[1]["total"]
 
-    def _evaluate(self, batch: dict[str, list], stage: str) -> None:
-        preds, _ = self._losses(batch, stage)
-        rows = self._outputs.setdefault(stage, [])
-        for detection, frame in zip(self.net.detect(preds), batch["frames"]):
+    def _collect(self, key: str, detections: list[dict[str, Tensor]], frames: list[Frame]) -> None:
+        rows = self._outputs.setdefault(key, [])
+        for detection, frame in zip(detections, frames):
             found = detections_to_kitti(
                 detection["boxes"].double().cpu().numpy(),
                 detection["scores"].double().cpu().numpy(),
@@ -434,6 +518,13 @@ class DetectionModule(RecurModule):
                 self.hparams.classes,
             )
             rows.append((frame, found))
+
+    def _evaluate(self, batch: dict[str, list], stage: str) -> None:
+        preds, _ = self._losses(batch, stage)
+        self._collect(stage, self.net.detect(preds), batch["frames"])
+        if stage == "test":
+            for name, detect in self._baselines.items():
+                self._collect(f"test_{name}", detect(batch["points"]), batch["frames"])
 
     def validation_step(self, batch: dict[str, list], batch_idx: int) -> None:
         self._evaluate(batch, "val")
@@ -445,34 +536,75 @@ class DetectionModule(RecurModule):
         self._outputs.pop("val", None)
 
     def on_test_epoch_start(self) -> None:
-        self._outputs.pop("test", None)
+        for key in [key for key in self._outputs if key.startswith("test")]:
+            self._outputs.pop(key)
 
-    def _score(self, stage: str) -> list:
+    def on_test_start(self) -> None:
+        """Build the baselines the test scores beside the model (``geometric_baseline``, ``baseline_ckpt``)."""
+        from recur_pointcloud.models.baselines import GeometricDetector
+
+        self._baselines = {}
+        if self.geometric_baseline:
+            self._baselines["geometric"] = GeometricDetector(self.hparams.classes, self.hparams.point_range).detect
+        if self.baseline_ckpt:
+            net = load_detector(self.baseline_ckpt, self.hparams.classes).to(self.device).eval()
+
+            def trained(points: list[Tensor]) -> list[dict[str, Tensor]]:
+                with torch.no_grad():
+                    return net.detect(net(points))
+
+            self._baselines["trained"] = trained
+
+    def _kitti_scores(self, key: str) -> tuple[list, dict[str, float]]:
+        """The gathered ``(frame, detections)`` rows collected under ``key`` and their KITTI AP (empty: none)."""
         from recur_pointcloud.metrics.kitti_ap import kitti_eval
 
-        rows = self.gather_from_ranks(self._outputs.pop(stage, []))
+        rows = self.gather_from_ranks(self._outputs.pop(key, []))
         if not rows:
-            return rows
+            return rows, {}
         point_range = self.hparams.point_range
         truth = [
             _truth_in_range(frame, point_range) if self.hparams.score_in_range else frame.objects for frame, _ in rows
         ]
-        scores = kitti_eval(truth, [objects for _, objects in rows], classes=self.hparams.classes)
+        return rows, kitti_eval(truth, [objects for _, objects in rows], classes=self.hparams.classes)
+
+    def _score(self, stage: str) -> tuple[list, dict[str, float]]:
+        rows, scores = self._kitti_scores(stage)
         for key, value in scores.items():
             # validation logs AP_R40 only (the epoch line stays readable); the test logs both
             if stage == "test" or key.endswith("_R40"):
                 self.log(f"{stage}/{key}", value, prog_bar=key == "Car_3d_moderate_R40")
-        return rows
+        return rows, scores
 
     def on_validation_epoch_end(self) -> None:
         self._score("val")
 
     def on_test_epoch_end(self) -> None:
-        rows = self._score("test")
+        rows, scores = self._score("test")
+        table, results = {self._model_name(): scores}, {self.hparams.model: rows}
+        for name in self._baselines:
+            results[name], baseline = self._kitti_scores(f"test_{name}")
+            for key, value in baseline.items():
+                if key.endswith("_R40"):
+                    self.log(f"test/{name}_{key}", value)
+            table[f"{name} baseline"] = baseline
         root = getattr(self.trainer, "default_root_dir", None)
-        if root is None or not self.trainer.is_global_zero:
+        if not self.trainer.is_global_zero:
             return
-        self._write_figures(rows[: self.hparams.figure_frames], Path(root))
+        if scores:
+            print(baseline_table(table, self.hparams.classes))
+        if root is not None:
+            self._write_figures(rows[: self.hparams.figure_frames], Path(root))
+            # every method's detections as KITTI result files, as OpenPCDet's final_result/data
+            for method, method_rows in results.items():
+                folder = Path(root) / "kitti_results" / method
+                folder.mkdir(parents=True, exist_ok=True)
+                for frame, found in method_rows:
+                    write_label(folder / f"{frame.frame_id}.txt", found, with_score=True)
+
+    def _model_name(self) -> str:
+        model = self.hparams.model
+        return f"{model} ({self.hparams.layer})" if model == "lion" else model
 
     def _write_figures(self, rows: list, folder: Path) -> None:
         from PIL import Image

@@ -201,13 +201,16 @@ def write_synthetic_kitti(
     beams: int = 64,
     columns: int = 1024,
     seed: int = 0,
+    test_frames: int = 0,
 ) -> Path:
     """Write ``frames`` synthetic scenes in the KITTI object layout under ``folder`` and return it.
 
     Frame ``i`` (id ``%06d``) is drawn from ``default_rng([seed, i])``: ``cars``, ``pedestrians``
     and ``cyclists`` give the (low, high) number of each per scene, placed 4-60 m ahead and within
     25 m to the side. The last ``val_fraction`` of the frames form ``ImageSets/val.txt``, the rest
-    ``ImageSets/train.txt``. A folder already written with the same arguments is returned as it is.
+    ``ImageSets/train.txt``; ``test_frames`` more frames (ids ``frames`` on, drawn the same way, so the
+    train and val frames do not depend on it) form ``ImageSets/test.txt``, a held-out split as large as a
+    measurement needs. A folder already written with the same arguments is returned as it is.
 
     Raises:
         ValueError: fewer than 2 frames, a split that leaves train or val empty, a (low, high) range
@@ -218,6 +221,8 @@ def write_synthetic_kitti(
         raise ValueError(
             f"need frames >= 2 and a val_fraction leaving both splits non-empty, got {frames}, {val_fraction}"
         )
+    if test_frames < 0:
+        raise ValueError(f"test_frames must be 0 (no test split) or more, got {test_frames}")
     for name, (low, high) in (("cars", cars), ("pedestrians", pedestrians), ("cyclists", cyclists)):
         if not 0 <= low <= high:
             raise ValueError(f"{name} must be (low, high) with 0 <= low <= high, got {(low, high)}")
@@ -232,6 +237,9 @@ def write_synthetic_kitti(
         columns=columns,
         seed=seed,
     )
+    # folders written before the test split existed keep their options (and stay valid)
+    if test_frames:
+        options["test_frames"] = test_frames
     calib = kitti_like_calib()
 
     def write(tmp: Path) -> None:
@@ -239,7 +247,7 @@ def write_synthetic_kitti(
 
         for kind in ("velodyne", "label_2", "calib", "image_2"):
             (tmp / "training" / kind).mkdir(parents=True)
-        for i in range(frames):
+        for i in range(frames + test_frames):
             rng = np.random.default_rng([seed, i])
             counts = {
                 name: int(rng.integers(low, high + 1))
@@ -254,8 +262,10 @@ def write_synthetic_kitti(
             write_calib(tmp / "training" / "calib" / f"{frame}.txt", calib)
             Image.fromarray(_render(objects, calib)).save(tmp / "training" / "image_2" / f"{frame}.png")
         (tmp / "ImageSets").mkdir()
-        ids = [f"{i:06d}\n" for i in range(frames)]
+        ids = [f"{i:06d}\n" for i in range(frames + test_frames)]
         (tmp / "ImageSets" / "train.txt").write_text("".join(ids[: frames - val]))
-        (tmp / "ImageSets" / "val.txt").write_text("".join(ids[frames - val :]))
+        (tmp / "ImageSets" / "val.txt").write_text("".join(ids[frames - val : frames]))
+        if test_frames:
+            (tmp / "ImageSets" / "test.txt").write_text("".join(ids[frames:]))
 
     return write_once(folder, options, "write_synthetic_kitti", write)
