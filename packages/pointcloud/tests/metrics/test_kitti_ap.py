@@ -299,3 +299,41 @@ def test_frames_without_detections(monkeypatch):
     assert evaluate(truth, found, classes=["Car"]) == whole
     # 45 of 50 cars found, all above any false positive: precision 1 up to recall 0.9
     assert whole["Car_3d_moderate_R40"] == pytest.approx(100 * 36 / 40)
+
+
+def _noisy_scene(seed: int, frames: int = 8):
+    """Cars found with noisy positions (some below the IoU threshold), some missed, and ghosts."""
+    rng = np.random.default_rng(seed)
+    truth, found = [], []
+    for f in range(frames):
+        cars = [{"location": [10.0 * i - 20, 1.7, 10.0 + 8 * f], "occluded": int(rng.integers(0, 2))} for i in range(4)]
+        truth.append(cars)
+        hits = [
+            c
+            | {"location": list(np.add(c["location"], rng.normal(0, 0.3, 3) * [1, 0, 1])), "score": float(rng.random())}
+            for c in cars
+            if rng.random() < 0.8
+        ]
+        found.append([*hits, {"location": [rng.uniform(-20, 20), 1.7, 300.0], "score": float(rng.random())}])
+    return [objects(r) for r in truth], [objects(r) for r in found]
+
+
+@pytest.mark.parametrize("metric", ["bev", "3d"])
+def test_bootstrap_draws_score_as_the_resampled_frames_do(metric, monkeypatch):
+    """Each draw's AP equals precision_curve's on the drawn frames (duplicates included), in one chunk or many;
+    the draws are the same for every method (paired)."""
+    gt, dt = _noisy_scene(0)
+    _, other = _noisy_scene(1)
+    draws = kitti_ap.bootstrap_average_precision(gt, {"a": dt, "b": other}, metric=metric, draws=5, seed=3)
+    picks = np.random.default_rng(3).integers(0, len(gt), (5, len(gt)))
+    for method, found in (("a", dt), ("b", other)):
+        expected = [
+            kitti_ap.average_precision(precision_curve([gt[i] for i in pick], [found[i] for i in pick], metric=metric))
+            for pick in picks
+        ]
+        assert draws[method] == pytest.approx(expected)
+    monkeypatch.setattr(kitti_ap, "_PAIR_BUDGET", 1)
+    chunked = kitti_ap.bootstrap_average_precision(gt, {"a": dt}, metric=metric, draws=5, seed=3)
+    assert chunked["a"] == pytest.approx(draws["a"])
+    with pytest.raises(ValueError, match="draws must be 1 or more"):
+        kitti_ap.bootstrap_average_precision(gt, {"a": dt}, draws=0)

@@ -44,6 +44,7 @@ __all__ = [
     "METRICS",
     "STRICT_OVERLAPS",
     "average_precision",
+    "bootstrap_average_precision",
     "kitti_eval",
     "precision_curve",
     "sample_thresholds",
@@ -207,13 +208,16 @@ class _Chunk:
         return ignored_gt, ignored_dt
 
 
-def _true_positive_scores(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float) -> np.ndarray:
-    """The scores of the true positives when each ground truth takes its highest-scoring detection."""
+def _true_positive_scores(
+    chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float, with_frames: bool = False
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """The scores of the true positives when each ground truth takes its highest-scoring detection
+    (and, ``with_frames``, the chunk's frame of each)."""
     if ignored_dt.shape[1] == 0:  # no frame of the chunk holds a detection
-        return np.zeros(0)
+        return (np.zeros(0), np.zeros(0, dtype=np.int64)) if with_frames else np.zeros(0)
     frames = np.arange(len(ignored_gt))
     assigned = np.zeros(ignored_dt.shape, dtype=bool)
-    scores = []
+    scores, where = [], []
     for g in range(ignored_gt.shape[1]):
         eligible = (ignored_dt != -1) & ~assigned & (chunk.overlaps[:, :, g] > min_overlap)
         best = np.where(eligible, chunk.scores, -np.inf).argmax(axis=1)
@@ -221,14 +225,22 @@ def _true_positive_scores(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: fl
         true = found & (ignored_gt[:, g] == 0) & (ignored_dt[frames, best] == 0)
         assigned[frames[found], best[found]] = True
         scores.append(chunk.scores[frames[true], best[true]])
-    return np.concatenate(scores) if scores else np.zeros(0)
+        where.append(frames[true])
+    found_scores = np.concatenate(scores) if scores else np.zeros(0)
+    if with_frames:
+        return found_scores, (np.concatenate(where) if where else np.zeros(0, dtype=np.int64))
+    return found_scores
 
 
-def _counts(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float, thresholds: np.ndarray) -> np.ndarray:
-    """``[T, 3]`` true positives, false positives and misses at each score threshold, summed over the chunk's frames."""
+def _counts(
+    chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float, thresholds: np.ndarray, per_frame: bool = False
+) -> np.ndarray:
+    """``[T, 3]`` true positives, false positives and misses at each score threshold, summed over the chunk's frames
+    (``per_frame``: ``[F, T, 3]``, each frame's)."""
     if ignored_dt.shape[1] == 0:  # no frame of the chunk holds a detection: every counted truth is missed
-        misses = np.full(len(thresholds), (ignored_gt == 0).sum())
-        return np.stack([np.zeros_like(misses), np.zeros_like(misses), misses], axis=1)
+        misses = np.broadcast_to((ignored_gt == 0).sum(axis=1)[:, None], (len(ignored_gt), len(thresholds)))
+        counts = np.stack([np.zeros_like(misses), np.zeros_like(misses), misses], axis=-1)
+        return counts if per_frame else counts.sum(axis=0)
     frames = np.arange(len(ignored_gt))[:, None]
     steps = np.arange(len(thresholds))[None, :]
     below = chunk.scores[:, None, :] < thresholds[None, :, None]
@@ -254,7 +266,8 @@ def _counts(chunk: _Chunk, ignored_gt, ignored_dt, min_overlap: float, threshold
     if chunk.dontcare_cover is not None:
         unmatched &= ~(chunk.dontcare_cover[:, None, :] > min_overlap)
     fp = unmatched.sum(axis=2)
-    return np.stack([tp.sum(axis=0), fp.sum(axis=0), fn.sum(axis=0)], axis=1)
+    counts = np.stack([tp, fp, fn], axis=-1)
+    return counts if per_frame else counts.sum(axis=0)
 
 
 def sample_thresholds(scores: np.ndarray, num_gt: int, points: int = SAMPLE_POINTS) -> np.ndarray:
@@ -391,4 +404,74 @@ def kitti_eval(
                 curve = _precision(chunks, class_name.lower(), level, min_overlap)
                 result[f"{class_name}_{metric}_{difficulty}"] = average_precision(curve, 11)
                 result[f"{class_name}_{metric}_{difficulty}_R40"] = average_precision(curve, 40)
+    return result
+
+
+def bootstrap_average_precision(
+    gt: Sequence[KittiObjects],
+    dt: dict[str, Sequence[KittiObjects]],
+    class_name: str = "Car",
+    difficulty: str = "moderate",
+    metric: str = "3d",
+    draws: int = 200,
+    seed: int = 0,
+    points: int = 40,
+) -> dict[str, np.ndarray]:
+    """AP (``points`` 40: AP_R40, 11: AP_R11) of each method's detections on ``draws`` resamples of the frames.
+
+    Each draw takes ``len(gt)`` frames with replacement, the same draws for every method, so the spread of a
+    method's AP says how much the frame sample moves it and the spread of the difference of two methods'
+    APs how much it moves their gap (a paired frame bootstrap). The overlaps are computed once; a draw
+    weighs each frame by how often it was drawn, which gives the AP of the resampled frames exactly.
+
+    Args:
+        gt: per frame, the ground-truth labels; dt: per method name, its detections per frame.
+        class_name, difficulty, metric: as :func:`precision_curve` (the class's strict overlap).
+        draws, seed: the number of resamples and the seed that draws them.
+
+    Returns:
+        Per method, ``[draws]`` AP values in percent.
+    """
+    if draws < 1:
+        raise ValueError(f"draws must be 1 or more, got {draws}")
+    if metric not in METRICS or difficulty not in DIFFICULTIES:
+        raise ValueError(f"metric must be one of {', '.join(METRICS)} and difficulty one of {', '.join(DIFFICULTIES)}")
+    for found in dt.values():
+        _check(gt, found)
+    min_overlap = STRICT_OVERLAPS[class_name][METRICS.index(metric)]
+    level = DIFFICULTIES.index(difficulty)
+    weights = np.stack(
+        [
+            np.bincount(draw, minlength=len(gt))
+            for draw in np.random.default_rng(seed).integers(0, len(gt), (draws, len(gt)))
+        ]
+    )
+    result = {}
+    for method, found in dt.items():
+        chunks = _chunks(list(gt), list(found), metric)
+        flags = [chunk.flags(class_name.lower(), level) for chunk in chunks]
+        offsets = np.cumsum([0] + [len(chunk.gt) for chunk in chunks])
+        gt_count = np.concatenate([(ignored_gt == 0).sum(axis=1) for ignored_gt, _ in flags])
+        tp = [_true_positive_scores(c, *f, min_overlap, with_frames=True) for c, f in zip(chunks, flags)]
+        tp_scores = np.concatenate([np.zeros(0)] + [scores for scores, _ in tp])
+        tp_frames = np.concatenate([np.zeros(0, np.int64)] + [frames + offsets[i] for i, (_, frames) in enumerate(tp)])
+        values = np.zeros(draws)
+        for k, weight in enumerate(weights):
+            thresholds = sample_thresholds(np.repeat(tp_scores, weight[tp_frames]), int(weight @ gt_count))
+            if len(thresholds) == 0:
+                continue
+            per_frame = np.concatenate(
+                [_counts(c, *f, min_overlap, thresholds, per_frame=True) for c, f in zip(chunks, flags)]
+            )
+            counts = np.einsum("f,ftc->tc", weight, per_frame)
+            precision = np.divide(
+                counts[:, 0],
+                counts[:, 0] + counts[:, 1],
+                out=np.zeros(len(counts)),
+                where=counts[:, 0] + counts[:, 1] > 0,
+            )
+            curve = np.zeros(SAMPLE_POINTS)
+            curve[: len(thresholds)] = np.maximum.accumulate(precision[::-1])[::-1]
+            values[k] = average_precision(curve, points)
+        result[method] = values
     return result
