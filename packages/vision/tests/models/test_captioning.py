@@ -106,16 +106,24 @@ def test_beam_score_is_the_models_log_probability_of_the_caption(beam_size, alph
     torch.testing.assert_close(out.score, out.log_prob / out.lengths.float() ** alpha)
 
 
-def test_a_beam_wide_enough_is_exhaustive_search():
-    model = peaky(seed=2, vocab_size=4, max_steps=3)
-    features = 3 * torch.randn(3, 8)
-    # every caption of at most 3 words: words 1..3, an optional EOS
+@pytest.mark.parametrize("alpha", [0.0, 0.7, 1.0])
+def test_a_beam_wide_enough_is_exhaustive_search(alpha):
+    model = peaky(seed=5, vocab_size=4, max_steps=3)
+    features = 3 * torch.randn(4, 8, generator=torch.Generator().manual_seed(100))
+    # every caption of at most 3 steps, enumerated: 0..3 words of 1..3, then EOS unless 3 words fill the steps
     candidates = [list(c) + [EOS] * (3 - len(c)) for n in range(4) for c in itertools.product([1, 2, 3], repeat=n)]
-    candidates = [c for c in candidates if c != [EOS] * 3] + [[EOS, EOS, EOS]]
     tokens = torch.tensor(candidates)
-    scores = torch.stack([model.log_prob(f.expand(len(tokens), -1), tokens) for f in features])
-    out = model.beam_search(features, beam_size=16)
-    torch.testing.assert_close(out.log_prob, scores.max(-1).values, rtol=1e-5, atol=1e-4)
+    lengths = torch.tensor([min(len(c) - c.count(EOS) + 1, 3) for c in candidates]).float()
+    log_probs = torch.stack([model.log_prob(f.expand(len(tokens), -1), tokens) for f in features])
+    best = (log_probs / lengths**alpha).argmax(-1)
+    # the case has teeth: greedy misses the most probable caption of some image, and α changes the best
+    assert (model.greedy(features).log_prob < log_probs.max(-1).values - 1e-4).any()
+    assert alpha == 0 or not torch.equal(best, log_probs.argmax(-1))
+    # 40 captions; a width of 16 keeps every live one until the last step, whose ranking is the final one
+    out = model.beam_search(features, beam_size=16, length_penalty=alpha)
+    assert torch.equal(out.tokens, tokens[best])
+    torch.testing.assert_close(out.log_prob, log_probs.gather(1, best[:, None])[:, 0], rtol=1e-5, atol=1e-4)
+    torch.testing.assert_close(out.lengths.float(), lengths[best])
 
 
 def test_beam_search_is_the_same_per_image_and_for_the_batch():
