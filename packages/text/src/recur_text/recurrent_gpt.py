@@ -24,7 +24,8 @@ the query is the plan, ``top_k = 2``, three candidate plans, and the answer is r
 (``Output Paragraph:``, ``Output Memory:`` with ``Updated Memory:``, ``Output Instruction:`` with
 ``Instruction 1:`` ...). The official code embeds with a SentenceTransformer (``multi-qa-mpnet-base-cos-v1``);
 recur works offline, so the default :class:`HashedNgramEmbedder` is a deterministic hashed bag of words and
-word bigrams, and any callable ``texts -> [N, D]`` with a ``name`` can replace it (:class:`Embedder`).
+word bigrams; :class:`WordVectorEmbedder` uses the package's own skip-gram vectors (``--embedder word_vectors``),
+and any callable ``texts -> [N, D]`` with a ``name`` can replace either (:class:`Embedder`).
 
 On disk (``state_dir``), everything a person may read or edit is text:
 
@@ -45,6 +46,8 @@ intact; a rerun of that step overwrites the files it had written.
         --steps 5 --backend scripted
     recur-text generate --state runs/story --steps 5 --backend openai \\
         --base_url http://127.0.0.1:8000/v1 --model my-model --edit
+    recur-text generate --state runs/story2 --premise "Mia's day." --steps 5 --backend scripted \\
+        --embedder word_vectors   # the package's skip-gram vectors of the generated stories (--vectors stories)
     recur-text show --state runs/story
 """
 
