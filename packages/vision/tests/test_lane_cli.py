@@ -42,7 +42,7 @@ def test_recipes_open_with_their_command(recipe):
     assert data["dataset"] == recipe.removeprefix("scnn/").replace("synthetic", "generated")
 
 
-def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, one_thread):
+def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, one_thread, capsys):
     fitted = run_cli("vision", ["fit", "--config", "scnn/synthetic", "--trainer.max_epochs", "1", *tiny(roads)])
     assert isinstance(fitted.model, LaneDetectionModule) and isinstance(fitted.datamodule, LaneData)
     assert {"train/loss", "val/acc", "val/fp", "val/fn", "val/score"} <= set(fitted.trainer.callback_metrics)
@@ -56,6 +56,10 @@ def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, 
     result = tested.trainer.callback_metrics
     for name in ("test/acc", "test/fp", "test/fn", "test/f1", "test/acc_occluded", "test/acc_visible"):
         assert name in result and f"{name}_none" in result, name
+    # the printed test line holds the baseline's scores beside the model's
+    out = capsys.readouterr().out
+    printed = [line for line in out.splitlines() if line.startswith("test ")][-1]
+    assert "test/acc " in printed and "test/acc_none " in printed and "no baselines scored" not in out
     assert float(result["test/lanes_dashed"]) + float(result["test/lanes_solid"]) == float(
         result["test/lanes_occluded"]
     ) + float(result["test/lanes_visible"])
@@ -89,7 +93,7 @@ def test_resume_is_exact(roads, runs_dir, one_thread):
 
 
 def test_tusimple_recipe_tests_a_synthetic_checkpoint_on_the_real_sample(
-    roads, runs_dir, one_thread, monkeypatch, dataset_root
+    roads, runs_dir, one_thread, monkeypatch, dataset_root, capsys
 ):
     tusimple = dataset_root("tusimple", "tusimple_sample_512x288/label_data.json")
     fitted = run_cli("vision", ["fit", "--config", "scnn/synthetic", "--trainer.max_steps", "1", *tiny(roads)])
@@ -99,6 +103,8 @@ def test_tusimple_recipe_tests_a_synthetic_checkpoint_on_the_real_sample(
     tested = run_cli("vision", ["test", "--config", "scnn/tusimple", *model, "--ckpt_path", checkpoint])
     result = tested.trainer.callback_metrics
     assert {"test/acc", "test/fp", "test/fn"} <= set(result) and "test/acc_occluded" not in result
+    # no --model.baselines: the test says how to score them beside the model
+    assert "no baselines scored beside this model" in capsys.readouterr().out
     lines = (tested.run_dir / "lanes_test.json").read_text().splitlines()
     # the 10 frames of the 512 x 288 sample and the one 1280 x 720 test frame present
     assert len(lines) == 11

@@ -239,7 +239,8 @@ class LaneDetectionModule(RecurModule):
     ``y - 1`` as ``getLane.m``). The baselines are separate runs of the same recipe with
     ``--model.model_kwargs.message_passing none`` or ``conv``; given as ``--model.baselines`` checkpoints
     they are scored at test on the same frames, beside the model: every test metric again with the
-    baseline's ``message_passing`` appended (``test/acc_none``, ``test/acc_occluded_conv``, ...).
+    baseline's ``message_passing`` appended (``test/acc_none``, ``test/acc_occluded_conv``, ...); a test
+    without them prints a line saying how to give them.
 
     Args:
         model: a registered lane model (``scnn``) built as ``get_model(model, input_size=image_size, **model_kwargs)``.
@@ -358,7 +359,7 @@ class LaneDetectionModule(RecurModule):
         self._predictions = {}
 
     def on_test_epoch_start(self) -> None:
-        """Load the ``baselines`` checkpoints, to be scored beside the model."""
+        """Load the ``baselines`` checkpoints, to be scored beside the model; without any, print how to give them."""
         self._predictions = {}
         self._baselines = {}
         for path in self.baselines:
@@ -366,6 +367,13 @@ class LaneDetectionModule(RecurModule):
             if name in self._baselines:
                 raise ValueError(f"--model.baselines: two baselines have message_passing {name!r}; give each once")
             self._baselines[name] = net.to(self.device).eval()
+        if not self.baselines and self.trainer.global_rank == 0:
+            # the baselines are trained runs of the same recipe: say how to score them beside this model
+            print(
+                "no baselines scored beside this model: fit the same recipe with --model.model_kwargs.message_passing "
+                "none (and conv), then test with --model.baselines '[<none run>/checkpoints/last.ckpt, "
+                "<conv run>/checkpoints/last.ckpt]'"
+            )
 
     def _load_baseline(self, path: str) -> tuple[str, nn.Module]:
         """A lane checkpoint's network and its name (its ``message_passing``, else its model)."""
