@@ -12,10 +12,11 @@ features of the adversarial image mimic a target image's make the captioner emit
 sign noise of the same ε by at least 0.1 each ("yes"; one of the two: "partly") and (2) the same for the transfer
 captioner against its own noise baseline.
 
-Set-up (CPU scale). The victim: ``lrcn/captioning``'s model and data (the generated shape scenes, 2000 train /
-200 val / 200 test) trained ``--victim-epochs`` epochs (the recipe's own 40 are the user's command; fewer here
-for time); the transfer captioner: the same recipe with another core layer (``gru``) and another seed, so
-another CNN too. For each ε of ``--epsilons`` (/255): ``caption_attack/default``'s generator and discriminator
+Set-up (CPU scale). The victim: ``lrcn/captioning``'s model and data (the generated shape scenes, but 2000 train /
+200 val / 200 test as ``caption_attack/default``'s data, where the recipe now trains on 4000) trained
+``--victim-epochs`` epochs (the recipe's own 28 are the user's command; fewer here for time); the transfer
+captioner: the same recipe with another core layer (``gru``) and another seed, so another CNN too. For each ε of
+``--epsilons`` (/255): ``caption_attack/default``'s generator and discriminator
 (:class:`recur_vision.task.CaptionAttackModule` on :class:`recur_vision.datamodules.CaptionAttackData`) trained
 ``--attack-epochs`` epochs against the victim, then its ``test``: 200 fixed test pairs, the target of an image
 being the victim's own greedy caption of another random test image; exact success, keyword success for
@@ -251,7 +252,8 @@ def main() -> None:
             rows = [{k: int(v) if k == "epsilon_255" else float(v) for k, v in r.items()} for r in csv.DictReader(f)]
         render(args.out, rows, recipe_eps, not args.no_docs)
         return
-    data_options: dict[str, Any] = {}
+    # victims and attacks on the same scenes: the attack recipe's 2000 training images (the captioning recipe has 4000)
+    data_options: dict[str, Any] = {"train_images": 2000}
     if args.quick:
         args.epsilons, args.victim_epochs, args.attack_epochs = [16, 32], 1, 1
         data_options = {"train_images": 160, "val_images": 40, "test_images": 40}
