@@ -28,7 +28,8 @@ LRCN's vocabulary and streams (Donahue et al., CVPR 2015; the official Caffe cod
   ``ignore_index=IGNORE_INDEX`` to the loss.
 - Unknown words become ``<unk>``. Tokens are lower-cased.
 
-Image policy (documented here, enforced by :func:`read_caption_image`): an RGB image is used as
+Image policy (documented here, enforced by :func:`read_caption_image`, and from the headers alone by
+:func:`check_caption_image` for every image when a :class:`Captions` split is built): an RGB image is used as
 it is; a greyscale (``L``) image, of which COCO holds a few hundred, is repeated over three
 channels, as every COCO loader does; a palette image without transparency and a ``CMYK`` or
 ``YCbCr`` image are converted to RGB (a change of colour space only). An image with an alpha
@@ -65,6 +66,7 @@ __all__ = [
     "Vocabulary",
     "caption_splits",
     "caption_streams",
+    "check_caption_image",
     "coco_karpathy_json",
     "collate_captions",
     "read_caption_image",
@@ -244,6 +246,46 @@ def caption_streams(ids: Sequence[int], max_steps: int = MAX_STEPS) -> tuple[lis
     return ([EOS, *ids])[:max_steps], ([*ids, EOS])[:max_steps]
 
 
+def _open_image(path: Path) -> Image.Image:
+    """``path`` opened by PIL (the header only until ``load``), or a one-line error."""
+    if not path.is_file():
+        raise FileNotFoundError(f"image not found: {path}")
+    try:
+        return Image.open(path)
+    except (OSError, Image.UnidentifiedImageError) as err:
+        raise ValueError(f"{path}: not an image PIL reads ({type(err).__name__})") from None
+
+
+def _check_header(path: Path, image: Image.Image, image_size: tuple[int, int] | None, resize: bool) -> None:
+    """The module's image policy on what an image's header tells (its mode and size): a one-line error."""
+    mode = image.mode
+    if mode != "RGB" and mode not in _CONVERTED_MODES and not (mode == "P" and "transparency" not in image.info):
+        raise ValueError(
+            f"{path}: image mode {mode} ({len(image.getbands())} channels); captions read RGB, greyscale, palette, "
+            "CMYK or YCbCr images without alpha: convert it to RGB"
+        )
+    if image_size is not None and not resize and (image.height, image.width) != tuple(image_size):
+        raise ValueError(
+            f"{path}: image is {image.height}x{image.width}, expected {image_size[0]}x{image_size[1]}; "
+            "resize it or read with resize=True"
+        )
+
+
+def check_caption_image(path: str | Path, image_size: tuple[int, int] | None = None, resize: bool = True) -> None:
+    """Check an image file against the module's image policy from its header alone (no decoding).
+
+    :class:`Captions` checks every image of a split when it is built, so that a bad file is an error before
+    training starts, not in the middle of an epoch (a file whose header reads but whose pixels do not is
+    still found only when :func:`read_caption_image` decodes it).
+
+    Raises:
+        FileNotFoundError, ValueError: as :func:`read_caption_image`, except for pixels that do not decode.
+    """
+    path = Path(path)
+    with _open_image(path) as image:
+        _check_header(path, image, image_size, resize)
+
+
 def read_caption_image(
     path: str | Path, image_size: tuple[int, int] | None = None, resize: bool = True
 ) -> torch.Tensor:
@@ -260,26 +302,14 @@ def read_caption_image(
             module's image policy), or (``resize=False``) the wrong size.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"image not found: {path}")
-    try:
-        with Image.open(path) as image:
+    with _open_image(path) as image:
+        try:
             image.load()
-    except (OSError, Image.UnidentifiedImageError) as err:
-        raise ValueError(f"{path}: not an image PIL reads ({type(err).__name__})") from None
-    mode = image.mode
-    if mode in _CONVERTED_MODES or (mode == "P" and "transparency" not in image.info):
-        image = image.convert("RGB")
-    elif mode != "RGB":
-        raise ValueError(
-            f"{path}: image mode {mode} ({len(image.getbands())} channels); captions read RGB, greyscale, palette, "
-            "CMYK or YCbCr images without alpha: convert it to RGB"
-        )
-    if image_size is not None and not resize and (image.height, image.width) != tuple(image_size):
-        raise ValueError(
-            f"{path}: image is {image.height}x{image.width}, expected {image_size[0]}x{image_size[1]}; "
-            "resize it or read with resize=True"
-        )
+        except (OSError, Image.UnidentifiedImageError) as err:
+            raise ValueError(f"{path}: not an image PIL reads ({type(err).__name__})") from None
+        _check_header(path, image, image_size, resize)
+        if image.mode != "RGB":
+            image = image.convert("RGB")
     tensor = torch.from_numpy(np.asarray(image, dtype=np.uint8).copy()).permute(2, 0, 1).float().div_(255.0)
     if image_size is not None and tuple(tensor.shape[-2:]) != tuple(image_size):
         tensor = F.interpolate(
@@ -302,7 +332,9 @@ class Captions(Dataset):
         max_steps: the streams' length limit (20).
 
     ``references`` are every caption of the image as space-joined lower-case tokens, for BLEU/CIDEr.
-    Every image file is checked to exist when the dataset is built.
+    Every image file is checked when the dataset is built: that it exists, then its header against the
+    image policy (:func:`check_caption_image`: a PIL header read, well under a millisecond an image), so a
+    missing, unreadable or alpha-channel image stops the run before its first batch.
     """
 
     def __init__(
@@ -331,6 +363,8 @@ class Captions(Dataset):
         self.items = items
         self.image_size = tuple(image_size) if image_size is not None else None
         self.resize = resize
+        for image in self.images:
+            check_caption_image(image.path, self.image_size, resize)
         self.mean = None if mean is None else torch.tensor(mean, dtype=torch.float32).view(-1, 1, 1)
         self.std = None if std is None else torch.tensor(std, dtype=torch.float32).view(-1, 1, 1)
         self.max_steps = max_steps
