@@ -3,6 +3,7 @@
     .venv/bin/python tools/bench/lrcn.py                 # both parts, one thread
     .venv/bin/python tools/bench/lrcn.py --quick         # shorter long clip, short time caps, a shorter fit
     .venv/bin/python tools/bench/lrcn.py --long-clip 128 --threads 2 --csv runs/bench/lrcn.csv
+    .venv/bin/python tools/bench/lrcn.py --doc docs/vision.md   # also write the tables into the page's lrcn block
 
 Donahue et al., "Long-term Recurrent Convolutional Networks for Visual Recognition and
 Description", CVPR 2015, https://arxiv.org/abs/1411.4389. The recurrence of recur's LRCN is any core
@@ -65,7 +66,7 @@ from torch import nn
 
 from recur_core import get_model
 from recur_core.recipes import list_recipes
-from recur_core.repro import write_rows
+from recur_core.repro import replace_generated_table, write_rows
 
 HEADS = ("lstm", "gla", "attention")
 BEAMS = (1, 3, 5)
@@ -263,6 +264,34 @@ def _print_decoding(model: nn.Module, label: str, batch: int, settle: Settle) ->
     return rows
 
 
+def markdown_activity(rows: list[dict]) -> str:
+    """The activity rows as a markdown table (medians, spreads in brackets, ratios to the LSTM's)."""
+    lines = [
+        "| clips | head | train clips/s | ×lstm | infer clips/s | ×lstm | head ms | ×lstm |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row['setting']} | {row['head']} | {row['train_clips_per_s']:.1f} ({row['train_spread']:.0%}) "
+            f"| {row['train_vs_lstm']:.2f} | {row['infer_clips_per_s']:.1f} ({row['infer_spread']:.0%}) "
+            f"| {row['infer_vs_lstm']:.2f} | {row['head_ms']:.2f} ({row['head_spread']:.0%}) "
+            f"| {row['head_vs_lstm']:.2f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def markdown_decoding(rows: list[dict]) -> str:
+    """One captioner's decoding rows as a markdown table, then its image encoding time."""
+    lines = ["| decoder | ms / caption | greedy / this | mean words |", "|---|---|---|---|"]
+    for row in rows:
+        lines.append(
+            f"| {row['head']} | {row['ms_per_caption']:.3f} ({row['spread']:.0%}) | {row['greedy_vs_this']:.2f} "
+            f"| {row['mean_length']:.1f} |"
+        )
+    lines.append(f"\nImage encoding, timed apart: {rows[-1]['encode_ms_per_image']:.3f} ms per image.")
+    return "\n".join(lines) + "\n"
+
+
 def captioners(args: argparse.Namespace) -> list[tuple[nn.Module, str]]:
     """The captioners to time: untrained, then trained here by the recipe (or the one of ``--ckpt``)."""
     torch.manual_seed(0)
@@ -295,6 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--part", choices=("all", "activity", "captioning"), default="all", help="what to time")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1, as on a shared CPU)")
     parser.add_argument("--csv", type=Path, default=None, help="also write every row here")
+    parser.add_argument("--doc", type=Path, default=None, help="also write the tables into this page's lrcn block")
     args = parser.parse_args(argv)
     long_clip = args.long_clip or (32 if args.quick else 64)
     args.caption_epochs = args.caption_epochs or 4
@@ -309,21 +339,40 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     settle = Settle(max_repeats=6, time_cap=3.0) if args.quick else Settle(min_repeats=8, max_repeats=30, time_cap=20.0)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    print(
-        f"torch {torch.__version__} on {platform.machine()}, {torch.get_num_threads()} thread(s), {stamp}; "
-        f"medians (spread = IQR / median), each candidate until its median of 5 settles within 3% "
-        f"({settle.min_repeats}..{settle.max_repeats} runs, {settle.time_cap:.0f} s cap)"
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    setting = (
+        f"torch {torch.__version__} on {platform.machine()}, {torch.get_num_threads()} thread(s), load average "
+        f"{load:.1f} at the start, {stamp}; medians (spread = IQR / median), each candidate until its median of 5 "
+        f"settles within 3% ({settle.min_repeats}..{settle.max_repeats} runs, {settle.time_cap:.0f} s cap)"
     )
+    print(setting)
 
     rows: list[dict] = []
+    sections: list[str] = []
     if args.part in ("all", "activity"):
-        rows += _print_activity(long_clip, settle)
+        activity = _print_activity(long_clip, settle)
+        options, batch, clip_len, crop = activity_setting()
+        sections.append(
+            f"**LRCN activity recognition**, lrcn/activity's model ({options}), batches of {batch} clips of "
+            f"{clip_len} then {long_clip} frames at {crop} x {crop}:\n\n{markdown_activity(activity)}"
+        )
+        rows += activity
     if args.part in ("all", "captioning"):
         for model, label in captioners(args):
-            rows += _print_decoding(model, label, args.caption_batch, settle)
+            decoding = _print_decoding(model, label, args.caption_batch, settle)
+            sections.append(
+                f"**Caption decoding**, lrcn/captioning's captioner ({label}), batches of {args.caption_batch} "
+                f"scenes:\n\n{markdown_decoding(decoding)}"
+            )
+            rows += decoding
     if args.csv:
         columns = list(dict.fromkeys(key for row in rows for key in row))
         print(f"rows: {write_rows(args.csv, rows, columns, digits=5)}")
+    if args.doc:
+        command = "python tools/bench/lrcn.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        body = "\n".join(sections)
+        replace_generated_table(args.doc, "lrcn", f"\n`{command.strip()}`: {setting}.\n\n{body}\n", tool="bench")
+        print(f"wrote the tables into {args.doc}")
     return 0
 
 
