@@ -41,7 +41,8 @@ def test_pair_videos_are_normalised_clips_of_both_classes_seeded():
     assert clips.min() >= -2.2 and clips.max() <= 2.7 and clips.std() > 0.1
     assert torch.equal(clips, pair_videos(3, seed=0, frames=8, size=16)[0])
     assert not torch.equal(clips, pair_videos(3, seed=1, frames=8, size=16)[0])
-    # a MoveRight video is a MoveLeft video played backwards: the same frames
+    # a MoveRight video is a MoveLeft video played backwards: the same frames, here the very same videos reversed
+    assert torch.equal(clips[3:], clips[:3].flip(1))
     splits = pair_splits(2, 1, frames=8, size=16)
     assert splits["train"][0].shape == (4, 8, 3, 16, 16) and splits["test"][0].shape == (2, 8, 3, 16, 16)
     with pytest.raises(ValueError, match="per_class"):
