@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile
 import torch
 import yaml
 
@@ -115,6 +117,14 @@ def test_bad_mixtures_are_one_line_errors(espeak, runs_dir, tmp_path, monkeypatc
     # a source shorter than its mixture
     short = _scp_folder((tmp_path / "short"), source_length=3000)
     _one_line(capsys, [*fit, *scp, str(short)], "s2.wav: 3000 samples, shorter than its mixture mix.wav (4000)")
+    # an unreadable mixture, a 0-byte one and one of 0 samples
+    broken = _scp_folder(tmp_path / "broken")
+    (broken / "mix.wav").write_bytes(b"not audio at all" * 100)
+    _one_line(capsys, [*fit, *scp, str(broken)], "mix.wav: cannot read the audio")
+    (broken / "mix.wav").write_bytes(b"")
+    _one_line(capsys, [*fit, *scp, str(broken)], "mix.wav: empty audio file (0 bytes)")
+    soundfile.write(broken / "mix.wav", np.zeros(0, np.float32), 8000)
+    _one_line(capsys, [*fit, *scp, str(broken)], "mix.wav: empty audio (0 samples)")
     # the Libri2Mix samples are a test set; without the data root, the message says how to get them
     _one_line(capsys, [*fit, "--data.dataset", "libri2mix-samples"], "36 test mixtures")
     monkeypatch.setenv("RECUR_DATA", str(tmp_path / "empty"))

@@ -22,7 +22,8 @@ DataModules and LightningModules of the package train on it with a Lightning Tra
    paper's ablation), each trained for :data:`SEPARATION_EPOCHS` on two-speaker mixtures of the corpus
    (8 kHz, LibriMix layout, :class:`~recur_speech.separation.SeparationData`; 0.5-s segments in batches of 2,
    lr 1e-2), scored by SI-SNRi on the test mixtures. A few seconds of training are far from the recipe
-   (``mossformer2/espeak_2mix``: 1000 mixtures, 4 epochs, batches of 8; its repro, both models, took 431 s), and
+   (``mossformer2/espeak_2mix``: 1000 mixtures of dry voices, 5 epochs, batches of 8, 7 minutes: SI-SNRi 6.30 dB
+   against 5.76 dB without the recurrent module), and
    the printout says how far either model got. In the measured runs both stayed under 1 dB: MossFormer2 0.50 dB
    against 0.25 dB without the recurrent module in the last run, 0.43 against 0.31 in a trial of the same
    setting and 0.37 against 0.35 with 0.25-s segments (the corpus is written anew in an empty cache, and
@@ -202,7 +203,9 @@ def run_separation_demo(
         L.seed_everything(0, verbose=False)
         # batches of 2 (the recipe's: 8): four times the steps per epoch, for a few seconds of training
         data = _CorpusMixtures(speech, mixtures=mixtures, segment_seconds=0.5, batch_size=2)
-        module = SeparationModule(model, {"size": "small"}, examples=0, perceptual=False, lr=lr, warmup_steps=5)
+        # dropout 0.1 (the small size has none since the recipe's retuning): the setting the measured runs used
+        kwargs = {"size": "small", "dropout": 0.1}
+        module = SeparationModule(model, kwargs, examples=0, perceptual=False, lr=lr, warmup_steps=5)
         results[name] = _fit_and_test(module, data, max_epochs=epochs, gradient_clip_val=5)
     return results
 
@@ -290,8 +293,8 @@ def _print_separation(results: dict[str, dict[str, float]]) -> None:
         else:
             print("    in this budget both models barely move off the mixture (SI-SNRi under 1 dB);")
         print(
-            "    the recipe mossformer2/espeak_2mix trains for minutes (1000 mixtures, 4 epochs: SI-SNRi 0.87 dB vs "
-            "0.57 dB\n    without the recurrent module)"
+            "    the recipe mossformer2/espeak_2mix trains for 7 minutes (1000 mixtures of dry voices, 5 epochs: "
+            "SI-SNRi 6.30 dB\n    vs 5.76 dB without the recurrent module)"
         )
 
 

@@ -150,8 +150,12 @@ class SeparationData(SplitDataModule):
         mixture: LibriMix ``mix_clean`` or ``mix_both`` (with noise).
         n_src: sources per mixture.
         mixtures: espeak mixtures per split (train, val, test).
-        utterances: espeak utterances per split of the speech corpus mixed (None: the corpus the RNN-T
-            recipes use, 2000 / 200 / 200, shared through the cache).
+        utterances: espeak utterances per split of the speech corpus mixed (None: 2000 / 200 / 200, as the
+            RNN-T recipes' corpus).
+        room: espeak: mix the RNN-T recipes' corpus, whose utterances carry room reverberation and noise
+            (shared through the cache), instead of the dry voices (False, the default, as LibriMix mixes
+            clean read speech: a source's own reverberation and noise are part of its target, which the
+            separator must then reproduce; ``docs/speech.md`` gives what that costs).
         segment_seconds: training segment length.
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`.
     """
@@ -167,6 +171,7 @@ class SeparationData(SplitDataModule):
         n_src: int = 2,
         mixtures: tuple[int, int, int] = (1000, 100, 100),
         utterances: tuple[int, int, int] | None = None,
+        room: bool = False,
         segment_seconds: float = 1.0,
         *,
         batch_size: int = 4,
@@ -198,17 +203,18 @@ class SeparationData(SplitDataModule):
         self.n_src = n_src
         self.mixtures = tuple(mixtures)
         self.utterances = tuple(utterances) if utterances is not None else None
+        self.room = room
         self.segment_seconds = segment_seconds
 
     def espeak_folder(self) -> Path:
         """The espeak-ng mixtures' ``wav<k>/<mode>`` folder, written on first use."""
         from recur_speech.data.espeak_corpus import espeak_librimix, espeak_librispeech
 
-        speech_options: dict[str, Any] = {}
+        speech_options: dict[str, Any] = {} if self.room else {"room": False}
         if self.utterances is not None:
             speech_options["utterances"] = dict(zip(("train-clean-100", "dev-clean", "test-clean"), self.utterances))
         base = Path(self.folder) if self.folder is not None else None
-        # the speech corpus keeps its own seed, so the default one is the RNN-T recipes' (one cache folder)
+        # the speech corpus keeps its own seed, so with the room it is the RNN-T recipes' (one cache folder)
         speech = espeak_librispeech(base / "speech" if base else None, **speech_options)
         written = espeak_librimix(
             base / "mixtures" if base else None,

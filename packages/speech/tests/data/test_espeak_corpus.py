@@ -91,6 +91,25 @@ def test_default_folder_is_keyed_by_the_options(tmp_path, monkeypatch):
     assert json.loads((one / MARKER).read_text())["utterances"] == {"test-clean": 2}
 
 
+def test_dry_corpus_has_no_room_and_keeps_the_room_corpus_key(tmp_path):
+    counts = {"test-clean": 2}
+    room = write_espeak_librispeech(tmp_path / "room", counts, speakers=SPEAKERS, progress=False)
+    dry = write_espeak_librispeech(tmp_path / "dry", counts, speakers=SPEAKERS, progress=False, room=False)
+    # the default (room) corpus records no 'room' option: folders written before the option stay valid
+    assert "room" not in json.loads((room / MARKER).read_text())
+    assert json.loads((dry / MARKER).read_text())["room"] is False
+    wet = LibriSpeechDataset(read_librispeech_split(room / "LibriSpeech" / "test-clean"))[0][0]
+    clean = LibriSpeechDataset(read_librispeech_split(dry / "LibriSpeech" / "test-clean"))[0][0]
+
+    def floor_db(x):
+        """The quietest 10 % of 10-ms frames against the loudest half, in dB."""
+        frames = x[: x.shape[0] // 160 * 160].reshape(-1, 160).pow(2).mean(1).sort().values
+        return float(10 * torch.log10(frames[: max(1, len(frames) // 10)].mean() / frames[len(frames) // 2 :].mean()))
+
+    # the room's noise (10-30 dB below the speech) fills espeak-ng's quiet frames: the dry floor is far lower
+    assert floor_db(clean) < floor_db(wet) - 10
+
+
 def test_mixtures_in_librimix_layout(tmp_path):
     speech = write_espeak_librispeech(tmp_path / "speech", COUNTS, speakers=SPEAKERS, progress=False)
     folder = write_espeak_librimix(tmp_path / "mix", speech, {"train-100": 3, "test": 2}, progress=False)

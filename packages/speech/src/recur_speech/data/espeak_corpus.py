@@ -8,8 +8,10 @@ pinned ``espeakng-loader`` wheel and is called through ctypes (``espeak_Synth`` 
 sentences of a small grammar (``"THE RED DOG SEES A BALL"``), each speaker an English voice with a
 variant and a base pitch, each utterance at a speaking rate and pitch drawn around the speaker's. Every
 utterance gets room acoustics — a reverberation tail (an exponentially decaying noise impulse response,
-RT60 drawn in ``rt60``) and broadband noise with a low-frequency hum at an SNR drawn in ``snr_db`` — and
-is resampled to ``sample_rate`` with ``torchaudio.functional.resample``, then written as 16-bit FLAC in
+RT60 drawn in ``rt60``) and broadband noise with a low-frequency hum at an SNR drawn in ``snr_db`` — unless
+``room=False`` (the dry voices, which the separation mixtures take: a source's own reverberation and noise
+would be part of its target) — and is resampled to ``sample_rate`` with ``torchaudio.functional.resample``,
+then written as 16-bit FLAC in
 the LibriSpeech layout ``LibriSpeech/<split>/<speaker>/<chapter>/<id>.flac`` + ``<speaker>-<chapter>.trans.txt``
 (splits ``train-clean-100``, ``dev-clean``, ``test-clean``), so :mod:`recur_speech.data.librispeech` reads it.
 
@@ -288,6 +290,7 @@ def write_espeak_librispeech(
     rt60: tuple[float, float] = (0.1, 0.4),
     seed: int = 0,
     progress: bool = True,
+    room: bool = True,
 ) -> Path:
     """Write the espeak-ng corpus in the LibriSpeech layout under ``folder/LibriSpeech/<split>/`` (module docstring).
 
@@ -302,6 +305,9 @@ def write_espeak_librispeech(
         snr_db, rt60: the ranges of the room noise (:func:`room_noise`).
         seed: with the split and the utterance index, seeds each utterance's draws.
         progress: show a progress bar.
+        room: put each utterance in a room (:func:`room_noise`: reverberation and noise, for recognition);
+            False writes the dry voices (``snr_db`` and ``rt60`` unused), the sources the separation mixtures
+            take, as LibriMix takes clean read speech and WSJ0-2mix anechoic speech.
 
     Returns:
         ``folder``; ``read_librispeech_split(folder / "LibriSpeech" / split)`` reads it.
@@ -329,6 +335,9 @@ def write_espeak_librispeech(
         rt60=list(rt60),
         seed=seed,
     )
+    if not room:
+        # only when off, so the folders written before this option keep their options (and their cache key)
+        options["room"] = False
 
     def write(tmp: Path) -> None:
         bar = tqdm(total=sum(counts.values()), desc="espeak-ng corpus", unit="utt", disable=not progress)
@@ -345,7 +354,8 @@ def write_espeak_librispeech(
                 pitch = int(np.clip(speaker.pitch + rng.integers(-8, 9), 0, 99))
                 audio, espeak_rate = synthesise(text, speaker.name, rate, pitch)
                 waveform = torchaudio.functional.resample(torch.from_numpy(audio), espeak_rate, sample_rate)
-                waveform = room_noise(waveform, sample_rate, rng, snr_db, rt60)
+                if room:
+                    waveform = room_noise(waveform, sample_rate, rng, snr_db, rt60)
                 waveform = waveform * (float(rng.uniform(0.3, 0.9)) / waveform.abs().max().clamp_min(1e-6))
                 speaker_id = str(100 + speaker_index)
                 chapter_dir = tmp / "LibriSpeech" / split / speaker_id / chapter
