@@ -45,6 +45,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import csv
+import shlex
 import time
 from pathlib import Path
 from typing import Any
@@ -192,6 +193,8 @@ def _claims(rows: list[dict[str, Any]], means: list[dict[str, Any]], setting: st
     runs = {(r["model"], r["seed"]): r for r in rows}
     seeds = sorted({r["seed"] for r in rows})
     claims = []
+    # the command that trains the runs: --rescore only reads them again
+    training_command = shlex.join(a for a in shlex.split(invoked_command()) if a != "--rescore")
     for baseline, statement in statements.items():
         if "scnn" not in by or baseline not in by:
             continue
@@ -208,7 +211,7 @@ def _claims(rows: list[dict[str, Any]], means: list[dict[str, Any]], setting: st
                 claim=statement,
                 measured=f"means over seeds: {measured} ({setting}; {pairs.format(held)})",
                 reproduced=outcome(held, total),
-                command=invoked_command(),
+                command=training_command,
             )
         )
     return claims
