@@ -383,7 +383,9 @@ def run_lane_demo(
     for name, passing in (("SCNN", "scnn"), ("no message passing", "none")):
         L.seed_everything(0, verbose=False)
         options = {**_SCNN_SIZE, "message_passing": passing}
-        module = LaneDetectionModule("scnn", options, image_size=_ROADS["image_size"], lr=lr, scheduler="cosine")
+        module = LaneDetectionModule(
+            "scnn", options, image_size=_ROADS["image_size"], lr=lr, scheduler="cosine", baselines=[]
+        )
         # the test writes lanes_test.json into the trainer's folder: a temporary one
         with tempfile.TemporaryDirectory() as folder:
             results[name] = _fit_and_test(module, data, max_epochs=epochs, default_root_dir=folder)

@@ -249,7 +249,8 @@ class LaneDetectionModule(RecurModule):
         prob_threshold, exist_threshold: getLane's point (0.3) and existence (0.5) thresholds.
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
         baselines: checkpoints of lane models fitted with the same ``image_size`` (the ``none`` and
-            ``conv`` runs), scored beside this one at test (not saved in this model's checkpoint).
+            ``conv`` runs), scored beside this one at test (not saved in this model's checkpoint); when not
+            given, test prints how to give them (``[]``: none, and no such line).
     """
 
     monitor = "val/score"
@@ -280,6 +281,8 @@ class LaneDetectionModule(RecurModule):
         self.save_hyperparameters(ignore=["baselines"])
         self.hparams.image_size = image_size
         self.baselines = list(baselines or [])
+        # None: the user said nothing, so test says how to give them; []: none wanted (the demo scores its own)
+        self._hint_baselines = baselines is None
         self.net = get_model(model, input_size=image_size, **(model_kwargs or {}))
         # decoded frames by dataset index: "" for this model, the baselines under their names
         self._predictions: dict[str, dict[int, _Prediction]] = {}
@@ -367,7 +370,7 @@ class LaneDetectionModule(RecurModule):
             if name in self._baselines:
                 raise ValueError(f"--model.baselines: two baselines have message_passing {name!r}; give each once")
             self._baselines[name] = net.to(self.device).eval()
-        if not self.baselines and self.trainer.global_rank == 0:
+        if self._hint_baselines and self.trainer.global_rank == 0:
             # the baselines are trained runs of the same recipe: say how to score them beside this model
             print(
                 "no baselines scored beside this model: fit the same recipe with --model.model_kwargs.message_passing "
