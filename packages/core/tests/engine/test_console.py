@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from torch._utils import ExceptionWrapper
 
+from recur_core.data import DataFileError
 from recur_core.engine import SequenceTask, console_main
 from recur_core.tasks.base import TaskDataModule
 
@@ -115,6 +117,24 @@ def test_an_unknown_model_name_is_one_line(capsys, runs_dir):
     pytest.importorskip("recur_graph")
     args = ["fit", "--config", "evolvegcn/sbm_link_pred", "--model.model", "nope"]
     assert "unknown model 'nope'" in _one_line_error(capsys, "graph", args)
+
+
+@pytest.mark.parametrize("in_worker", [False, True], ids=["main-process", "loader-worker"])
+def test_a_bad_data_file_found_mid_run_is_one_line(in_worker, monkeypatch, capsys, runs_dir, tiny):
+    message = "clip.mp4: not a video PyAV can decode (invalid data); re-encode it or remove it from the split"
+
+    def reads_a_bad_file(self, batch, batch_idx):
+        try:
+            raise DataFileError(message)
+        except DataFileError:
+            if not in_worker:
+                raise
+            # as a DataLoader worker's error reaches the main process: its whole traceback is the message
+            ExceptionWrapper(where="in DataLoader worker process 0").reraise()
+
+    monkeypatch.setattr(SequenceTask, "training_step", reads_a_bad_file)
+    args = ["fit", "--config", "parity/lstm", "--trainer.max_epochs", "1", *tiny]
+    assert _one_line_error(capsys, "core", args) == message
 
 
 def test_a_bug_keeps_its_traceback(monkeypatch, runs_dir, tiny):

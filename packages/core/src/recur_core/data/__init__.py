@@ -14,6 +14,7 @@ Nothing here imports torch or lightning: the ``recur`` umbrella command uses it.
 from recur_core.data.catalogue import DataArchive, DataFile, DatasetSpec, get_dataset, list_datasets, register_dataset
 from recur_core.data.fetch import DataFetchError, fetch_dataset, sha256_of, verify_dataset
 from recur_core.data.root import (
+    DataFileError,
     DatasetNotFoundError,
     DatasetStatus,
     data_root,
@@ -27,6 +28,7 @@ __all__ = [
     "DataArchive",
     "DataFetchError",
     "DataFile",
+    "DataFileError",
     "DatasetNotFoundError",
     "DatasetSpec",
     "DatasetStatus",

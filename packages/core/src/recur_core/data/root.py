@@ -30,6 +30,14 @@ class DatasetNotFoundError(FileNotFoundError):
     """A dataset (or one of its files) is not under the data root; the message says how to get it."""
 
 
+class DataFileError(ValueError):
+    """A data file that is there but cannot be read or is malformed (an undecodable video, a truncated image).
+
+    Readers raise it whenever they find such a file, mid-run included: the CLI reports it as one line naming
+    the file at any time, where a plain ``ValueError`` raised once batches run is taken for a bug.
+    """
+
+
 class DatasetStatus(NamedTuple):
     """How much of a dataset is under the data root, and the folder it is expected in."""
 

@@ -24,7 +24,8 @@ traceback instead. A mistake is:
 - any command-line or config parse error (jsonargparse's ``ArgumentError``), and an unreadable or
   malformed ``--config`` / ``--ckpt_path`` file;
 - a missing or unreadable path (``FileNotFoundError``, ``NotADirectoryError``, ``IsADirectoryError``,
-  ``PermissionError``) at any time, a data file opened lazily included;
+  ``PermissionError``) and a data file its reader rejects (:class:`~recur_core.data.DataFileError`) at any
+  time, a data file opened lazily included, also when a DataLoader worker re-raised it;
 - before the first batch of the run starts (building the model and data from the config,
   ``DataModule.setup`` reading data, restoring the checkpoint): ``ValueError``, ``TypeError``,
   ``LookupError``, Lightning's ``MisconfigurationException``, and a checkpoint whose weights do not fit
@@ -57,6 +58,7 @@ from lightning.fabric.utilities.exceptions import MisconfigurationException
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 
+from recur_core.data.root import DataFileError
 from recur_core.engine.callbacks import LastCheckpoint, MetricPlots, PlainProgress, RandomStates
 from recur_core.engine.module import RecurModule
 from recur_core.engine.trainer import quiet_lightning
@@ -351,6 +353,18 @@ def _raised_in_jsonargparse(err: BaseException) -> bool:
     return tb is not None and tb.tb_frame.f_globals.get("__name__", "").startswith("jsonargparse")
 
 
+_WORKER_PREFIX = re.compile(r"^Caught \w+ in DataLoader worker process \d+\.\nOriginal Traceback")
+_EXCEPTION_NAME = re.compile(r"^[\w.]+: ")
+
+
+def _without_worker_traceback(text: str) -> str:
+    """The original message of an error a DataLoader worker re-raised (its text is the worker's whole traceback)."""
+    if not _WORKER_PREFIX.match(text):
+        return text
+    last = text.strip().splitlines()[-1]
+    return _EXCEPTION_NAME.sub("", last, count=1)
+
+
 def _one_line(text: str) -> str:
     return " ".join(line.strip() for line in text.strip().splitlines() if line.strip())
 
@@ -402,10 +416,10 @@ def _user_error(err: BaseException) -> str | None:
         return _argument_message(err)
     own = next((e for e in _chain(err) if not _raised_in_jsonargparse(e)), err)
     during_run = getattr(err, "_recur_during_run", False)
-    if isinstance(own, _PATH_ERRORS):
+    if isinstance(own, (*_PATH_ERRORS, DataFileError)):
         if isinstance(own, OSError) and own.strerror and own.filename:
             return f"{own.strerror}: {own.filename}"
-        return _one_line(str(own))
+        return _one_line(_without_worker_traceback(str(own)))
     if during_run:
         return None
     if isinstance(own, RuntimeError) and str(own).startswith("Error(s) in loading state_dict"):

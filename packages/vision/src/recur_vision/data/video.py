@@ -48,6 +48,8 @@ from PIL import Image
 from torch.nn import functional as F
 from torch.utils.data import Dataset
 
+from recur_core.data import DataFileError
+
 __all__ = [
     "FRAME_SUFFIXES",
     "SPLIT_DIR",
@@ -267,13 +269,13 @@ def _natural_key(path: Path) -> tuple:
 def _frame_files(folder: Path) -> list[Path]:
     files = sorted((p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES), key=_natural_key)
     if not files:
-        raise ValueError(f"{folder}: a frames folder with no {'/'.join(FRAME_SUFFIXES)} frame (zero-frame video)")
+        raise DataFileError(f"{folder}: a frames folder with no {'/'.join(FRAME_SUFFIXES)} frame (zero-frame video)")
     return files
 
 
-def _undecodable(path: Path, err: Exception) -> ValueError:
+def _undecodable(path: Path, err: Exception) -> DataFileError:
     reason = getattr(err, "strerror", None) or type(err).__name__
-    return ValueError(f"{path}: cannot decode the video ({reason}); expected a video file FFmpeg reads (.avi, .mp4)")
+    return DataFileError(f"{path}: cannot decode the video ({reason}); expected a video file FFmpeg reads (.avi, .mp4)")
 
 
 def video_frame_count(path: str | Path) -> int:
@@ -281,7 +283,7 @@ def video_frame_count(path: str | Path) -> int:
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: the file does not decode, has no video stream, or has zero frames.
+        DataFileError: the file does not decode, has no video stream, or has zero frames.
     """
     path = Path(path)
     if path.is_dir():
@@ -291,7 +293,7 @@ def video_frame_count(path: str | Path) -> int:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise ValueError(f"{path}: no video stream; expected a video file (.avi, .mp4)")
+                raise DataFileError(f"{path}: no video stream; expected a video file (.avi, .mp4)")
             stream = container.streams.video[0]
             count = stream.frames
             if count <= 0:
@@ -299,7 +301,7 @@ def video_frame_count(path: str | Path) -> int:
     except av.FFmpegError as err:
         raise _undecodable(path, err) from None
     if count == 0:
-        raise ValueError(f"{path}: the video has zero frames")
+        raise DataFileError(f"{path}: the video has zero frames")
     return count
 
 
@@ -313,10 +315,10 @@ def _read_image_frames(folder: Path, indices: np.ndarray) -> np.ndarray:
                 cache[int(i)] = np.asarray(image.convert("RGB"))
         except OSError as err:
             reason = type(err).__name__
-            raise ValueError(f"{files[i]}: not an image PIL reads ({reason}); a frame is a .jpg or .png") from None
+            raise DataFileError(f"{files[i]}: not an image PIL reads ({reason}); a frame is a .jpg or .png") from None
     shapes = {a.shape for a in cache.values()}
     if len(shapes) > 1:
-        raise ValueError(
+        raise DataFileError(
             f"{folder}: frames of different sizes {sorted(shapes)}; every frame of a video must be the same size"
         )
     return np.stack([cache[int(i)] for i in indices])
@@ -330,7 +332,7 @@ def _decode_frames(path: Path, indices: np.ndarray) -> np.ndarray:
     try:
         with av.open(str(path)) as container:
             if not container.streams.video:
-                raise ValueError(f"{path}: no video stream; expected a video file (.avi, .mp4)")
+                raise DataFileError(f"{path}: no video stream; expected a video file (.avi, .mp4)")
             for i, frame in enumerate(container.decode(container.streams.video[0])):
                 decoded = i + 1
                 last_frame = frame
@@ -343,7 +345,7 @@ def _decode_frames(path: Path, indices: np.ndarray) -> np.ndarray:
     except av.FFmpegError as err:
         raise _undecodable(path, err) from None
     if decoded == 0:
-        raise ValueError(f"{path}: the video has zero frames")
+        raise DataFileError(f"{path}: the video has zero frames")
     return np.stack([cache[min(int(i), decoded - 1)] for i in indices])
 
 
@@ -355,8 +357,9 @@ def read_video_frames(path: str | Path, indices: Sequence[int] | np.ndarray | No
 
     Raises:
         FileNotFoundError: nothing at ``path``.
-        ValueError: an undecodable file, no video stream, zero frames, a negative index, or frames
-            of different sizes in a folder.
+        DataFileError: an undecodable file, no video stream, zero frames, or frames of different sizes in a
+            folder (reported as one line by the CLI even mid-run).
+        ValueError: no or a negative frame index.
     """
     path = Path(path)
     if not path.exists():
