@@ -36,7 +36,10 @@ Measured (2 shared CPU cores, one thread, other jobs on both cores), 2026-12-04:
 loaded machine; a step costs the same in both, so the difference is most likely load (not measured apart).
 Result (200 test images): LSTM greedy BLEU-4 0.809 / CIDEr 4.54, beam 0.807 / 4.37, nearest neighbour
 0.733 / 4.53 (METEOR 0.561 / 0.562 / 0.536; exact captions 0.70 / 0.73 / 0.65): generation wins BLEU-4 clearly
-and CIDEr by 0.01, so the claim is "yes" only narrowly on CIDEr.
+and CIDEr by 0.01, so the claim is "yes" only narrowly on CIDEr. Seed 1 (``recur-vision fit --config
+lrcn/captioning --seed_everything 1``, then ``test`` of its best checkpoint; fit 903 s): greedy 0.804 / 4.56, beam
+0.812 / 4.46, nearest neighbour 0.724 / 4.57 (content right 144 and 151 vs 129 of 200), so on CIDEr the two are
+level across seeds (+0.01, −0.02) while BLEU-4 is ahead by 0.08 at both.
 Per scene kind (BLEU-4 / CIDEr / exact caption, greedy vs nearest neighbour): single 0.98 / 5.72 / 0.98 vs
 0.03 / 5.71 / 1.00; count 0.72 / 5.03 / 0.82 vs 0.81 / 5.52 / 0.86; left 0.84 / 5.24 / 0.52 vs
 0.74 / 4.88 / 0.37; above 0.72 / 4.65 / 0.48 vs 0.63 / 4.39 / 0.35; relation, unseen 0.79 / 4.51 / 0.52 vs
