@@ -36,7 +36,7 @@ Measured (2 shared CPU cores, one thread, other jobs on both cores), 2026-12-04:
 loaded machine; a step costs the same in both, so the difference is most likely load (not measured apart).
 Result (200 test images): LSTM greedy BLEU-4 0.809 / CIDEr 4.54, beam 0.807 / 4.37, nearest neighbour
 0.733 / 4.53 (METEOR 0.561 / 0.562 / 0.536; exact captions 0.70 / 0.73 / 0.65): generation wins BLEU-4 clearly
-and CIDEr by 0.01, so the claim is "yes" only narrowly on CIDEr. Seed 1 (``recur-vision fit --config
+and ties it on CIDEr (+0.01, under the 0.05 a win needs), so the claim is "partly". Seed 1 (``recur-vision fit --config
 lrcn/captioning --seed_everything 1``, then ``test`` of its best checkpoint; fit 903 s): greedy 0.804 / 4.56, beam
 0.812 / 4.46, nearest neighbour 0.724 / 4.57 (content right 144 and 151 vs 129 of 200), so on CIDEr the two are
 level across seeds (+0.01, −0.02) while BLEU-4 is ahead by 0.08 at both.
@@ -107,6 +107,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DECODERS = {"greedy": "", "beam": "_beam", "nn": "_nn"}
 DECODER_LABELS = {"greedy": "LRCN greedy", "beam": "LRCN beam 3", "nn": "nearest neighbour"}
 METRICS = ("bleu1", "bleu2", "bleu3", "bleu4", "cider", "rouge_l", "meteor")
+# what generation must beat the nearest-neighbour caption by to count as a win (name in the claim, margin)
+WIN_MARGINS = {"bleu4": ("BLEU-4", 0.02), "cider": ("CIDEr", 0.05)}
 
 
 class _KeepBest(L.Callback):
@@ -265,24 +267,16 @@ def table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report(args: Any, out: Path, rows: list[dict[str, Any]], seconds: dict[str, float], first: tuple) -> None:
-    """Write the CSV, the figure, the docs table and the claim for the layers run so far."""
+def captioning_claim(rows: list[dict[str, Any]], seconds: dict[str, float]) -> Claim:
+    """The claim, judged from the rows of ``results.csv`` (each layer's generation against its NN caption)."""
     layers = list(seconds)
-    write_rows(out / "results.csv", rows, digits=4)
-    _plot(out / "lrcn_captioning.png", *first)
-    text = table(rows)
-    print(text)
-    if not args.quick and not args.no_docs:
-        replace_generated_table(ROOT / "docs" / "vision.md", "lrcn_captioning", text)
-        figure = ROOT / "docs" / "img" / "vision" / "lrcn_captioning.png"
-        figure.parent.mkdir(parents=True, exist_ok=True)
-        _plot(figure, *first)
     all_rows = {(r["layer"], r["decoder"]): r for r in rows if r["subset"] == "all"}
+    # a win needs a margin: a tie with retrieval (seeds move CIDEr by a few hundredths) is not one
     held = sum(
-        max(all_rows[(layer, "greedy")]["bleu4"], all_rows[(layer, "beam")]["bleu4"]) > all_rows[(layer, "nn")]["bleu4"]
-        and max(all_rows[(layer, "greedy")]["cider"], all_rows[(layer, "beam")]["cider"])
-        > all_rows[(layer, "nn")]["cider"]
+        max(all_rows[(layer, "greedy")][metric], all_rows[(layer, "beam")][metric])
+        >= all_rows[(layer, "nn")][metric] + margin
         for layer in layers
+        for metric, (_, margin) in WIN_MARGINS.items()
     )
 
     def line(layer: str) -> str:
@@ -293,15 +287,29 @@ def report(args: Any, out: Path, rows: list[dict[str, Any]], seconds: dict[str, 
         )
 
     measured = "; ".join(line(layer) for layer in layers)
-    claim = Claim(
+    margins = ", ".join(f"{name} by >= {margin}" for name, margin in WIN_MARGINS.values())
+    return Claim(
         paper=PAPER,
         claim="the factored 2-layer captioner's generated captions (greedy or beam) score above the "
         "nearest-neighbour training caption on BLEU-4 and CIDEr",
-        measured=measured + f" ({rows[0]['images']} test images of the embedded scenes)",
-        reproduced=outcome(held, len(layers)),
+        measured=measured + f" ({rows[0]['images']} test images of the embedded scenes; a win: {margins})",
+        reproduced=outcome(held, len(layers) * len(WIN_MARGINS)),
         command=invoked_command(),
     )
-    print(f"claims: {write_claims(out, [claim])}")
+
+
+def report(args: Any, out: Path, rows: list[dict[str, Any]], seconds: dict[str, float], first: tuple) -> None:
+    """Write the CSV, the figure, the docs table and the claim for the layers run so far."""
+    write_rows(out / "results.csv", rows, digits=4)
+    _plot(out / "lrcn_captioning.png", *first)
+    text = table(rows)
+    print(text)
+    if not args.quick and not args.no_docs:
+        replace_generated_table(ROOT / "docs" / "vision.md", "lrcn_captioning", text)
+        figure = ROOT / "docs" / "img" / "vision" / "lrcn_captioning.png"
+        figure.parent.mkdir(parents=True, exist_ok=True)
+        _plot(figure, *first)
+    print(f"claims: {write_claims(out, [captioning_claim(rows, seconds)])}")
 
 
 def main() -> None:
