@@ -18,21 +18,30 @@ DataModules and LightningModules of the package train on it with a Lightning Tra
    transcript is printed as it grows. The streamed labels are those of offline greedy decoding (checked).
 
 3. **Separation**: MossFormer2 (Zhao et al., ICASSP 2024, https://arxiv.org/abs/2312.11825; ``mossformer2``,
-   the small configuration) beside the same model without its recurrent FSMN module (``mossformer``, the
-   paper's ablation), each trained for :data:`SEPARATION_EPOCHS` on two-speaker mixtures of the corpus
-   (8 kHz, LibriMix layout, :class:`~recur_speech.separation.SeparationData`; 0.5-s segments in batches of 2,
-   lr 1e-2), scored by SI-SNRi on the test mixtures. A few seconds of training are far from the recipe
-   (``mossformer2/espeak_2mix``: 1000 mixtures of dry voices, 5 epochs, batches of 8, 7 minutes: SI-SNRi 6.30 dB
-   against 5.76 dB without the recurrent module), and
-   the printout says how far either model got. In the measured runs both stayed under 1 dB: MossFormer2 0.50 dB
-   against 0.25 dB without the recurrent module in the last run, 0.43 against 0.31 in a trial of the same
-   setting and 0.37 against 0.35 with 0.25-s segments (the corpus is written anew in an empty cache, and
-   espeak-ng's waveforms differ slightly from run to run); with batches of 8 both were below 0 dB.
+   the small configuration without dropout) beside the same model without its recurrent FSMN module
+   (``mossformer``, the paper's ablation) and the mixture itself (SI-SNRi 0 by definition). The data are the
+   ``mossformer2/espeak_2mix`` recipe's, smaller (:func:`separation_data`: the same
+   :class:`~recur_speech.separation.SeparationData` and LibriMix reader): :data:`SEPARATION_UTTERANCES` dry
+   espeak-ng utterances (no room: a source's own reverberation and noise would be part of its target) mixed in
+   pairs at 8 kHz into :data:`MIXTURES` mixtures, written once under the user cache. Each model trains
+   :data:`SEPARATION_EPOCHS` epoch on 0.5-s segments in batches of :data:`SEPARATION_BATCH` (16 steps, lr 1e-2)
+   and is scored by SI-SNRi on the test mixtures. That is a walk through the pipeline, not a separator: the
+   recipe takes 625 steps in batches of 8 (7 minutes) for SI-SNRi 6.30 dB against 5.76 dB without the recurrent
+   module, and the demo prints that beside its own numbers. In the measured runs both models stayed below the
+   mixture: MossFormer2 -0.40 dB, MossFormer only -0.40 dB (16 steps, the setting kept); with 24 steps -0.27 vs
+   -0.27, -0.38 vs -0.83 and -0.86 vs -0.64 in three runs (the corpus is written anew in an empty cache, and
+   espeak-ng's waveforms differ slightly from run to run), so the sign of the gap is noise. A probe with 80
+   training mixtures, 2 epochs (80 steps) gave 0.09 dB (MossFormer2) and 0.19 dB (MossFormer only) at lr 1e-2,
+   and -0.21 dB (MossFormer2) at lr 3e-3, for 17 s of training each: tens of steps do not separate dry voices
+   either.
 
-``recur demo speech`` took 45 s of wall time from an empty cache (the corpus written in 5 s) and 40 s with the corpus
-reused (the first with ``OMP_NUM_THREADS=1``, the second without; the demo runs one torch thread) on a 2-core
-machine that another job kept busy (load average 1.9), from a folder outside the checkout with no data root; the
-RNN-T reached WER 0.20 greedy and 0.13 with beam search against 1.00 (blank) and 0.92 (most frequent transcript).
+``recur demo speech`` took 55 s of wall time (``time`` inside ``/work/notes/heavy.sh``: nice 5,
+``OMP_NUM_THREADS=1``) from an empty cache (``XDG_CACHE_HOME`` a fresh folder, no data root) on a shared 2-core
+machine (load average 1.5 at the start, 1.3 at the end): the recognition corpus written in 7 s,
+the RNN-T trained in 28 s, the dry voices and mixtures written in 1 s, the two separators trained in 6 s. The
+RNN-T reached WER 0.21 greedy and 0.13 with beam search against 1.00 (blank) and 0.93 (most frequent
+transcript). Before the separation part took the dry mixtures (80 mixtures of the recognition corpus, 2 epochs,
+80 test utterances) the demo took 78 s, measured under nice with the other core busy.
 """
 
 from __future__ import annotations
@@ -42,7 +51,6 @@ import tempfile
 import time
 import warnings
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -50,30 +58,39 @@ import torch
 
 from recur_core.data.generated import MARKER
 from recur_core.engine import quiet_trainer
-from recur_speech.data.espeak_corpus import espeak_librimix
 from recur_speech.datamodules import SpeechRecognitionData
 from recur_speech.separation import SeparationData, SeparationModule
 from recur_speech.task import RNNTTask
 
 __all__ = [
     "CORPUS",
+    "MIXTURES",
+    "SEPARATION_UTTERANCES",
     "main",
     "recognition_data",
     "run_demo",
     "run_recognition_demo",
     "run_separation_demo",
+    "separation_data",
     "stream_utterance",
     "write_corpus",
+    "write_mixtures",
 ]
 
 # the demo's espeak-ng digit corpus: utterances per LibriSpeech split
-CORPUS = {"train-clean-100": 600, "dev-clean": 16, "test-clean": 80}
+CORPUS = {"train-clean-100": 600, "dev-clean": 16, "test-clean": 48}
 ASR_EPOCHS = 6
 # feature frames per chunk of the stream (10 ms each)
 CHUNK_FRAMES = 16
-# the separation part: mixtures per split (train, dev, test) and training epochs
-MIXTURES = (80, 4, 24)
-SEPARATION_EPOCHS = 2
+# the separation part: dry espeak-ng utterances and two-speaker mixtures per split (train, dev, test), batch
+# size, epochs and learning rate
+SEPARATION_UTTERANCES = (64, 8, 24)
+MIXTURES = (32, 2, 16)
+SEPARATION_BATCH = 2
+SEPARATION_EPOCHS = 1
+SEPARATION_LR = 1e-2
+# optimiser steps of the mossformer2/espeak_2mix recipe: 1000 mixtures in batches of 8, 5 epochs
+RECIPE_STEPS = 625
 # the rnnt/espeak_digits recipe's model
 _RNNT = dict(
     model="rnnt",
@@ -167,32 +184,35 @@ def stream_utterance(
     }
 
 
-class _CorpusMixtures(SeparationData):
-    """:class:`~recur_speech.separation.SeparationData` mixing a given LibriSpeech-layout corpus (the demo's)."""
+def separation_data(
+    mixtures: tuple[int, int, int] = MIXTURES,
+    utterances: tuple[int, int, int] = SEPARATION_UTTERANCES,
+    batch_size: int = SEPARATION_BATCH,
+) -> SeparationData:
+    """The ``mossformer2/espeak_2mix`` recipe's data, smaller: dry espeak-ng voices (``utterances`` per split)
+    mixed in pairs at 8 kHz (``mixtures`` per split, LibriMix layout), 0.5-s training segments."""
+    return SeparationData(
+        "espeak", mixtures=mixtures, utterances=utterances, segment_seconds=0.5, batch_size=batch_size
+    )
 
-    def __init__(self, speech: Path, **options: Any) -> None:
-        super().__init__(dataset="espeak", **options)
-        self.speech = speech
 
-    def espeak_folder(self) -> Path:
-        splits = ("train-100", "dev", "test")
-        written = espeak_librimix(
-            None,
-            self.speech,
-            mixtures=dict(zip(splits, self.mixtures)),
-            n_src=self.n_src,
-            sample_rate=self.sample_rate,
-            mode=self.mode,
-            seed=self.seed,
-            progress=False,
-        )
-        return written / f"Libri{self.n_src}Mix" / f"wav{self.sample_rate // 1000}k" / self.mode
+def write_mixtures(data: SeparationData) -> dict[str, Any]:
+    """Write ``data``'s dry voices and their mixtures, or find them written by an earlier run.
+
+    Returns:
+        ``{"folder": the mixtures' ``wav8k/min`` folder, "reused": whether an earlier run wrote them, "seconds"}``.
+    """
+    began, start = time.time(), time.perf_counter()
+    folder = data.espeak_folder()
+    # the marker of the mixtures' folder (<folder>/Libri2Mix/wav8k/min is what espeak_folder returns)
+    reused = (folder.parents[2] / MARKER).stat().st_mtime < began
+    return {"folder": folder, "reused": reused, "seconds": time.perf_counter() - start}
 
 
 def run_separation_demo(
-    speech: Path, mixtures: tuple[int, int, int] = MIXTURES, epochs: int = SEPARATION_EPOCHS, lr: float = 1e-2
+    data: SeparationData, epochs: int = SEPARATION_EPOCHS, lr: float = SEPARATION_LR
 ) -> dict[str, dict[str, float]]:
-    """MossFormer2 and its MossFormer-only ablation (small size) on two-speaker mixtures of the corpus ``speech``.
+    """MossFormer2 and its MossFormer-only ablation (small size, no dropout) trained ``epochs`` on ``data``.
 
     Returns:
         ``{"MossFormer2": ..., "MossFormer only": ...}``, each the test metrics (``test/si_snri``,
@@ -201,11 +221,7 @@ def run_separation_demo(
     results = {}
     for name, model in (("MossFormer2", "mossformer2"), ("MossFormer only", "mossformer")):
         L.seed_everything(0, verbose=False)
-        # batches of 2 (the recipe's: 8): four times the steps per epoch, for a few seconds of training
-        data = _CorpusMixtures(speech, mixtures=mixtures, segment_seconds=0.5, batch_size=2)
-        # dropout 0.1 (the small size has none since the recipe's retuning): the setting the measured runs used
-        kwargs = {"size": "small", "dropout": 0.1}
-        module = SeparationModule(model, kwargs, examples=0, perceptual=False, lr=lr, warmup_steps=5)
+        module = SeparationModule(model, {"size": "small"}, examples=0, perceptual=False, lr=lr, warmup_steps=5)
         results[name] = _fit_and_test(module, data, max_epochs=epochs, gradient_clip_val=5)
     return results
 
@@ -226,7 +242,9 @@ def run_demo(report: Callable[[str, Any], None] | None = None) -> dict[str, Any]
     module, scores = run_recognition_demo(data)
     done("recognition", scores)
     done("stream", stream_utterance(module, data))
-    done("separation", run_separation_demo(corpus["folder"]))
+    mixtures = separation_data()
+    separation = {"mixtures": write_mixtures(mixtures), "scores": run_separation_demo(mixtures)}
+    done("separation", separation)
     return results
 
 
@@ -276,13 +294,18 @@ def _print_stream(stream: dict[str, Any]) -> None:
     print(f"streamed             {stream['streamed']}  ({same} offline greedy: {stream['offline']!r})")
 
 
-def _print_separation(results: dict[str, dict[str, float]]) -> None:
+def _print_separation(separation: dict[str, Any]) -> None:
     train, _, test = MIXTURES
+    written = separation["mixtures"]
+    how = "reused from the cache" if written["reused"] else f"written in {written['seconds']:.0f} s"
     print(
-        f"\n3. separating two espeak-ng speakers ({train} training mixtures at 8 kHz, {SEPARATION_EPOCHS} epochs, "
-        f"small size): {test} test mixtures, dB"
+        f"\n3. separating two espeak-ng speakers: {sum(SEPARATION_UTTERANCES)} dry utterances mixed in pairs at 8 kHz "
+        f"({how}),\n   small size trained {SEPARATION_EPOCHS} epoch(s) on {train} mixtures (0.5-s segments, batches of "
+        f"{SEPARATION_BATCH}): {test} test mixtures, dB\n    {written['folder']}"
     )
+    results = separation["scores"]
     print(f"{'model':<16} {'SI-SNRi':>8} {'SDRi':>6} {'fit s':>6}")
+    print(f"{'the mixture':<16} {0.0:>8.2f} {0.0:>6.2f} {'':>6}")
     for name, r in results.items():
         print(f"{name:<16} {r['test/si_snri']:>8.2f} {r['test/sdri']:>6.2f} {r['fit_seconds']:>6.1f}")
     model, ablation = results["MossFormer2"]["test/si_snri"], results["MossFormer only"]["test/si_snri"]
@@ -292,9 +315,10 @@ def _print_separation(results: dict[str, dict[str, float]]) -> None:
             print("    neither model separates the speakers in this budget (the estimates are worse than the mixture);")
         else:
             print("    in this budget both models barely move off the mixture (SI-SNRi under 1 dB);")
+        print("    so far from separating, any difference between the two is run-to-run noise;")
         print(
-            "    the recipe mossformer2/espeak_2mix trains for 7 minutes (1000 mixtures of dry voices, 5 epochs: "
-            "SI-SNRi 6.30 dB\n    vs 5.76 dB without the recurrent module)"
+            f"    the recipe mossformer2/espeak_2mix trains {RECIPE_STEPS} steps (1000 mixtures, 5 epochs, batches of "
+            "8: 7 minutes)\n    for SI-SNRi 6.30 dB vs 5.76 dB without the recurrent module"
         )
 
 
