@@ -139,12 +139,20 @@ def test_a_missing_kitti_folder_is_one_line(capsys, runs_dir, tmp_path):
 def test_a_baseline_checkpoint_that_is_missing_or_foreign_is_one_line(tmp_path):
     from recur_pointcloud.detection import load_detector
 
-    with pytest.raises(FileNotFoundError, match="no such file; fit lion/synthetic_no_backbone"):
+    with pytest.raises(FileNotFoundError, match=r"--model\.baseline_ckpt .*none\.ckpt: no such file"):
         load_detector(tmp_path / "none.ckpt", ("Car",))
     torch.save({"weights": 1}, tmp_path / "other.ckpt")
-    with pytest.raises(ValueError, match="not a recur detection checkpoint"):
+    with pytest.raises(ValueError, match="not a recur checkpoint"):
         load_detector(tmp_path / "other.ckpt", ("Car",))
-    cars_only = {"hyper_parameters": {"model": "lion_no_backbone", "classes": ["Car"]}, "state_dict": {}}
+    segmenter = {"hyper_parameters": {"model": "dqn_rnn"}, "state_dict": {}, "global_step": 0}
+    torch.save(segmenter, tmp_path / "s.ckpt")
+    with pytest.raises(ValueError, match="not a recur detection checkpoint"):
+        load_detector(tmp_path / "s.ckpt", ("Car",))
+    cars_only = {
+        "hyper_parameters": {"model": "lion_no_backbone", "classes": ["Car"]},
+        "state_dict": {},
+        "global_step": 0,
+    }
     torch.save(cars_only, tmp_path / "c.ckpt")
     with pytest.raises(ValueError, match="detects \\['Car'\\], the model \\['Car', 'Cyclist'\\]"):
         load_detector(tmp_path / "c.ckpt", ("Car", "Cyclist"))

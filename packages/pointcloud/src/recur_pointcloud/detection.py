@@ -35,7 +35,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from recur_core.data.generated import generated_cache
-from recur_core.engine import RecurModule, Split, SplitDataModule
+from recur_core.engine import RecurModule, Split, SplitDataModule, read_checkpoint
 from recur_core.registry import get_model
 from recur_pointcloud.data.kitti import (
     KittiCalib,
@@ -336,19 +336,14 @@ def load_detector(path: str | Path, classes: Sequence[str]) -> torch.nn.Module:
         FileNotFoundError: no file at ``path``.
         ValueError: not a recur detection checkpoint, or one trained on other classes than ``classes``.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"--model.baseline_ckpt {path}: no such file; fit lion/synthetic_no_backbone and pass its best.ckpt"
-        )
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        hparams, state = checkpoint["hyper_parameters"], checkpoint["state_dict"]
-        name = hparams["model"]
-    except Exception as err:
+    checkpoint = read_checkpoint(path, "--model.baseline_ckpt")
+    hparams, state = checkpoint.get("hyper_parameters", {}), checkpoint["state_dict"]
+    name = hparams.get("model")
+    if name not in ("lion", "lion_no_backbone"):
         raise ValueError(
-            f"--model.baseline_ckpt {path}: not a recur detection checkpoint ({type(err).__name__})"
-        ) from None
+            f"--model.baseline_ckpt {path}: not a recur detection checkpoint; fit lion/synthetic_no_backbone and "
+            "pass its best.ckpt"
+        )
     if tuple(hparams.get("classes", ())) != tuple(classes):
         raise ValueError(
             f"--model.baseline_ckpt {path} detects {list(hparams.get('classes', ()))}, the model {list(classes)}; "
