@@ -8,19 +8,21 @@ from recur_core.recipes import list_recipes
 from recur_text.documents import DocstringTopicData, DocumentClassificationModule
 
 RECIPE = "rcnn/docstrings"
+ORDER_RECIPE = "rcnn/docstrings_order"
 TINY = [
     "--model.init_embeddings", "random", "--model.model_kwargs", '{"layer": "gru", "context_dim": 16}',
     "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.max_epochs", "1",
 ]  # fmt: skip
 
 
-def test_recipe_instantiates_and_opens_with_its_command(runs_dir):
-    path = list_recipes("text")[RECIPE]
-    assert path.read_text().splitlines()[0] == f"# recur-text fit --config {RECIPE}"
-    cli = run_cli("text", ["--config", RECIPE], run=False)
+@pytest.mark.parametrize(("recipe", "num_classes"), [(RECIPE, 12), (ORDER_RECIPE, 2)])
+def test_recipe_instantiates_and_opens_with_its_command(runs_dir, recipe, num_classes):
+    path = list_recipes("text")[recipe]
+    assert path.read_text().splitlines()[0] == f"# recur-text fit --config {recipe}"
+    cli = run_cli("text", ["--config", recipe], run=False)
     assert isinstance(cli.model, DocumentClassificationModule) and isinstance(cli.datamodule, DocstringTopicData)
     assert cli.model.hparams.vocab_size == cli.datamodule.vocab_size
-    assert cli.model.hparams.num_classes == cli.datamodule.num_classes == 12
+    assert cli.model.hparams.num_classes == cli.datamodule.num_classes == num_classes
 
 
 def test_batches_are_padded_ids_with_lengths():
@@ -35,16 +37,33 @@ def test_batches_are_padded_ids_with_lengths():
     assert encoded[1] == 1 and encoded[0] == data.vocabulary.index["the"] + 2
 
 
-def test_fit_then_test_prints_the_baselines(runs_dir):
-    fit = run_cli("text", ["fit", "--config", RECIPE, *TINY])
+# the order recipe's run is the same code path (about 3 s): make test-slow
+@pytest.mark.parametrize("recipe", [RECIPE, pytest.param(ORDER_RECIPE, marks=pytest.mark.slow)])
+def test_fit_then_test_prints_the_baselines(runs_dir, recipe):
+    fit = run_cli("text", ["fit", "--config", recipe, *TINY])
     last = fit.run_dir / "checkpoints" / "last.ckpt"
     assert last.is_file()
     cli = run_cli(
-        "text", ["test", "--config", RECIPE, *TINY, "--trainer.limit_test_batches", "2", "--ckpt_path", str(last)]
+        "text", ["test", "--config", recipe, *TINY, "--trainer.limit_test_batches", "2", "--ckpt_path", str(last)]
     )
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
-    assert {"test/acc", "test/acc_majority", "test/acc_tfidf_lr"} <= set(metrics)
-    assert 0.1 < metrics["test/acc_majority"] < 0.3 and metrics["test/acc_tfidf_lr"] > 0.7
+    assert {"test/acc", "test/acc_majority", "test/acc_tfidf_lr", "test/acc_tfidf_unigram_lr"} <= set(metrics)
+    if recipe == RECIPE:
+        assert 0.1 < metrics["test/acc_majority"] < 0.3 and metrics["test/acc_tfidf_lr"] > 0.7
+    else:
+        # both classes hold the same bags of words: unigrams are blind, bigrams see local order
+        assert metrics["test/acc_majority"] == metrics["test/acc_tfidf_unigram_lr"] == 0.5
+        assert metrics["test/acc_tfidf_lr"] > 0.6
+
+
+def test_order_task_pairs_each_docstring_written_and_swapped():
+    data = DocstringTopicData(task="order", max_tokens=30)
+    assert data.classes == ("swapped", "written") and data.num_classes == 2
+    test = data.dataset("test")
+    assert len(test) == 2 * len(data.corpus.labelled["test"]) and test.labels[:4].tolist() == [1, 0, 1, 0]
+    written, swapped = test.texts[0], test.texts[1]
+    assert written == data.corpus.split_tokens("test")[0][:30] != swapped and sorted(written) == sorted(swapped)
+    assert torch.equal(test.tokens[0], data.encode(written))
 
 
 def test_bad_options_are_one_line_errors(runs_dir):
@@ -52,6 +71,10 @@ def test_bad_options_are_one_line_errors(runs_dir):
         DocumentClassificationModule(init_embeddings="glove")
     with pytest.raises(ValueError, match="max_tokens must be at least 1"):
         DocstringTopicData(max_tokens=0)
+    with pytest.raises(ValueError, match="task must be one of topic, order"):
+        DocstringTopicData(task="sentiment")
+    with pytest.raises(ValueError, match=r"swap_rate must be in \(0, 0.5\]"):
+        DocstringTopicData(task="order", swap_rate=0.9)
     cli = run_cli("text", ["--config", RECIPE, "--model.vocab_size", "50"], run=False)
     cli.trainer.datamodule = cli.datamodule
     cli.model.trainer = cli.trainer

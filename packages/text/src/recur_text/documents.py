@@ -1,15 +1,25 @@
 """Document classification on the embedded docstring corpus: the DataModule and the RCNN's LightningModule.
 
 - :class:`DocstringTopicData`: the labelled set of :func:`recur_text.data.docstrings.docstring_corpus`
-  (standard-library docstrings labelled by their top-level package: 12 classes, its fixed 70/10/20 split),
-  as padded id tensors. The vocabulary is built from the embedding corpus (every document but the labelled
+  (standard-library docstrings, its fixed 70/10/20 split) as padded id tensors, with one of two tasks:
+
+  - ``task="topic"``: the top-level package a docstring comes from (12 classes). The topics are carried by
+    keywords, so a bag of words does well on it (docs/text.md).
+  - ``task="order"``: whether a docstring's words are in their written order (``written``) or have local
+    word order broken (``swapped``: :func:`~recur_text.data.docstrings.swap_adjacent_words`, a share
+    ``swap_rate`` of adjacent word pairs swapped). Every docstring (cut to ``max_tokens``) appears twice in
+    its split, once each way, so the two classes hold the same bags of words: any order-blind classifier
+    (unigram bag of words, the RCNN without its recurrent contexts) scores exactly 0.5. The label is
+    carried by word order alone, the thing the RCNN's recurrent contexts are for.
+
+  The vocabulary is built from the embedding corpus (every document but the labelled
   val and test ones), so it is the one the word embeddings of :mod:`recur_text.models.word2vec` are
   trained with; id 0 is padding, 1 stands for any word outside it. :meth:`DocstringTopicData.word_vectors`
   trains skip-gram vectors on that corpus once (cached), which the RCNN starts from, as the paper's does.
 - :class:`DocumentClassificationModule`: cross-entropy training of a registered text classifier (``rcnn``);
-  ``test`` logs ``test/acc`` beside ``test/acc_majority`` (the most frequent training class) and
+  ``test`` logs ``test/acc`` beside ``test/acc_majority`` (the most frequent training class),
   ``test/acc_tfidf_lr`` (the bag-of-words baseline: TF-IDF of unigrams and bigrams + logistic regression,
-  scikit-learn, fitted on the same training documents).
+  scikit-learn, fitted on the same training documents) and ``test/acc_tfidf_unigram_lr`` (unigrams only).
 """
 
 from __future__ import annotations
@@ -27,12 +37,13 @@ from torch.utils.data import Dataset
 from recur_core.data.generated import generated_cache, write_once
 from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
 from recur_core.registry import get_model
-from recur_text.data.docstrings import SOURCES, DocstringCorpus, docstring_corpus
+from recur_text.data.docstrings import SOURCES, DocstringCorpus, docstring_corpus, swap_adjacent_words
 from recur_text.data.word_corpus import EncodedCorpus, Vocabulary
 
 __all__ = ["DocstringTopicData", "DocumentClassificationModule", "LabelledDocuments"]
 
 PAD, UNKNOWN = 0, 1
+TASKS = ("topic", "order")
 
 
 class LabelledDocuments(Dataset):
@@ -58,7 +69,8 @@ def _collate(items: list[tuple[Tensor, Tensor]]) -> dict[str, Tensor]:
 
 
 class DocstringTopicData(SplitDataModule):
-    """Which standard-library package a docstring comes from (module docstring).
+    """Which standard-library package a docstring comes from, or whether its words are in written order
+    (module docstring).
 
     Batches: ``{"tokens": [B, T] int64 (0 = padding), "lengths": [B], "labels": [B]}``.
 
@@ -68,6 +80,9 @@ class DocstringTopicData(SplitDataModule):
         min_count: a word of the embedding corpus joins the vocabulary from this many occurrences on.
         max_tokens: documents are cut to their first ``max_tokens`` tokens.
         min_label_tokens: shortest labelled docstring, in tokens.
+        task: ``"topic"`` (12 packages) or ``"order"`` (``swapped`` / ``written``; module docstring).
+        swap_rate: ``task="order"``: the share of adjacent word pairs swapped in a ``swapped`` docstring
+            (at least one pair each); the swaps are fixed per docstring (seeded by its module and name).
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`.
 
     Attributes:
@@ -80,6 +95,8 @@ class DocstringTopicData(SplitDataModule):
         min_count: int = 5,
         max_tokens: int = 200,
         min_label_tokens: int = 8,
+        task: Literal["topic", "order"] = "topic",
+        swap_rate: float = 0.1,
         *,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -89,12 +106,16 @@ class DocstringTopicData(SplitDataModule):
         super().__init__(batch_size=batch_size, num_workers=num_workers, seed=seed, shuffle=shuffle)
         if max_tokens < 1:
             raise ValueError(f"max_tokens must be at least 1, got {max_tokens}")
+        if task not in TASKS:
+            raise ValueError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
+        if not 0.0 < swap_rate <= 0.5:
+            raise ValueError(f"swap_rate must be in (0, 0.5] (a share of adjacent word pairs), got {swap_rate}")
         self.corpus: DocstringCorpus = docstring_corpus(tuple(sources or SOURCES), min_label_tokens)
         self.vocabulary = Vocabulary.build(
             [self.corpus.tokens[i] for i in self.corpus.embedding_documents()], min_count
         )
-        self.max_tokens = max_tokens
-        self.classes = self.corpus.classes
+        self.max_tokens, self.task, self.swap_rate = max_tokens, task, swap_rate
+        self.classes = self.corpus.classes if task == "topic" else ("swapped", "written")
         self.num_classes = len(self.classes)
         self.vocab_size = len(self.vocabulary) + 2
 
@@ -133,8 +154,23 @@ class DocstringTopicData(SplitDataModule):
         return torch.load(folder / "vectors.pt")
 
     def make_dataset(self, split: Split) -> LabelledDocuments:
+        if self.task == "order":
+            return self._order_dataset(split)
         texts = self.corpus.split_tokens(split)
         labels = torch.tensor(self.corpus.labels[split], dtype=torch.long)
+        return LabelledDocuments([self.encode(t) for t in texts], labels, texts)
+
+    def _order_dataset(self, split: Split) -> LabelledDocuments:
+        """Each docstring of ``split`` (cut to ``max_tokens``) written (label 1), then swapped (label 0)."""
+        texts: list[list[str]] = []
+        for i in self.corpus.labelled[split]:
+            written = self.corpus.tokens[i][: self.max_tokens]
+            document = self.corpus.documents[i]
+            swapped = swap_adjacent_words(written, self.swap_rate, f"{document.module}:{document.name}")
+            # a docstring with no two different neighbours cannot be swapped; it is left out
+            if swapped != written:
+                texts += [written, swapped]
+        labels = torch.tensor([1, 0] * (len(texts) // 2), dtype=torch.long)
         return LabelledDocuments([self.encode(t) for t in texts], labels, texts)
 
     def collate_fn(self):
@@ -221,3 +257,5 @@ class DocumentClassificationModule(RecurModule):
         train_labels, test_labels = train.labels.tolist(), test.labels.tolist()
         self.log("test/acc_majority", majority_accuracy(train_labels, test_labels))
         self.log("test/acc_tfidf_lr", tfidf_accuracy(train.texts, train_labels, test.texts, test_labels))
+        unigrams = tfidf_accuracy(train.texts, train_labels, test.texts, test_labels, bigrams=False)
+        self.log("test/acc_tfidf_unigram_lr", unigrams)

@@ -139,12 +139,15 @@ def tfidf_accuracy(
     test_tokens: Sequence[Sequence[str]],
     test_labels: Sequence[int],
     c: float = 10.0,
+    bigrams: bool = True,
 ) -> float:
-    """The bag-of-words baseline: TF-IDF of unigrams and bigrams (sublinear tf) + logistic regression."""
+    """The bag-of-words baseline: TF-IDF of unigrams and bigrams (``bigrams=False``: unigrams only; sublinear tf)
+    + logistic regression."""
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    vectorizer = TfidfVectorizer(analyzer=lambda tokens: _unigrams_bigrams(tokens), sublinear_tf=True, min_df=2)
+    terms = _unigrams_bigrams if bigrams else list
+    vectorizer = TfidfVectorizer(analyzer=terms, sublinear_tf=True, min_df=2)
     x_train = vectorizer.fit_transform(train_tokens)
     classifier = LogisticRegression(C=c, max_iter=2000).fit(x_train, np.asarray(train_labels))
     return float(classifier.score(vectorizer.transform(test_tokens), np.asarray(test_labels)))

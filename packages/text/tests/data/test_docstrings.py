@@ -3,7 +3,13 @@
 import numpy as np
 import pytest
 
-from recur_text.data.docstrings import TOPIC_PACKAGES, docstring_corpus, extract_documents, tokenize
+from recur_text.data.docstrings import (
+    TOPIC_PACKAGES,
+    docstring_corpus,
+    extract_documents,
+    swap_adjacent_words,
+    tokenize,
+)
 from recur_text.data.word_corpus import (
     TWIN_SUFFIX,
     EncodedCorpus,
@@ -83,3 +89,17 @@ def test_analogy_questions_pair_inflections_of_the_vocabulary():
     assert ("gerund -ing", "raise", "raising", "return", "returning") in questions
     plural = [q for q in questions if q[0] == "plural/3rd person -s"]
     assert len(plural) == 6  # 3 pairs, ordered pairs of distinct pairs
+
+
+def test_swap_adjacent_words_moves_each_word_at_most_one_place_and_repeats():
+    words = [f"w{i}" for i in range(40)]
+    swapped = swap_adjacent_words(words, 0.1, "email.message:Message")
+    assert swapped == swap_adjacent_words(words, 0.1, "email.message:Message")
+    assert swapped != swap_adjacent_words(words, 0.1, "other:key") and sorted(swapped) == sorted(words)
+    moved = [abs(swapped.index(w) - i) for i, w in enumerate(words)]
+    assert max(moved) == 1 and sum(moved) == 2 * 4  # round(0.1 * 40) pairs, two words each
+    # at least one pair, only between different neighbours; nothing to swap leaves the words as they are
+    assert swap_adjacent_words(["a", "a", "b"], 0.01, "k") == ["a", "b", "a"]
+    assert swap_adjacent_words(["a", "a", "a"], 0.5, "k") == ["a", "a", "a"]
+    with pytest.raises(ValueError, match=r"rate must be in \(0, 0.5\]"):
+        swap_adjacent_words(words, 0.0, "k")

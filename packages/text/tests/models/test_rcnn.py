@@ -70,3 +70,17 @@ def test_load_embeddings_and_errors():
         RCNN(layer="bidirectional")
     with pytest.raises(ValueError, match="num_classes >= 2"):
         RCNN(num_classes=1)
+
+
+def test_without_contexts_the_ablation_is_blind_to_word_order():
+    torch.manual_seed(0)
+    model = get_model("rcnn", vocab_size=20, num_classes=3, embed_dim=6, hidden_dim=7, contexts=False).eval()
+    assert not any("layer" in name for name, _ in model.named_parameters())
+    tokens = torch.randint(1, 20, (1, 9))
+    shuffled = tokens[:, torch.randperm(9)]
+    torch.testing.assert_close(model(shuffled), model(tokens))
+    with pytest.raises(ValueError, match="contexts=False"):
+        model.contexts(torch.zeros(1, 9, 6), torch.tensor([9]))
+    # with its contexts the model sees the order
+    ordered = RCNN(vocab_size=20, num_classes=3, embed_dim=6, context_dim=5, hidden_dim=7).eval()
+    assert not torch.allclose(ordered(shuffled), ordered(tokens))

@@ -17,6 +17,8 @@ by people: the documentation strings of the Python standard library, the languag
   module and qualified name (70 / 10 / 20), so the split does not depend on what else is in the corpus.
 - The **embedding corpus**: every document except the labelled val and test documents, so that the
   document vectors of those are inferred, never trained, and no evaluation text is seen while training.
+- :func:`swap_adjacent_words`: the same words with local word order broken (a share of adjacent word pairs
+  swapped), the negatives of the word-order task of :class:`recur_text.documents.DocstringTopicData`.
 
 The corpus depends on the Python version (the standard library's docstrings change between releases) and
 on the pinned package versions; both are part of the cache key and of :attr:`DocstringCorpus.options`.
@@ -29,6 +31,7 @@ import hashlib
 import importlib.metadata
 import importlib.util
 import json
+import random
 import re
 import sys
 import sysconfig
@@ -45,6 +48,7 @@ __all__ = [
     "Document",
     "docstring_corpus",
     "extract_documents",
+    "swap_adjacent_words",
     "tokenize",
 ]
 
@@ -80,6 +84,28 @@ def tokenize(text: str) -> list[str]:
     Identifiers split at underscores, dots and digits (``os.path_join2`` -> ``os``, ``path``, ``join``).
     """
     return _WORD.findall(_DOCTEST.sub("", text).lower())
+
+
+def swap_adjacent_words(tokens: list[str], rate: float, key: str) -> list[str]:
+    """``tokens`` with ``max(1, round(rate * len(tokens)))`` adjacent pairs of different words swapped.
+
+    The pairs do not overlap (no word moves by more than one place) and are drawn by a generator seeded with
+    ``key``, so the same key always gives the same result. Fewer pairs are swapped when fewer fit; ``tokens``
+    with no two different neighbours come back unchanged.
+    """
+    if not 0.0 < rate <= 0.5:
+        raise ValueError(f"rate must be in (0, 0.5] (a share of adjacent pairs), got {rate}")
+    out = list(tokens)
+    candidates = [i for i in range(len(out) - 1) if out[i] != out[i + 1]]
+    random.Random(key).shuffle(candidates)
+    wanted, taken = max(1, round(rate * len(out))), set()
+    for i in candidates:
+        if len(taken) == wanted:
+            break
+        if not taken.intersection((i - 1, i, i + 1)):
+            taken.add(i)
+            out[i], out[i + 1] = out[i + 1], out[i]
+    return out
 
 
 @dataclass(frozen=True)

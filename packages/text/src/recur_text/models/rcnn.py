@@ -21,6 +21,9 @@ sequence (each row reversed within its length), shifted the same way. The max-po
 positions only. Paper sizes: embeddings 50, contexts 50, hidden 100 (the thesis: the model is not sensitive
 to them); its embeddings start from skip-gram vectors (:meth:`RCNN.load_embeddings`).
 
+``contexts=False`` is the ablation without recurrence: :math:`x_i = e(w_i)` alone, so the network (projection,
+max-pool, output) is blind to word order; it is the no-recurrence baseline of the RCNN recipes.
+
 Shapes: ``tokens [B, T]`` (int64; 0 = padding) and ``lengths [B]`` -> logits ``[B, num_classes]``.
 """
 
@@ -49,6 +52,8 @@ class RCNN(nn.Module):
         layer: registered causal core layer for the context recurrences (``"elman"``, ``"lstm"``, ``"gru"``, ...).
         layer_kwargs: its own options.
         dropout: on ``y^(3)`` before the output layer (0: none, as the paper).
+        contexts: ``False`` leaves the recurrent contexts out (:math:`x_i = e(w_i)`; ``layer`` is then unused):
+            the order-blind ablation (module docstring).
     """
 
     def __init__(
@@ -61,20 +66,23 @@ class RCNN(nn.Module):
         layer: str = "elman",
         layer_kwargs: dict[str, Any] | None = None,
         dropout: float = 0.0,
+        contexts: bool = True,
     ) -> None:
         super().__init__()
         if vocab_size < 2 or num_classes < 2:
             raise ValueError(f"need vocab_size >= 2 and num_classes >= 2, got {vocab_size} and {num_classes}")
         self.embedding = nn.Embedding(vocab_size, embed_dim, padding_idx=0)
-        self.left_input = nn.Linear(embed_dim, context_dim)
-        self.right_input = nn.Linear(embed_dim, context_dim)
-        self.left_layer = build_layer(layer, context_dim, **(layer_kwargs or {}))
-        self.right_layer = build_layer(layer, context_dim, **(layer_kwargs or {}))
-        if not self.left_layer.causal:
-            raise ValueError(f"RCNN's context recurrences must be causal layers; {layer!r} is not")
-        self.first_left = nn.Parameter(torch.zeros(context_dim))
-        self.last_right = nn.Parameter(torch.zeros(context_dim))
-        self.projection = nn.Linear(2 * context_dim + embed_dim, hidden_dim)
+        self.has_contexts = contexts
+        if contexts:
+            self.left_input = nn.Linear(embed_dim, context_dim)
+            self.right_input = nn.Linear(embed_dim, context_dim)
+            self.left_layer = build_layer(layer, context_dim, **(layer_kwargs or {}))
+            self.right_layer = build_layer(layer, context_dim, **(layer_kwargs or {}))
+            if not self.left_layer.causal:
+                raise ValueError(f"RCNN's context recurrences must be causal layers; {layer!r} is not")
+            self.first_left = nn.Parameter(torch.zeros(context_dim))
+            self.last_right = nn.Parameter(torch.zeros(context_dim))
+        self.projection = nn.Linear((2 * context_dim if contexts else 0) + embed_dim, hidden_dim)
         self.dropout = nn.Dropout(dropout)
         self.output = nn.Linear(hidden_dim, num_classes)
 
@@ -97,6 +105,8 @@ class RCNN(nn.Module):
 
     def contexts(self, embedded: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         """``(c_l, c_r)``, each ``[B, T, context_dim]``, of ``embedded [B, T, embed_dim]``."""
+        if not self.has_contexts:
+            raise ValueError("this RCNN was built with contexts=False (the ablation); it has no contexts")
         batch = embedded.shape[0]
         forward, _ = self.left_layer(self.left_input(embedded), lengths=lengths)
         backward, _ = self.right_layer(reverse_padded(self.right_input(embedded), lengths), lengths=lengths)
@@ -114,8 +124,10 @@ class RCNN(nn.Module):
         if lengths is None:
             lengths = torch.full((batch,), steps, dtype=torch.long, device=tokens.device)
         embedded = self.embedding(tokens)
-        left, right = self.contexts(embedded, lengths)
-        hidden = torch.tanh(self.projection(torch.cat([left, embedded, right], -1)))
+        if self.has_contexts:
+            left, right = self.contexts(embedded, lengths)
+            embedded = torch.cat([left, embedded, right], -1)
+        hidden = torch.tanh(self.projection(embedded))
         valid = torch.arange(steps, device=tokens.device)[None, :] < lengths[:, None]
         pooled = hidden.masked_fill(~valid[..., None], float("-inf")).amax(1)
         return self.output(self.dropout(pooled))
@@ -139,6 +151,8 @@ def rcnn(
     layer: str = "elman",
     layer_kwargs: dict[str, Any] | None = None,
     dropout: float = 0.0,
+    contexts: bool = True,
 ) -> RCNN:
-    """The RCNN text classifier (Lai et al. 2015) with the paper's sizes; ``layer`` any causal core layer."""
-    return RCNN(vocab_size, num_classes, embed_dim, context_dim, hidden_dim, layer, layer_kwargs, dropout)
+    """The RCNN text classifier (Lai et al. 2015) with the paper's sizes; ``layer`` any causal core layer;
+    ``contexts=False`` the ablation without recurrence."""
+    return RCNN(vocab_size, num_classes, embed_dim, context_dim, hidden_dim, layer, layer_kwargs, dropout, contexts)
