@@ -60,6 +60,8 @@ def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, 
     out = capsys.readouterr().out
     printed = [line for line in out.splitlines() if line.startswith("test ")][-1]
     assert "test/acc " in printed and "test/acc_none " in printed and "no baselines scored" not in out
+    # and the untrained lane prior's (the mean training lanes), which needs no second run
+    assert "test/acc_prior " in printed and "test/acc_occluded_prior" in result
     assert float(result["test/lanes_dashed"]) + float(result["test/lanes_solid"]) == float(
         result["test/lanes_occluded"]
     ) + float(result["test/lanes_visible"])

@@ -25,6 +25,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+import numpy as np
+from PIL import Image
 from torch import Tensor, nn
 from torch.utils.data import Dataset
 
@@ -34,9 +36,11 @@ from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_ma
 from recur_core.registry import get_model
 from recur_vision.data.culane import CULaneLanes, culane_lines_path, culane_split, write_culane_lines
 from recur_vision.data.tusimple import (
+    TUSIMPLE_ABSENT,
     TUSIMPLE_LANE_WIDTH,
     TuSimpleFrame,
     TuSimpleLanes,
+    tusimple_lane_slots,
     tusimple_split,
     write_tusimple_json,
 )
@@ -50,7 +54,7 @@ from recur_vision.lane_metrics import (
 )
 from recur_vision.models.scnn import lanes_from_probabilities, lanes_to_points, scnn_loss
 
-__all__ = ["CULANE_ROWS", "LaneData", "LaneDetectionModule", "generated_roads_folder"]
+__all__ = ["CULANE_ROWS", "LaneData", "LaneDetectionModule", "LanePrior", "generated_roads_folder"]
 
 # getLane.m samples 18 rows every 20 px up from the bottom of a 590-row CULane frame
 CULANE_ROWS = tuple(590 - 20 * i for i in range(18))
@@ -65,16 +69,18 @@ def generated_roads_folder(
     test: int = 200,
     frame_size: Sequence[int] = (288, 512),
     seed: int = 0,
+    long_occlusions: bool = False,
 ) -> Path:
     """The generated roads in the TuSimple layout, written on first use (under
     :func:`~recur_vision.datamodules.generated_cache`, in a folder named by the options, unless
-    ``folder`` is given) and reused after."""
+    ``folder`` is given) and reused after. ``long_occlusions``: the scenes with trucks and long dash gaps."""
     from recur_vision.data.generated_roads import GENERATED_FORMAT, write_generated_tusimple
 
     height, width = frame_size
-    name = f"tusimple-roads-v{GENERATED_FORMAT}-{height}x{width}-n{train}-{val}-{test}-seed{seed}"
+    kind = "-long" if long_occlusions else ""
+    name = f"tusimple-roads-v{GENERATED_FORMAT}{kind}-{height}x{width}-n{train}-{val}-{test}-seed{seed}"
     target = Path(folder) if folder is not None else generated_cache() / name
-    return write_generated_tusimple(target, train, val, test, height, width, seed)
+    return write_generated_tusimple(target, train, val, test, height, width, seed, long_occlusions)
 
 
 class LaneData(SplitDataModule):
@@ -96,6 +102,8 @@ class LaneData(SplitDataModule):
             where the frames are written); None: the default place.
         train_frames, val_frames, test_frames: generated frames per split.
         frame_size: ``(H, W)`` of the generated frames (a 16:9 frame like TuSimple's, at 512 px by default).
+        long_occlusions: the generated roads also hold trucks and trailers and dashed lines with long gaps,
+            which hide lines over tens of metres (:func:`~recur_vision.data.generated_roads.render_road`).
         image_size: ``(H, W)`` the frames are resized to: the model's ``image_size``.
         lane_width: TuSimple mask line width on a 1280-px frame (the SCNN port's 15), scaled to ``image_size``.
         test_labels: TuSimple layout only: label files to test on instead of the test split, relative to
@@ -116,6 +124,7 @@ class LaneData(SplitDataModule):
         val_frames: int = 100,
         test_frames: int = 200,
         frame_size: tuple[int, int] = (288, 512),
+        long_occlusions: bool = False,
         image_size: tuple[int, int] = (72, 128),
         lane_width: float = TUSIMPLE_LANE_WIDTH,
         test_labels: list[str] | None = None,
@@ -148,6 +157,7 @@ class LaneData(SplitDataModule):
         self.root, self.folder = root, folder
         self.train_frames, self.val_frames, self.test_frames = train_frames, val_frames, test_frames
         self.frame_size = tuple(frame_size)
+        self.long_occlusions = bool(long_occlusions)
         self.image_size = tuple(image_size)
         self.lane_width = lane_width
         self.test_labels = test_labels
@@ -163,7 +173,13 @@ class LaneData(SplitDataModule):
         """The TuSimple-layout folder read (the generated roads written on first use); None: the data root's."""
         if self.dataset_name == "generated":
             return generated_roads_folder(
-                self.folder, self.train_frames, self.val_frames, self.test_frames, self.frame_size, self.seed
+                self.folder,
+                self.train_frames,
+                self.val_frames,
+                self.test_frames,
+                self.frame_size,
+                self.seed,
+                self.long_occlusions,
             )
         return Path(self.folder) if self.folder is not None else None
 
@@ -199,6 +215,51 @@ class LaneData(SplitDataModule):
             f"--data.test_labels: {absent[0]} not found; name TuSimple label files inside {base} or give absolute "
             f"paths ({get_dataset('tusimple').instructions})"
         )
+
+
+class LanePrior:
+    """The untrained baseline printed beside a lane model at test: the mean training lanes, the same for every frame.
+
+    From training frames (TuSimple form), each of SCNN's four lane slots (left-left, left, right, right-right:
+    :func:`~recur_vision.data.tusimple.tusimple_lane_slots`) gets the mean ``x / W`` of its points in each of
+    ``bins`` bands of ``y / H``. A slot present in more than half of the frames is predicted, at the rows whose
+    band holds points of at least half of the frames where the slot is present; nothing is learnt from the
+    image. It is the bar a detector must clear by finding the lanes of each frame rather than the usual ones.
+
+    Args:
+        frames: training frames with their labels.
+        sizes: each frame's ``(H, W)``, which its coordinates refer to.
+        bins: bands of ``y / H``.
+    """
+
+    def __init__(self, frames: Sequence[TuSimpleFrame], sizes: Sequence[tuple[int, int]], bins: int = 100) -> None:
+        if not frames or len(frames) != len(sizes):
+            raise ValueError(f"a lane prior needs frames and one size each, got {len(frames)} and {len(sizes)}")
+        self.bins = bins
+        total, count = np.zeros((4, bins)), np.zeros((4, bins))
+        present = np.zeros(4)
+        for frame, (height, width) in zip(frames, sizes):
+            for slot, k in enumerate(tusimple_lane_slots(frame)):
+                if k is None:
+                    continue
+                present[slot] += 1
+                points = frame.lane_points(k)
+                band = np.minimum((points[:, 1] / height * bins).astype(int), bins - 1)
+                np.add.at(total[slot], band, points[:, 0] / width)
+                np.add.at(count[slot], band, 1.0)
+        keep = (present[:, None] > len(frames) / 2) & (count >= np.maximum(present[:, None], 1) / 2)
+        self.x = np.where(keep, total / np.maximum(count, 1), np.nan)
+
+    def lanes(self, rows: Sequence[int], size: tuple[int, int]) -> list[list[int]]:
+        """The prior's lanes in TuSimple form (x per row, -2 none) for a frame of ``size`` at ``rows``."""
+        height, width = size
+        band = np.minimum((np.asarray(rows) / height * self.bins).astype(int), self.bins - 1)
+        lanes = []
+        for x in self.x[:, band]:
+            xs = np.where(np.isnan(x), TUSIMPLE_ABSENT, np.rint(np.nan_to_num(x) * width)).astype(int)
+            if (xs >= 0).sum() >= 2:
+                lanes.append(xs.tolist())
+        return lanes
 
 
 class _Prediction(NamedTuple):
@@ -240,7 +301,9 @@ class LaneDetectionModule(RecurModule):
     ``--model.model_kwargs.message_passing none`` or ``conv``; given as ``--model.baselines`` checkpoints
     they are scored at test on the same frames, beside the model: every test metric again with the
     baseline's ``message_passing`` appended (``test/acc_none``, ``test/acc_occluded_conv``, ...); a test
-    without them prints a line saying how to give them.
+    without them prints a line saying how to give them. On TuSimple-layout frames every test also scores the
+    untrained :class:`LanePrior` (the mean training lanes, no second run needed) the same way, suffix ``_prior``
+    (``test/acc_prior``, ``test/acc_occluded_prior``, ...).
 
     Args:
         model: a registered lane model (``scnn``) built as ``get_model(model, input_size=image_size, **model_kwargs)``.
@@ -287,6 +350,7 @@ class LaneDetectionModule(RecurModule):
         # decoded frames by dataset index: "" for this model, the baselines under their names
         self._predictions: dict[str, dict[int, _Prediction]] = {}
         self._baselines: dict[str, nn.Module] = {}
+        self._prior: LanePrior | None = None
 
     def setup(self, stage: str) -> None:
         check_data_matches(self, ("image_size",))
@@ -339,6 +403,10 @@ class LaneDetectionModule(RecurModule):
         dataset = self._dataset(stage)
         culane = isinstance(dataset, CULaneLanes)
         rows = self._rows(dataset, indices, batch["size"])
+        if stage == "test" and self._prior is not None:
+            predictions = self._predictions.setdefault("prior", {})
+            for index, size, r in zip(indices, sizes, rows):
+                predictions[index] = _Prediction(self._prior.lanes(r, size), 0.0, size, r)
         nets = {"": self.net, **(self._baselines if stage == "test" else {})}
         for name, net in nets.items():
             start = time.perf_counter()
@@ -365,6 +433,7 @@ class LaneDetectionModule(RecurModule):
         """Load the ``baselines`` checkpoints, to be scored beside the model; without any, print how to give them."""
         self._predictions = {}
         self._baselines = {}
+        self._prior = self._lane_prior()
         for path in self.baselines:
             name, net = self._load_baseline(path)
             if name in self._baselines:
@@ -377,6 +446,24 @@ class LaneDetectionModule(RecurModule):
                 "none (and conv), then test with --model.baselines '[<none run>/checkpoints/last.ckpt, "
                 "<conv run>/checkpoints/last.ckpt]'"
             )
+
+    def _lane_prior(self) -> LanePrior | None:
+        """The mean training lanes (:class:`LanePrior`) when the test frames are TuSimple-layout and the
+        training split is there; else None (CULane, or no training frames)."""
+        datamodule = self.trainer.datamodule
+        if not isinstance(self._dataset("test"), TuSimpleLanes):
+            return None
+        try:
+            train = datamodule.dataset("train")
+        except (FileNotFoundError, ValueError):
+            return None
+        if not isinstance(train, TuSimpleLanes) or len(train) == 0:
+            return None
+        sizes = []
+        for path in train.paths:
+            with Image.open(path) as image:
+                sizes.append((image.height, image.width))
+        return LanePrior(train.frames, sizes)
 
     def _load_baseline(self, path: str) -> tuple[str, nn.Module]:
         """A lane checkpoint's network and its name (its ``message_passing``, else its model)."""
@@ -407,6 +494,7 @@ class LaneDetectionModule(RecurModule):
         self._score("test")
         self._predictions = {}
         self._baselines = {}
+        self._prior = None
 
     def _score(self, stage: str) -> None:
         dataset = self._dataset(stage)

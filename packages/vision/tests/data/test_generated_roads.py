@@ -6,12 +6,14 @@ import pytest
 from recur_vision.data.generated_roads import (
     GENERATED_LABEL_FILES,
     OCCLUDED_FRACTION,
+    _box_columns,
     render_road,
     tusimple_h_samples,
     write_generated_tusimple,
 )
-from recur_vision.data.tusimple import read_tusimple_json, tusimple_split
+from recur_vision.data.tusimple import TuSimpleFrame, read_tusimple_json, tusimple_split
 from recur_vision.lane_metrics import tusimple_lane_subset, tusimple_scores
+from recur_vision.lanes import LanePrior
 
 
 def frames(count, height=144, width=256, seed=5):
@@ -101,3 +103,67 @@ def test_bad_options_are_one_line_errors(tmp_path):
         write_generated_tusimple(tmp_path / "a", train=1)
     with pytest.raises(ValueError, match="at least 32x32"):
         write_generated_tusimple(tmp_path / "a", height=16)
+
+
+def hidden_rows(labels):
+    """Per lane, how many of its labelled rows a vehicle hides."""
+    return np.array(
+        [o * np.sum(np.asarray(lane) >= 0) for _, l in labels for o, lane in zip(l["occlusion"], l["lanes"])]
+    )
+
+
+def test_long_occlusions_hide_long_stretches_that_stay_labelled():
+    plain = frames(30)
+    long = [render_road(np.random.default_rng([5, i]), 144, 256, long_occlusions=True) for i in range(30)]
+    assert all("trucks" not in label["scene"] for _, label in plain)
+    assert sum(label["scene"]["trucks"] for _, label in long) >= 20
+    # a car hides a few label rows of a lane (at most 9 of these 56); trucks hide a dozen or more of many lanes
+    assert hidden_rows(plain).max() < 12 and (hidden_rows(long) >= 12).sum() >= 10
+    # the same scene otherwise: the option only adds to it
+    assert [len(label["lanes"]) for _, label in long] == [len(label["lanes"]) for _, label in plain]
+
+
+def test_box_columns_project_a_box_row_by_row():
+    f, horizon, cam_h = 100.0, 50.0, 1.5
+    rows = np.arange(120.0)
+
+    def column(x, z):
+        return 200.0 + f * x / z
+
+    lo, hi = _box_columns(rows, horizon, f, cam_h, 10.0, 30.0, 3.0, column, (1.0, 3.0))
+    # the rear's bottom edge (ground at 10 m, row 65) is the lowest row seen: its rear face's columns
+    assert lo[65] == pytest.approx(210.0) and hi[65] == pytest.approx(230.0) and lo[66] > hi[66]
+    # the ground at 30 m (row 55): the whole side from x(1, 30) to x(3, 10)
+    assert lo[55] == pytest.approx(200.0 + 100.0 / 30) and hi[55] == pytest.approx(230.0)
+    # a 3 m box (over the 1.5 m camera) reaches above the horizon up to its top at 10 m (row 35); a 1 m one does not
+    assert lo[36] <= hi[36] and lo[34] > hi[34]
+    lo, hi = _box_columns(rows, horizon, f, cam_h, 10.0, 30.0, 1.0, column, (1.0, 3.0))
+    assert lo[50] > hi[50] and lo[60] <= hi[60]
+
+
+def test_long_occlusion_roads_have_their_own_cache(tmp_path, monkeypatch):
+    import recur_vision.lanes as lanes
+
+    monkeypatch.setattr(lanes, "generated_cache", lambda: tmp_path)
+    long = lanes.generated_roads_folder(None, 2, 1, 1, (64, 112), 0, long_occlusions=True)
+    plain = lanes.generated_roads_folder(None, 2, 1, 1, (64, 112), 0)
+    assert long != plain and "-long-" in long.name and "long" not in plain.name
+    assert json.loads((long / "generated.json").read_text())["long_occlusions"] is True
+    assert "trucks" in read_tusimple_json(long / "test_label.json")[0].extra["scene"]
+    with pytest.raises(ValueError, match="not written by write_generated_tusimple"):
+        write_generated_tusimple(long, train=2, val=1, test=1, height=64, width=112, seed=0)
+
+
+def test_lane_prior_predicts_the_mean_training_lanes():
+    rows = tuple(range(10, 100, 10))
+    left, right = [50 - r // 5 for r in rows], [150 + r // 5 for r in rows]
+    frames_ = [
+        TuSimpleFrame(f"{i}.jpg", rows, ([x + d for x in left], [x - d for x in right])) for i, d in enumerate((-4, 4))
+    ]
+    prior = LanePrior(frames_, [(100, 200)] * 2)
+    assert prior.lanes(rows, (100, 200)) == [left, right]
+    # the same lanes at twice the frame size (rows scale too); nothing where no training lane was (row 5)
+    assert prior.lanes((20, 40), (200, 400)) == [[2 * left[0], 2 * left[1]], [2 * right[0], 2 * right[1]]]
+    assert prior.lanes((5, 10, 20), (100, 200)) == [[-2, *left[:2]], [-2, *right[:2]]]
+    with pytest.raises(ValueError, match="needs frames"):
+        LanePrior([], [])

@@ -22,6 +22,22 @@ points that lie behind a vehicle) and ``occluded`` (that fraction is at least
 score those subsets (:func:`recur_vision.lane_metrics.tusimple_lane_subset`); ``scene`` gives the
 frame's vehicle and shadow counts, gain and curvature.
 
+With ``long_occlusions`` the scenes also hold what hides a line over a long stretch of road, so that the
+evidence for it must travel far along the line (what SCNN's message passing is for):
+
+- trucks and trailers (8-25 m long, 3-4.2 m tall boxes that follow the road's curve, 3-15 m ahead, 8-20 m
+  in the car's own lane; half of them changing lanes across a line, the rest within 0.5 m of a lane's
+  centre), drawn row by row: at image row ``y`` a box point at height ``h`` and distance ``Z`` satisfies
+  ``h = H_cam - (y - y_h) Z / f``, so the row shows the box over the ``Z`` in ``[Z_near, Z_far]`` with
+  ``0 <= h <= H_truck``, and the columns it covers span ``x(X_left, Z)`` to ``x(X_right, Z)`` over those
+  ``Z`` (:func:`_box_columns`). A truck across a line hides it from the truck's rear to several times its
+  far end; one in the next lane hides the line beyond it, one ahead in the car's own lane both of the car's
+  lines up to the horizon;
+- dashed lines with long gaps (period 20-40 m, 10-25 % painted: gaps of 15-36 m) on 60 % of the dashed lines.
+
+Every hidden point stays labelled (the line continues behind the truck and through the gap) and counts in
+``occlusion`` / ``occluded`` (trucks) and ``dashed`` (gaps) as before; ``scene`` adds ``trucks``.
+
 :func:`write_generated_tusimple` writes ``clips/<date>/<n>/20.jpg`` and ``label_data_0313.json`` +
 ``label_data_0601.json`` (train), ``label_data_0531.json`` (val) and ``test_label.json`` (test),
 read by :func:`recur_vision.data.tusimple.tusimple_split` exactly as the real benchmark.
@@ -47,7 +63,12 @@ __all__ = [
     "write_generated_tusimple",
 ]
 
-GENERATED_FORMAT = 1  # bumped when the frames or labels change; names the cache folder
+# bumped when the frames or labels change; names the cache folder. 2: the long_occlusions option, and a car
+# partly left of the frame no longer paints its glass or lamps across the row (a negative slice end wrapped round)
+GENERATED_FORMAT = 2
+# with long_occlusions: the share of dashed lines drawn with long gaps, and the trucks per frame (0, 1, 2)
+LONG_GAP_SHARE = 0.6
+_TRUCKS_P = (0.15, 0.5, 0.35)
 # label file -> clip folder, in the order the frames are written (train is split over 0313 and 0601)
 GENERATED_LABEL_FILES = {
     "label_data_0313.json": "clips/0313-1",
@@ -95,17 +116,63 @@ def _paint_band(
     image[r, c] += a * (colour - image[r, c])
 
 
-def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -> tuple[np.ndarray, dict]:
+def _span(start: int, stop: int, size: int) -> slice:
+    """``start:stop`` clipped to ``0..size`` (a negative bound would count from the end)."""
+    return slice(min(max(start, 0), size), min(max(stop, 0), size))
+
+
+def _box_columns(
+    rows: np.ndarray,
+    horizon: float,
+    f: float,
+    cam_h: float,
+    near: float,
+    far: float,
+    tall: float,
+    column,
+    lateral: tuple[float, float],
+    samples: int = 24,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The columns ``[lo, hi]`` that a box standing on the road covers in each image row (``lo > hi``: none).
+
+    The box spans ``lateral = (X_left, X_right)`` across the road (following its curve through ``column``),
+    distances ``[near, far]`` and heights ``[0, tall]``. A point at height ``h`` and distance ``Z`` projects
+    to row ``y`` when ``h = cam_h - q Z`` with ``q = (y - horizon) / f``; each row sees the box over
+    ``Z in [near, far]`` with ``0 <= h <= tall``, and covers from the least ``x(X_left, Z)`` to the greatest
+    ``x(X_right, Z)`` over those ``Z`` (``samples`` of them; ``x`` increases with ``X``). ``rows`` ``[R]``
+    gives ``lo, hi`` ``[R]``.
+    """
+    q = (rows - horizon) / f
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ground, top = cam_h / q, (cam_h - tall) / q
+    # q > 0 (below the horizon): top <= Z <= ground; q < 0: Z <= top (> 0 only if the box is taller than the camera)
+    low = np.where(q > 0, top, -np.inf)
+    high = np.where(q > 0, ground, np.where(q < 0, top, np.inf if tall >= cam_h else -np.inf))
+    z0, z1 = np.maximum(low, near), np.minimum(high, far)
+    seen = z1 >= z0
+    z0, z1 = np.where(seen, z0, near), np.where(seen, z1, near)
+    z = z0[:, None] + (z1 - z0)[:, None] * np.linspace(0.0, 1.0, samples)[None, :]
+    lo = np.where(seen, column(lateral[0], z).min(axis=1), np.inf)
+    hi = np.where(seen, column(lateral[1], z).max(axis=1), -np.inf)
+    return lo, hi
+
+
+def render_road(
+    rng: np.random.Generator, height: int = 288, width: int = 512, long_occlusions: bool = False
+) -> tuple[np.ndarray, dict]:
     """One road frame and its TuSimple label.
 
     Args:
         rng: the frame's random generator (everything is drawn from it).
         height, width: the frame size (1280x720 is the benchmark's; smaller sizes scale everything).
+        long_occlusions: also draw trucks and long dash gaps that hide lines over long stretches (see the
+            module's docstring); False draws the frames it drew before the option existed (the same draws).
 
     Returns:
         uint8 ``[height, width, 3]`` RGB, and a dict with ``lanes`` (x per ``h_samples`` row, -2
         absent; left to right), ``h_samples``, per-lane ``dashed``, ``occluded`` and ``occlusion``
-        and ``scene`` (``vehicles``, ``shadows``, ``gain``, ``curvature``, ``glare``).
+        and ``scene`` (``vehicles``, ``shadows``, ``gain``, ``curvature``, ``glare``; ``trucks`` with
+        ``long_occlusions``).
     """
     f = width * rng.uniform(0.75, 0.85)
     cx = width * (0.5 + rng.uniform(-0.02, 0.02))
@@ -169,7 +236,10 @@ def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -
         half = f * rng.uniform(0.05, 0.1) / z
         alpha = np.full(z.shape, rng.uniform(0.45, 1.0))
         if dashed[j]:
-            period, duty = rng.uniform(9.0, 15.0), rng.uniform(0.25, 0.45)
+            if long_occlusions and rng.random() < LONG_GAP_SHARE:
+                period, duty = rng.uniform(20.0, 40.0), rng.uniform(0.1, 0.25)
+            else:
+                period, duty = rng.uniform(9.0, 15.0), rng.uniform(0.25, 0.45)
             on = ((z + rng.uniform(0, period)) % period) < duty * period
             # far rows span more than half a period: draw the average coverage instead of aliasing
             alpha = alpha * np.where(row_step > period / 2, duty, on)
@@ -202,9 +272,56 @@ def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -
         ahead = rng.uniform(12.0 if ego else 7.0, 45.0)
         size = (rng.uniform(1.7, 2.1), rng.uniform(1.3, 2.0) if rng.random() < 0.85 else rng.uniform(2.5, 3.3))
         boxes.append((ahead, lateral, size))
-    boxes.sort(key=lambda box: -box[0])
-    drawn = []
-    for ahead, lateral, (car_w, car_h) in boxes:
+    # trucks and trailers (long_occlusions): every draw made here, so that the frames without them stay as they were
+    trucks = []
+    for _ in range(int(rng.choice(3, p=_TRUCKS_P)) if long_occlusions else 0):
+        if rng.random() < 0.5:
+            # changing lanes: across a line
+            lateral = line_x[rng.integers(n_lines)] + rng.uniform(-0.8, 0.8)
+        else:
+            lateral = lanes_between[rng.integers(len(lanes_between))] + rng.uniform(-0.5, 0.5)
+        ego = abs(lateral + off_centre) < lane_w / 2
+        near = rng.uniform(8.0, 20.0) if ego else rng.uniform(3.0, 15.0)
+        length, half_w, tall = rng.uniform(8.0, 25.0), rng.uniform(1.2, 1.3), rng.uniform(3.0, 4.2)
+        body = np.clip(rng.uniform(0.15, 0.95, 3), 0, 1).astype(np.float32)
+        trucks.append((near, lateral, (length, half_w, tall, body)))
+    # far to near (a truck by its rear), each occluding what is behind it; `occluder` marks the pixels they cover
+    items = sorted(
+        [(a, lat, size, False) for a, lat, size in boxes] + [(*t, True) for t in trucks], key=lambda b: -b[0]
+    )
+    occluder = np.zeros((height, width), dtype=bool)
+    cols = np.arange(width)[None, :]
+    drawn, trucks_drawn = [], 0
+    for ahead, lateral, size, truck in items:
+        if truck:
+            length, half_w, tall, body = size
+            near = max(ahead, 1.0)
+            lo, hi = _box_columns(
+                rows, horizon, f, cam_h, near, ahead + length, tall, column, (lateral - half_w, lateral + half_w)
+            )
+            cover = (cols >= np.rint(lo)[:, None]) & (cols <= np.rint(hi)[:, None])
+            if not cover.any():
+                continue
+            covered_rows = np.flatnonzero(cover.any(axis=1))
+            shade = np.linspace(1.1, 0.75, len(covered_rows), dtype=np.float32)[:, None, None]
+            image[covered_rows] = np.where(cover[covered_rows, :, None], body * shade, image[covered_rows])
+            if ahead >= 1.0:
+                # the rear face, darker, with a bumper band and two lamps
+                r_lo, r_hi = _box_columns(
+                    rows, horizon, f, cam_h, near, near + 1e-3, tall, column, (lateral - half_w, lateral + half_w)
+                )
+                rear = (cols >= np.rint(r_lo)[:, None]) & (cols <= np.rint(r_hi)[:, None])
+                image[rear] *= 0.7
+                h = cam_h - (rows - horizon) * near / f
+                band = rear & ((h >= 0.8) & (h <= 1.1))[:, None]
+                lamp = (cols - np.rint(r_lo)[:, None] < (r_hi - r_lo)[:, None] / 7) | (
+                    np.rint(r_hi)[:, None] - cols < (r_hi - r_lo)[:, None] / 7
+                )
+                image[band] = np.where(lamp[band][:, None], (0.8, 0.08, 0.06), 0.1)
+            occluder |= cover
+            trucks_drawn += 1
+            continue
+        car_w, car_h = size
         bottom = horizon + f * cam_h / ahead
         centre = float(column(lateral, np.array([ahead]))[0])
         half_w, tall = f * car_w / ahead / 2, f * car_h / ahead
@@ -220,13 +337,14 @@ def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -
         body = np.clip(rng.uniform(0.05, 0.95, 3), 0, 1).astype(np.float32)
         shade = np.linspace(1.1, 0.7, cy1 - cy0, dtype=np.float32)[:, None, None]
         image[cy0:cy1, cx0:cx1] = body * shade
-        glass = slice(max(y0 + int(tall * 0.1), 0), min(y0 + int(tall * 0.42), height))
+        occluder[cy0:cy1, cx0:cx1] = True
+        glass = _span(y0 + int(tall * 0.1), y0 + int(tall * 0.42), height)
         inset = max(1, (x1 - x0) // 10)
-        image[glass, max(x0 + inset, 0) : min(x1 - inset, width)] = rng.uniform(0.08, 0.2)
-        lights = slice(max(y0 + int(tall * 0.55), 0), min(y0 + int(tall * 0.55) + max(1, int(tall * 0.1)), height))
+        image[glass, _span(x0 + inset, x1 - inset, width)] = rng.uniform(0.08, 0.2)
+        lights = _span(y0 + int(tall * 0.55), y0 + int(tall * 0.55) + max(1, int(tall * 0.1)), height)
         lamp = max(1, (x1 - x0) // 6)
         for lx in (x0 + inset // 2, x1 - inset // 2 - lamp):
-            image[lights, max(lx, 0) : min(lx + lamp, width)] = (0.8, 0.08, 0.06)
+            image[lights, _span(lx, lx + lamp, width)] = (0.8, 0.08, 0.06)
         drawn.append((x0, x1, y0, y1))
 
     # lighting: gain and colour cast, a side-to-side gradient, sometimes sun glare; then sensor noise.
@@ -265,9 +383,7 @@ def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -
         present = xs_label >= 0
         if present.sum() < 2:
             continue
-        hidden = np.zeros(len(h_samples), dtype=bool)
-        for x0, x1, y0, y1 in drawn:
-            hidden |= present & (sample_rows >= y0) & (sample_rows < y1) & (xs_label >= x0) & (xs_label < x1)
+        hidden = present & occluder[np.asarray(h_samples), np.clip(xs_label, 0, width - 1)]
         lanes.append(xs_label.tolist())
         flags_dashed.append(bool(dashed[j]))
         flags_occluded.append(bool(hidden.any() and hidden.sum() >= OCCLUDED_FRACTION * present.sum()))
@@ -286,6 +402,8 @@ def render_road(rng: np.random.Generator, height: int = 288, width: int = 512) -
             "glare": glare,
         },
     }
+    if long_occlusions:
+        label["scene"]["trucks"] = trucks_drawn
     return pixels, label
 
 
@@ -297,13 +415,15 @@ def write_generated_tusimple(
     height: int = 288,
     width: int = 512,
     seed: int = 0,
+    long_occlusions: bool = False,
 ) -> Path:
     """Write generated frames in the TuSimple layout; :func:`~recur_vision.data.tusimple.tusimple_split` reads it.
 
     Frame ``i`` of the whole set (train first, then val, then test) is rendered from
     ``default_rng([seed, i])``. The first half of train goes to ``label_data_0313.json``, the rest to
     ``label_data_0601.json``, val to ``label_data_0531.json``, test to ``test_label.json``; frames are
-    ``clips/<date>/<i>/20.jpg`` (JPEG quality 95). A folder already written with the same arguments
+    ``clips/<date>/<i>/20.jpg`` (JPEG quality 95). ``long_occlusions``: the scenes with trucks and long dash
+    gaps (:func:`render_road`). A folder already written with the same arguments
     is returned as it is; files are written into a temporary sibling and moved into place.
 
     Raises:
@@ -315,7 +435,16 @@ def write_generated_tusimple(
     if min(height, width) < 32:
         raise ValueError(f"frames must be at least 32x32 pixels, got {height}x{width}")
     folder = Path(folder)
-    options = dict(format=GENERATED_FORMAT, train=train, val=val, test=test, height=height, width=width, seed=seed)
+    options = dict(
+        format=GENERATED_FORMAT,
+        train=train,
+        val=val,
+        test=test,
+        height=height,
+        width=width,
+        seed=seed,
+        long_occlusions=bool(long_occlusions),
+    )
     counts = dict(zip(GENERATED_LABEL_FILES, (train // 2, train - train // 2, val, test)))
 
     def write(tmp: Path) -> None:
@@ -323,7 +452,7 @@ def write_generated_tusimple(
         for label_file, clips in GENERATED_LABEL_FILES.items():
             frames = []
             for _ in range(counts[label_file]):
-                pixels, label = render_road(np.random.default_rng([seed, index]), height, width)
+                pixels, label = render_road(np.random.default_rng([seed, index]), height, width, long_occlusions)
                 raw_file = f"{clips}/{index}/20.jpg"
                 (tmp / raw_file).parent.mkdir(parents=True)
                 Image.fromarray(pixels).save(tmp / raw_file, quality=95)
