@@ -4,6 +4,7 @@ import math
 from collections import Counter
 
 import pytest
+import torch
 from torchmetrics.functional.text import bleu_score
 
 from recur_vision.metrics import caption_scores, meteor_score, meteor_unavailable, normalize_caption
@@ -124,3 +125,19 @@ def test_meteor_says_why_it_is_skipped(monkeypatch):
     assert "no 'java' is on PATH" in meteor_unavailable()
     with pytest.raises(RuntimeError, match="METEOR skipped"):
         meteor_score(REFERENCES, HYPOTHESES)
+
+
+def test_mean_average_precision_equals_scikit_learn_with_ties():
+    from recur_vision.metrics import mean_average_precision
+
+    metrics = pytest.importorskip("sklearn.metrics")
+    generator = torch.Generator().manual_seed(0)
+    scores = torch.randint(0, 5, (40, 6), generator=generator).float()
+    targets = (torch.rand(40, 6, generator=generator) < 0.3).float()
+    targets[:, 5] = 0  # a label without a positive image is left out
+    expected = sum(metrics.average_precision_score(targets[:, c], scores[:, c]) for c in range(5)) / 5
+    assert mean_average_precision(scores, targets) == pytest.approx(expected, abs=1e-6)
+    # a constant score gets the positive rate
+    assert mean_average_precision(torch.ones(10, 1), torch.tensor([[1.0]] * 3 + [[0.0]] * 7)) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="must both be"):
+        mean_average_precision(scores, targets[:, :3])

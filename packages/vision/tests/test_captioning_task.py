@@ -10,7 +10,7 @@ from recur_core.engine import console_main, run_cli
 from recur_core.recipes import list_recipes
 from recur_vision.datamodules import CaptionData, CaptionGroups
 from recur_vision.plots import plot_captions
-from recur_vision.task import CaptioningModule
+from recur_vision.task import CaptioningModule, VisualConceptModule
 
 TINY = {"train_images": 12, "val_images": 4, "test_images": 4, "min_count": 1}
 TINY_MODEL = {"d_model": 16, "feature_dim": 8, "encoder_kwargs": {"channels": [4, 8], "hidden": 8}, "meteor": False}
@@ -102,9 +102,16 @@ def test_decode_reads_the_vocabulary_built_once_when_the_words_are_set():
 def test_the_recipe_states_its_command_and_the_generated_vocabulary():
     path = list_recipes("vision")["lrcn/captioning"]
     assert path.read_text().splitlines()[0] == "# recur-vision fit --config lrcn/captioning"
+    stage_one = list_recipes("vision")["lrcn/visual_concepts"].read_text()
+    assert stage_one.splitlines()[0] == "# recur-vision fit --config lrcn/visual_concepts"
     config = yaml.safe_load(path.read_text())
     model, data = config["model"]["init_args"], config["data"]["init_args"]
     assert config["model"]["class_path"] == "recur_vision.task.CaptioningModule" and model["layer"] == "lstm"
+    # stage one's encoder is the captioner's, on the same data
+    first = yaml.safe_load(stage_one)
+    for key in ("feature_dim", "encoder", "encoder_kwargs", "vocab_size"):
+        assert first["model"]["init_args"][key] == model[key], key
+    assert first["data"] == config["data"]
     assert data["dataset"] == "generated" and data.get("min_count", 5) == 5
 
 
@@ -150,3 +157,50 @@ def test_plot_captions_writes_a_png_and_checks_its_input(tmp_path):
     assert path.stat().st_size > 1000
     with pytest.raises(ValueError, match="one caption mapping per image"):
         plot_captions(images, captions[:2], tmp_path / "bad.png")
+
+
+def test_visual_concepts_fit_test_then_the_captioner_starts_from_its_encoder(runs_dir, one_thread, scenes):
+    vocab_size = CaptionData(folder=scenes, **TINY).vocab_size
+    small = [f"--data.{k}={v}" for k, v in {**TINY, "folder": scenes, "batch_size": 4}.items()]
+    encoder = {
+        "vocab_size": vocab_size,
+        "bigrams": 3,
+        "feature_dim": 8,
+        "encoder_kwargs": {"channels": [4, 8], "hidden": 8},
+    }
+    stage_one = run_cli(
+        "vision",
+        ["fit", "--config", "lrcn/visual_concepts", "--trainer.max_epochs=1", "--model.warmup_steps=0", *small]
+        + [f"--model.{k}={json.dumps(v)}" for k, v in encoder.items()],
+    )
+    assert isinstance(stage_one.model, VisualConceptModule) and "val/map" in stage_one.trainer.callback_metrics
+    assert len(stage_one.model.concepts) == vocab_size - 2 + 3
+    best = stage_one.run_dir / "checkpoints" / "best.ckpt"
+    tested = stage_one.trainer.test(stage_one.model, datamodule=stage_one.datamodule, verbose=False)[0]
+    assert {"test/loss", "test/map", "test/map_prior", "test/f1", "test/f1_prior"} <= set(tested)
+    assert 0 < tested["test/map_prior"] <= 1 and 0 <= tested["test/f1_prior"] <= 1
+    # stage two copies the encoder, and says what to do when the file or its encoder does not fit
+    module = CaptioningModule(**{**TINY_MODEL, "vocab_size": vocab_size}, init_from=str(best))
+    module.load_encoder(best)
+    trained = torch.load(best, map_location="cpu", weights_only=True)["state_dict"]
+    for key, value in module.net.encoder.state_dict().items():
+        assert value.equal(trained[f"net.encoder.{key}"]), key
+    wider = CaptioningModule(**{**TINY_MODEL, "vocab_size": vocab_size, "encoder_kwargs": {"channels": [4, 16]}})
+    with pytest.raises(ValueError, match=r"does not fit this model's.*--model.encoder_kwargs"):
+        wider.load_encoder(best)
+    with pytest.raises(FileNotFoundError, match="fit lrcn/visual_concepts first"):
+        module.load_encoder(best.parent / "missing.ckpt")
+
+
+def test_concepts_are_the_words_then_the_commonest_word_pairs_of_every_reference():
+    from recur_vision.data.captions import Vocabulary
+
+    module = VisualConceptModule(vocab_size=6, bigrams=2, feature_dim=4, encoder_kwargs={"channels": [4], "hidden": 4})
+    train = [["a red circle", "a circle"], ["a red square"]]
+    module.set_concepts(Vocabulary(["a", "red", "circle", "square"]), train)
+    assert module.concepts == ["a", "red", "circle", "square", "a red", "a circle"]
+    targets = module.concept_targets([["a red circle"], ["two squares", "a square"]])
+    # EOS and <unk> ('two', 'squares') are not concepts, nor a pair with either
+    assert targets.tolist() == [[1, 1, 1, 0, 1, 0], [1, 0, 0, 1, 0, 0]]
+    with pytest.raises(ValueError, match=r"set --model\.bigrams 4 or less"):
+        VisualConceptModule(vocab_size=6, bigrams=5).set_concepts(Vocabulary(["a", "red", "circle", "square"]), train)

@@ -2,6 +2,7 @@
 
 - Captions: BLEU-1..4, CIDEr (CIDEr-D, as the COCO server) and ROUGE-L by the COCO caption
   evaluation code itself (``pycocoevalcap``, pinned), and METEOR where Java runs (:func:`caption_scores`).
+- Visual concepts (multi-label): the mean over labels of the average precision (:func:`mean_average_precision`).
 """
 
 from __future__ import annotations
@@ -9,9 +10,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Sequence
 
+import torch
+from torch import Tensor
+
 __all__ = [
     "PTB_PUNCTUATION",
     "caption_scores",
+    "mean_average_precision",
     "meteor_score",
     "meteor_scores",
     "meteor_unavailable",
@@ -103,3 +108,35 @@ def meteor_scores(references: Sequence[Sequence[str]], systems: dict[str, Sequen
         return {name: float(scorer.compute_score(gts, res)[0]) for name, (gts, res) in scored.items()}
     except (OSError, ValueError) as err:
         raise RuntimeError(f"METEOR failed ({type(err).__name__}: {err}); check that 'java -jar' runs") from None
+
+
+def mean_average_precision(scores: Tensor, targets: Tensor) -> float:
+    """The mean over labels of each label's average precision: ``scores`` and 0/1 ``targets`` ``[N, C]``.
+
+    A label's AP is ``sum_k (R_k - R_{k-1}) P_k`` over its distinct score thresholds, from the highest
+    (``P_k``, ``R_k``: precision and recall of calling every image with a score at or above the k-th
+    threshold positive); tied scores enter together, as scikit-learn's ``average_precision_score``, so a
+    constant score gets the label's positive rate. Labels without a positive image are left out of the
+    mean. All labels are scored at once (one sort per column).
+    """
+    if scores.shape != targets.shape or scores.dim() != 2:
+        raise ValueError(
+            f"scores and targets must both be [N, C], got {tuple(scores.shape)} and {tuple(targets.shape)}"
+        )
+    scores, order = scores.detach().float().sort(dim=0, descending=True)
+    hits = targets.detach().float().gather(0, order)
+    positives = hits.sum(0)
+    true_pos = hits.cumsum(0)
+    ranks = torch.arange(1, len(scores) + 1, dtype=torch.float32, device=scores.device)[:, None]
+    # the last row of each run of tied scores is where a threshold's precision and recall are read
+    ends = torch.ones_like(hits, dtype=torch.bool)
+    ends[:-1] = scores[1:] != scores[:-1]
+    at_ends = torch.where(ends, true_pos, torch.zeros_like(true_pos))
+    # true positives at the previous threshold: true_pos is non-decreasing, so a running max of the shifted ends
+    before = torch.cat([torch.zeros_like(at_ends[:1]), at_ends[:-1]]).cummax(0).values
+    precision_gain = torch.where(ends, (true_pos - before) * true_pos / ranks, torch.zeros_like(hits))
+    ap = precision_gain.sum(0) / positives.clamp_min(1)
+    scored = positives > 0
+    if not bool(scored.any()):
+        raise ValueError("no label has a positive image; average precision is undefined")
+    return float(ap[scored].mean())

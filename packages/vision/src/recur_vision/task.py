@@ -3,6 +3,8 @@
 - :class:`CaptioningModule`: LRCN's captioner (``lrcn_captioner``) trained by teacher forcing, scored
   by BLEU / CIDEr / ROUGE-L (and METEOR where Java runs) with greedy and beam decoding, beside the
   nearest-neighbour caption baseline.
+- :class:`VisualConceptModule`: stage one of two-stage captioning, the captioner's image encoder
+  trained to predict the words and word pairs of an image's captions (mean average precision).
 - :class:`VideoClassificationModule`: LRCN activity recognition and its single-frame network on
   clips of frames (per-timestep softmax loss, clip scores averaged over time, video scores over clips).
 - :class:`FeatureClassificationModule`: TS-LSTM, Temporal-Inception and the feature baselines on
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 from collections.abc import Sequence
@@ -31,8 +34,10 @@ __all__ = [
     "CaptioningModule",
     "FeatureClassificationModule",
     "VideoClassificationModule",
+    "VisualConceptModule",
     "attack_scores",
     "classification_loss",
+    "load_encoder_weights",
     "majority_accuracy",
     "plot_attack_examples",
 ]
@@ -42,7 +47,9 @@ class CaptioningModule(RecurModule):
     """LRCN image captioning (Donahue et al. 2015, https://arxiv.org/abs/1411.4389) on ``CaptionData``.
 
     Trains :class:`~recur_vision.models.captioning.LRCNCaptioner` by teacher forcing: the
-    cross-entropy of every target word, padding (-1) ignored. Validation decodes greedily and logs
+    cross-entropy of every target word, padding (-1) ignored; with ``init_from`` its image encoder
+    starts from a stage-one run's (:class:`VisualConceptModule`, the stand-in for LRCN's ImageNet
+    CNN), and is fine-tuned with the rest. Validation decodes greedily and logs
     ``val/bleu4``, ``val/cider`` (the checkpoint monitor) and ``val/rouge_l``. Test logs, by the COCO
     evaluation code (:func:`~recur_vision.metrics.caption_scores`):
 
@@ -61,6 +68,9 @@ class CaptioningModule(RecurModule):
         d_model, feature_dim, layer, layer_kwargs, encoder, encoder_kwargs, freeze_encoder, dropout,
             max_steps, static_init: see :class:`~recur_vision.models.captioning.CaptionerConfig` (defaults:
             the paper's sizes).
+        init_from: a checkpoint whose image encoder (``net.encoder``) the captioner starts from, loaded at
+            the start of ``fit`` (the two-stage recipe: ``lrcn/visual_concepts``'s run; a resumed run takes
+            its weights from the checkpoint it resumes). None: the encoder starts at random.
         beam_size: width of the test's beam search.
         length_penalty: α of the beam search's ``log p / len^α`` (0: the official search).
         nn_k: neighbours of the nearest-neighbour baseline.
@@ -82,6 +92,7 @@ class CaptioningModule(RecurModule):
         encoder: str = "small",
         encoder_kwargs: dict[str, Any] | None = None,
         freeze_encoder: bool = False,
+        init_from: str | None = None,
         dropout: float = 0.0,
         max_steps: int = 20,
         static_init: float = 0.08,
@@ -126,6 +137,26 @@ class CaptioningModule(RecurModule):
         data = getattr(self.trainer, "datamodule", None)
         if data is not None and hasattr(data, "vocab"):
             self.words = tuple(data.vocab.words)
+        if stage == "fit" and self.hparams.init_from:
+            self.load_encoder(self.hparams.init_from)
+
+    def load_encoder(self, path: str | Path) -> None:
+        """Copy the image encoder (``net.encoder``) of a checkpoint at ``path`` into the captioner's.
+
+        The stage-one run of the two-stage recipe (``lrcn/visual_concepts``) writes one; so does
+        another captioner's run.
+
+        Raises:
+            FileNotFoundError: no file at ``path``.
+            ValueError: not a checkpoint, no image encoder in it, or one that does not fit this model's.
+        """
+        load_encoder_weights(
+            self.net.encoder,
+            path,
+            what="image encoder",
+            stage_one="fit lrcn/visual_concepts first",
+            options="--model.encoder, --model.encoder_kwargs and --model.feature_dim",
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         if self.words is not None:
@@ -306,6 +337,186 @@ class CaptioningModule(RecurModule):
         return self.decode(self.net.caption(batch["images"], "beam", self.hparams.beam_size).tokens)
 
 
+class VisualConceptModule(RecurModule):
+    """Stage one of the two-stage captioning recipe: the captioner's image encoder as a visual-concept classifier.
+
+    Trains :class:`~recur_vision.models.captioning.VisualConcepts` on ``CaptionData``'s training
+    images: for every concept, whether any of the image's captions uses it (binary cross-entropy, one
+    logistic output per concept; Fang et al. 2015's visual concepts, https://arxiv.org/abs/1411.4952,
+    are the words). The concepts are the vocabulary's words but EOS and ``<unk>``, then the
+    ``bigrams`` most frequent pairs of adjacent vocabulary words in the training captions (a pair such
+    as "red circle" ties a colour to a shape, which a bag of words cannot). Only training captions are
+    read, so it runs on COCO as on the embedded scenes. It stands in for LRCN's ImageNet-pretrained
+    CNN: stage two, ``recur-vision fit --config lrcn/captioning --model.init_from <this
+    run>/checkpoints/best.ckpt``, starts the captioner's encoder from this one's (encoder options
+    must match).
+
+    Logs ``train/loss``, ``val/loss``, ``val/map`` (mean average precision over the concepts, the
+    checkpoint monitor) and at test ``test/loss``, ``test/map``, ``test/f1`` (micro F1 of the concepts
+    with probability >= 0.5) beside the prior (each concept scored by the share of training images
+    whose captions use it; ``test/map_prior``, and ``test/f1_prior`` for the concepts used by more
+    than half).
+
+    Args:
+        vocab_size: entries of the data's vocabulary (EOS and ``<unk>`` included); must equal the DataModule's.
+        bigrams: word pairs added as concepts, the most frequent first (ties alphabetical); 0: words only.
+        feature_dim, encoder, encoder_kwargs: the captioner's (see
+            :class:`~recur_vision.models.captioning.CaptionerConfig`); stage two needs the same.
+        lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
+    """
+
+    monitor = "val/map"
+    monitor_mode = "max"
+
+    def __init__(
+        self,
+        vocab_size: int = 8801,
+        bigrams: int = 0,
+        feature_dim: int = 1000,
+        encoder: str = "small",
+        encoder_kwargs: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        warmup_steps: int = 0,
+        scheduler: Literal["constant", "cosine"] = "constant",
+    ) -> None:
+        super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
+        if vocab_size < 3 or bigrams < 0:
+            raise ValueError(
+                f"vocab_size must be at least 3 (EOS, <unk> and a word) and bigrams >= 0, got {vocab_size}, {bigrams}"
+            )
+        self.save_hyperparameters()
+        self.net = get_model(
+            "visual_concepts",
+            num_concepts=vocab_size - 2 + bigrams,
+            feature_dim=feature_dim,
+            encoder=encoder,
+            encoder_kwargs=encoder_kwargs,
+        )
+        self._vocab = None
+        self._pairs: dict[tuple[int, int], int] = {}
+        self.concepts: list[str] = []
+        self._outputs: dict[str, list[Tensor]] = {}
+
+    def setup(self, stage: str) -> None:
+        check_data_matches(self, ("vocab_size",))
+        data = getattr(self.trainer, "datamodule", None)
+        if data is not None and hasattr(data, "vocab"):
+            train = data.dataset("train")
+            self.set_concepts(data.vocab, [train.references(i) for i in range(len(train.images))])
+
+    def set_concepts(self, vocab: Any, train_references: Sequence[Sequence[str]]) -> None:
+        """The concepts: ``vocab``'s words (from id 2), then the ``bigrams`` commonest pairs of ``train_references``."""
+        from collections import Counter
+
+        counts: Counter = Counter()
+        for refs in train_references:
+            for ref in refs:
+                ids = vocab.encode(ref.split())
+                counts.update(pair for pair in itertools.pairwise(ids) if min(pair) >= 2)
+        wanted = self.hparams.bigrams
+        if len(counts) < wanted:
+            raise ValueError(
+                f"the training captions have {len(counts)} distinct pairs of vocabulary words, fewer than "
+                f"bigrams = {wanted}; set --model.bigrams {len(counts)} or less"
+            )
+        pairs = sorted(counts, key=lambda pair: (-counts[pair], vocab.words[pair[0]], vocab.words[pair[1]]))[:wanted]
+        offset = len(vocab) - 2
+        self._vocab = vocab
+        self._pairs = {pair: offset + n for n, pair in enumerate(pairs)}
+        self.concepts = [*vocab.words[2:], *(f"{vocab.words[a]} {vocab.words[b]}" for a, b in pairs)]
+
+    def concept_targets(self, references: Sequence[Sequence[str]]) -> Tensor:
+        """``[B, num_concepts]`` 0/1: the concepts (words from id 2, then the bigrams) of each image's captions."""
+        if self._vocab is None:
+            raise ValueError("the module has no vocabulary: train or test it with a CaptionData")
+        rows = []
+        for refs in references:
+            row = set()
+            for ref in refs:
+                ids = self._vocab.encode(ref.split())
+                row.update(i - 2 for i in ids if i >= 2)
+                row.update(self._pairs[pair] for pair in itertools.pairwise(ids) if pair in self._pairs)
+            rows.append(sorted(row))
+        image = torch.tensor([b for b, row in enumerate(rows) for _ in row], dtype=torch.long)
+        concept = torch.tensor([i for row in rows for i in row], dtype=torch.long)
+        targets = torch.zeros(len(rows), self.hparams.vocab_size - 2 + self.hparams.bigrams)
+        targets[image, concept] = 1.0
+        return targets.to(self.device)
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.net(images)
+
+    def _step(self, batch: dict[str, Any], stage: str) -> tuple[Tensor, Tensor, Tensor]:
+        logits = self.net(batch["images"])
+        targets = self.concept_targets(batch["references"])
+        loss = F.binary_cross_entropy_with_logits(logits, targets)
+        self.log(f"{stage}/loss", loss, prog_bar=stage == "train", on_step=False, on_epoch=True, batch_size=len(logits))
+        return loss, logits, targets
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        return self._step(batch, "train")[0]
+
+    def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
+        _, logits, targets = self._step(batch, stage)
+        self._outputs.setdefault(stage, []).append(torch.stack([logits.detach().float(), targets]).cpu())
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def on_validation_epoch_start(self) -> None:
+        self._outputs.pop("val", None)
+
+    def on_test_epoch_start(self) -> None:
+        self._outputs.pop("test", None)
+
+    def _scores(self, stage: str) -> tuple[Tensor, Tensor] | None:
+        outputs = self.gather_from_ranks(self._outputs.pop(stage, []))
+        if not outputs:
+            return None
+        logits, targets = torch.cat(outputs, dim=1)
+        return logits, targets
+
+    def on_validation_epoch_end(self) -> None:
+        from recur_vision.metrics import mean_average_precision
+
+        scores = self._scores("val")
+        if scores is not None and not self.trainer.sanity_checking:
+            self.log("val/map", mean_average_precision(*scores), prog_bar=True)
+
+    def on_test_epoch_end(self) -> None:
+        from recur_vision.metrics import mean_average_precision
+
+        scores = self._scores("test")
+        if scores is None:
+            return
+        logits, targets = scores
+        train = self.trainer.datamodule.dataset("train")
+        share = self.concept_targets([train.references(i) for i in range(len(train.images))]).mean(0).cpu()
+        prior = share.expand_as(targets)
+        self.log("test/map", mean_average_precision(logits, targets))
+        self.log("test/map_prior", mean_average_precision(prior, targets))
+        self.log("test/f1", _micro_f1(logits > 0, targets))
+        self.log("test/f1_prior", _micro_f1(prior > 0.5, targets))
+
+    def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[list[str]]:
+        """The concepts each image's captions are predicted to use (probability >= 0.5), most probable first."""
+        if not self.concepts:
+            raise ValueError("the module has no concepts: predict with a CaptionData")
+        logits = self.net(batch["images"]).detach().cpu()
+        return [[self.concepts[i] for i in row.argsort(descending=True).tolist() if row[i] >= 0] for row in logits]
+
+
+def _micro_f1(predicted: Tensor, targets: Tensor) -> float:
+    """Micro-averaged F1 of 0/1 ``predicted`` against 0/1 ``targets`` (both ``[N, C]``)."""
+    predicted, targets = predicted.float(), targets.float()
+    true_pos = float((predicted * targets).sum())
+    return 2 * true_pos / max(float(predicted.sum() + targets.sum()), 1.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # video classification
 
@@ -394,19 +605,13 @@ class VideoClassificationModule(RecurModule):
         encoder = getattr(self.net, "encoder", None)
         if encoder is None:
             raise ValueError(f"--model.init_from: model {self.hparams.model!r} has no frame encoder to initialise")
-        state = _checkpoint(path)["state_dict"]
-        prefix = "net.encoder."
-        weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
-        if not weights:
-            raise ValueError(f"--model.init_from {path}: the checkpoint has no frame encoder (net.encoder)")
-        try:
-            encoder.load_state_dict(weights)
-        except RuntimeError as err:
-            first = str(err).splitlines()[1].strip() if len(str(err).splitlines()) > 1 else str(err)
-            raise ValueError(
-                f"--model.init_from {path}: its frame encoder does not fit this model's ({first}); give "
-                "--model.model_kwargs the backbone, cnn_channels and fc6_dim of the run that wrote it"
-            ) from None
+        load_encoder_weights(
+            encoder,
+            path,
+            what="frame encoder",
+            stage_one="fit lrcn/single_frame first",
+            options="--model.model_kwargs the backbone, cnn_channels and fc6_dim",
+        )
 
     def forward(self, clips: Tensor) -> Tensor:
         return self.net(clips)
@@ -488,11 +693,11 @@ class VideoClassificationModule(RecurModule):
         return self.video_scores(batch)[1].argmax(-1)
 
 
-def _checkpoint(path: str | Path) -> dict[str, Any]:
+def _checkpoint(path: str | Path, stage_one: str = "fit lrcn/single_frame first") -> dict[str, Any]:
     """A Lightning checkpoint (``state_dict``, ``hyper_parameters``); a missing or foreign file is a one-line error."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"--model.init_from {path}: no such file; fit lrcn/single_frame first")
+        raise FileNotFoundError(f"--model.init_from {path}: no such file; {stage_one}")
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
         if "state_dict" not in checkpoint:
@@ -500,6 +705,36 @@ def _checkpoint(path: str | Path) -> dict[str, Any]:
         return checkpoint
     except Exception as err:
         raise ValueError(f"--model.init_from {path}: not a recur checkpoint ({type(err).__name__})") from None
+
+
+def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, what: str, stage_one: str, options: str) -> None:
+    """Copy ``net.encoder`` of the checkpoint at ``path`` into ``encoder`` (the two-stage recipes' ``init_from``).
+
+    Args:
+        encoder: the module to load into.
+        path: a checkpoint of the stage-one run.
+        what: the encoder's name in messages ("frame encoder", "image encoder").
+        stage_one: how to make the checkpoint, said when the file is missing.
+        options: the options that must match the stage-one run's, said when the weights do not fit.
+
+    Raises:
+        FileNotFoundError: no file at ``path``.
+        ValueError: not a checkpoint, no ``net.encoder`` in it, or one that does not fit ``encoder``.
+    """
+    state = _checkpoint(path, stage_one)["state_dict"]
+    prefix = "net.encoder."
+    weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
+    if not weights:
+        raise ValueError(f"--model.init_from {path}: the checkpoint has no {what} (net.encoder)")
+    try:
+        encoder.load_state_dict(weights)
+    except RuntimeError as err:
+        lines = str(err).splitlines()
+        first = lines[1].strip() if len(lines) > 1 else str(err)
+        raise ValueError(
+            f"--model.init_from {path}: its {what} does not fit this model's ({first}); give "
+            f"{options} of the run that wrote it"
+        ) from None
 
 
 def classification_loss(module: RecurModule, logits: Tensor, labels: Tensor, stage: str) -> Tensor:

@@ -185,3 +185,13 @@ def test_nearest_neighbour_returns_the_nearest_images_captions():
         NearestNeighbourCaptioner(features, captions[:2])
     with pytest.raises(ValueError, match=r"query features must be \[M, 2\]"):
         nearest(torch.rand(1, 3))
+
+
+def test_visual_concepts_is_registered_and_scores_every_word():
+    assert "visual_concepts" in list_models("vision")
+    small = {"channels": [4, 8], "hidden": 8}
+    model = get_model("visual_concepts", num_concepts=7, feature_dim=8, encoder_kwargs=small)
+    check_model(model)
+    assert model(torch.rand(3, 3, 64, 64)).shape == (3, 7)
+    with pytest.raises(ValueError, match="RGB"):
+        model(torch.rand(3, 1, 64, 64))

@@ -16,7 +16,8 @@ The model, at step t of a caption (``w_0 = EOS``, the official code's start word
 ``φ(x)`` is the image feature (the official ``fc8``: CaffeNet's fc7 mapped linearly to 1000-d and
 re-learned), a *static* input of the second layer only ("factored": the first layer models the
 words alone). Reads bottom-up: the image encoders, the config, the captioner with teacher forcing,
-greedy and beam search, the builder, then the nearest-neighbour baseline.
+greedy and beam search, the builder, the visual-concept pre-training of the encoder, then the
+nearest-neighbour baseline.
 
 As the official code:
 
@@ -46,6 +47,11 @@ Deliberate differences, each for a stated reason:
   official re-learned fc8.
   ``freeze_encoder`` keeps the CNN fixed (the official first stage trains with a frozen ImageNet
   CNN; a frozen *random* CNN is what is possible without weights).
+- In place of ImageNet pre-training (no weights can be downloaded here), the CPU recipe pre-trains the
+  same encoder on the training captions alone: :class:`VisualConcepts` learns which words and word
+  pairs an image's captions use (Fang et al. 2015's visual concepts), and the captioner starts from
+  that encoder and fine-tunes it (``CaptioningModule(init_from=...)``; recipes ``lrcn/visual_concepts``
+  then ``lrcn/captioning``).
 - ``static_init`` sets the initial range of the image's input map S (official: 0.08 like every
   weight); the CPU recipe starts it at 0.5, since with a CNN trained from scratch for minutes a weak
   image input leaves the captioner close to an image-blind language model for most of its budget.
@@ -83,9 +89,11 @@ __all__ = [
     "LRCNCaptioner",
     "NearestNeighbourCaptioner",
     "SmallCNN",
+    "VisualConcepts",
     "build_image_encoder",
     "consensus_caption",
     "lrcn_captioner",
+    "visual_concepts",
 ]
 
 EOS = 0
@@ -468,6 +476,76 @@ def lrcn_captioner(
             static_init=static_init,
         )
     )
+
+
+# ----- stage one: the image encoder pre-trained on visual concepts --------------------------------------
+
+
+class VisualConcepts(nn.Module):
+    """The captioner's image encoder with a multi-label head: which concepts an image's captions use.
+
+    Stage one of recur's two-stage captioning recipe, the stand-in for LRCN's ImageNet-pretrained
+    CNN (nothing can be downloaded here): the encoder :func:`build_image_encoder` builds for the
+    captioner (same ``encoder``, ``encoder_kwargs``, ``feature_dim``) is trained to tell, from the
+    image alone, which concepts occur in its training captions: the vocabulary's words (the "visual
+    concepts" of Fang et al., "From Captions to Visual Concepts and Back", CVPR 2015,
+    https://arxiv.org/abs/1411.4952, there with multiple-instance learning over image regions; here a
+    plain multi-label logistic output on the whole image) and, in recur, frequent pairs of adjacent
+    words ("red circle"), which tie an attribute to its object. Only training captions are used, so
+    the recipe applies to COCO as it is. The captioner then starts from this encoder
+    (``CaptioningModule(init_from=...)``, which copies ``encoder``); the concepts themselves are
+    chosen by :class:`~recur_vision.task.VisualConceptModule`.
+
+    .. math::
+        p(\\text{concept } c \\text{ in the captions of } x) = \\sigma(W\\,\\varphi(x) + b)_c
+
+    trained with the binary cross-entropy of every concept.
+
+    Args:
+        num_concepts: C, the concepts scored.
+        feature_dim, encoder, encoder_kwargs, image_size: as :class:`CaptionerConfig`.
+
+    Shapes:
+        images [B, 3, H, W] -> features φ [B, feature_dim] -> logits [B, num_concepts]
+    """
+
+    def __init__(
+        self,
+        num_concepts: int,
+        feature_dim: int = 1000,
+        encoder: str = "small",
+        encoder_kwargs: dict | None = None,
+        image_size: int = 64,
+    ) -> None:
+        super().__init__()
+        if num_concepts < 1:
+            raise ValueError(f"num_concepts must be at least 1 (words the head scores), got {num_concepts}")
+        self.image_size = image_size
+        self.encoder = build_image_encoder(encoder, feature_dim, **(encoder_kwargs or {}))
+        self.head = nn.Linear(feature_dim, num_concepts)
+
+    def example_input(self, batch_size: int = 2) -> tuple[Tensor]:
+        """``(images [B, 3, S, S],)`` for the registry checks."""
+        return (torch.rand(batch_size, 3, self.image_size, self.image_size),)
+
+    def forward(self, images: Tensor) -> Tensor:
+        """Logits ``[B, num_concepts]`` of each concept occurring in the image's captions."""
+        if not isinstance(images, Tensor) or images.dim() != 4 or images.shape[1] != 3:
+            shape = tuple(images.shape) if isinstance(images, Tensor) else type(images).__name__
+            raise ValueError(f"images must be a float tensor [B, 3, H, W] (RGB), got {shape}; convert them to RGB")
+        return self.head(self.encoder(images))
+
+
+@register_model("visual_concepts")
+def visual_concepts(
+    num_concepts: int = 8799,
+    feature_dim: int = 1000,
+    encoder: str = "small",
+    encoder_kwargs: dict | None = None,
+    image_size: int = 64,
+) -> VisualConcepts:
+    """The visual-concept classifier of :class:`VisualConcepts`; defaults: COCO's 8,799 words (no pairs), fc8 1000."""
+    return VisualConcepts(num_concepts, feature_dim, encoder, encoder_kwargs, image_size)
 
 
 # ----- the nearest-neighbour baseline ------------------------------------------------------------------
