@@ -352,6 +352,7 @@ def load_detector(path: str | Path, classes: Sequence[str]) -> torch.nn.Module:
     keys = [
         "point_range",
         "voxel_size",
+        "vfe",
         "vfe_channels",
         "dim",
         "bev_layer_nums",
@@ -384,7 +385,7 @@ class DetectionModule(RecurModule):
 
     Args:
         model: ``lion`` or ``lion_no_backbone``.
-        layer, layer_kwargs, backbone_kwargs, point_range, voxel_size, vfe_channels, dim, bev_layer_nums,
+        layer, layer_kwargs, backbone_kwargs, point_range, voxel_size, vfe, vfe_channels, dim, bev_layer_nums,
             bev_layer_strides, bev_filters, bev_upsample_strides, bev_upsample_filters, classes, head_kwargs:
             see :class:`~recur_pointcloud.models.detector.VoxelDetector` (defaults: LION's KITTI configuration).
         lr, weight_decay: AdamW's peak learning rate and decoupled weight decay (official 0.003, 0.01).
@@ -411,6 +412,7 @@ class DetectionModule(RecurModule):
         backbone_kwargs: dict[str, Any] | None = None,
         point_range: tuple[float, float, float, float, float, float] = (0.0, -40.0, -3.0, 70.4, 40.0, 1.0),
         voxel_size: tuple[float, float, float] = (0.2, 0.2, 0.125),
+        vfe: Literal["mean", "points"] = "mean",
         vfe_channels: tuple[int, ...] = (64, 64),
         dim: int = 64,
         bev_layer_nums: tuple[int, ...] = (5, 5),
@@ -442,6 +444,7 @@ class DetectionModule(RecurModule):
         options = dict(
             point_range=point_range,
             voxel_size=voxel_size,
+            vfe=vfe,
             vfe_channels=vfe_channels,
             dim=dim,
             bev_layer_nums=bev_layer_nums,

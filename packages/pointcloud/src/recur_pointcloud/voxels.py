@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-__all__ = ["grid_size_of", "voxelize"]
+__all__ = ["grid_size_of", "point_voxels", "voxel_mean", "voxelize"]
 
 
 def grid_size_of(point_range: Sequence[float], voxel_size: Sequence[float]) -> tuple[int, int, int]:
@@ -59,6 +59,31 @@ def voxelize(
     Raises:
         ValueError: a point tensor that is not ``[N_i, 4]``, or a bad range / voxel size (:func:`grid_size_of`).
     """
+    kept, inverse, coords, grid = point_voxels(points, point_range, voxel_size)
+    return voxel_mean(kept, inverse, len(coords)), coords, grid
+
+
+def voxel_mean(values: Tensor, inverse: Tensor, voxels: int) -> Tensor:
+    """The mean ``[voxels, C]`` of the rows of ``values [P, C]`` per voxel, ``inverse [P]`` naming each row's voxel."""
+    counts = values.new_zeros(voxels).index_add_(0, inverse, values.new_ones(len(values)))
+    return values.new_zeros(voxels, values.shape[1]).index_add_(0, inverse, values) / counts.clamp_min(1)[:, None]
+
+
+def point_voxels(
+    points: Sequence[Tensor], point_range: Sequence[float], voxel_size: Sequence[float]
+) -> tuple[Tensor, Tensor, Tensor, tuple[int, int, int]]:
+    """The points of a batch that fall inside the grid and the voxel each lies in (dynamic voxelisation).
+
+    Args: as :func:`voxelize`.
+
+    Returns:
+        ``kept [P, 4]`` (the points inside the grid, samples concatenated), ``inverse [P]`` int64 (each
+        point's voxel, an index into ``coords``), ``coords [N, 4]`` int64 (batch, z, y, x; sorted) and
+        ``grid_size`` (X, Y, Z).
+
+    Raises:
+        ValueError: as :func:`voxelize`.
+    """
     grid = grid_size_of(point_range, voxel_size)
     for i, cloud in enumerate(points):
         if cloud.dim() != 2 or cloud.shape[1] != 4:
@@ -66,7 +91,8 @@ def voxelize(
     device = points[0].device if len(points) else torch.device("cpu")
     dtype = points[0].dtype if len(points) else torch.float32
     if not len(points):
-        return torch.zeros(0, 4, dtype=dtype), torch.zeros(0, 4, dtype=torch.long), grid
+        empty = torch.zeros(0, dtype=torch.long)
+        return torch.zeros(0, 4, dtype=dtype), empty, torch.zeros(0, 4, dtype=torch.long), grid
     everything = torch.cat(list(points))
     batch = torch.repeat_interleave(
         torch.arange(len(points), device=device), torch.tensor([len(c) for c in points], device=device)
@@ -79,13 +105,8 @@ def voxelize(
     nx, ny, nz = grid
     linear = ((batch * nz + cell[:, 2]) * ny + cell[:, 1]) * nx + cell[:, 0]
     occupied, inverse = torch.unique(linear, return_inverse=True)
-    counts = torch.zeros(len(occupied), dtype=kept.dtype, device=device).index_add_(
-        0, inverse, torch.ones_like(kept[:, 0])
-    )
-    features = torch.zeros(len(occupied), 4, dtype=kept.dtype, device=device).index_add_(0, inverse, kept)
-    features = features / counts[:, None]
     x = occupied % nx
     y = occupied // nx % ny
     z = occupied // (nx * ny) % nz
     b = occupied // (nx * ny * nz)
-    return features, torch.stack([b, z, y, x], dim=1), grid
+    return kept, inverse, torch.stack([b, z, y, x], dim=1), grid

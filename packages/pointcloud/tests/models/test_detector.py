@@ -78,3 +78,35 @@ def test_a_single_point_lands_in_its_own_bev_cell_after_the_lion_backbone():
     bev = scatter_to_bev(out, out_coords, 1, model.bev_grid)
     occupied = (bev.abs().sum(1)[0] > 0).nonzero().tolist()
     assert occupied == [[3, 10]]
+
+
+def test_the_point_vfe_max_pools_pfn_layers_per_voxel_as_a_loop_over_voxels_does():
+    from recur_pointcloud.models.detector import PointVoxelFeatureEncoder
+
+    torch.manual_seed(0)
+    low, high = torch.tensor([0.0, -4.0, -2.0]), torch.tensor([8.0, 4.0, 2.0])
+    # clumps of points so that voxels hold several; a second sample shares cells with the first
+    first = torch.cat([low + torch.rand(40, 3) * (high - low) / 4, torch.rand(40, 1)], dim=1)
+    second = torch.cat([low + torch.rand(25, 3) * (high - low), torch.rand(25, 1)], dim=1)
+    vfe = PointVoxelFeatureEncoder(TINY["point_range"], TINY["voxel_size"], (8, 6)).eval()
+    features, coords = vfe([first, second])
+    assert features.shape == (len(coords), 6) and coords.shape[1] == 4
+    size = torch.tensor(TINY["voxel_size"])
+    for row, (b, z, y, x) in enumerate(coords.tolist()):
+        cloud = (first, second)[b]
+        cell = torch.floor((cloud[:, :3] - low) / size).long()
+        inside = (cell == torch.tensor([x, y, z])).all(dim=1)
+        pts = cloud[inside]
+        centre = low + (torch.tensor([x, y, z]) + 0.5) * size
+        h = torch.cat([pts, pts[:, :3] - pts[:, :3].mean(0), pts[:, :3] - centre], dim=1)
+        h = vfe.layers[0](h)
+        h = torch.cat([h, h.max(0).values.expand_as(h)], dim=1)
+        torch.testing.assert_close(features[row], vfe.layers[1](h).max(0).values)
+    with pytest.raises(ValueError, match="must be even"):
+        PointVoxelFeatureEncoder(TINY["point_range"], TINY["voxel_size"], (7, 8))
+    with pytest.raises(ValueError, match="vfe must be 'mean'"):
+        get_model("lion_no_backbone", vfe="pillars", **TINY)
+
+
+def test_the_detector_with_the_point_vfe_honours_the_model_contract(one_thread):
+    check_model(get_model("lion_no_backbone", vfe="points", **TINY), batch_size=2)

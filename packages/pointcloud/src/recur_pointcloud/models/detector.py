@@ -5,11 +5,13 @@ As the official ``second_with_lion_*_64dim.yaml`` (OpenPCDet's ``SECONDNet``)::
     points -> voxelize -> VFE -> LIONBackbone -> HeightCompression (BEV) -> BaseBEVBackbone -> AnchorHeadSingle
 
 - **Voxels** (:func:`~recur_pointcloud.voxels.voxelize`): the mean point of every occupied voxel.
-- **VFE** (:class:`VoxelFeatureEncoder`): a per-voxel MLP (Linear, BatchNorm, ReLU; 64, 64 channels as
-  ``DynamicVoxelVFE``'s ``NUM_FILTERS``) on the voxel's mean point (absolute x y z and reflectance, as
-  ``USE_ABSLOTE_XYZ``) and its offset from the voxel's centre. The official VFE runs the same layers on
-  every point and max-pools per voxel, with each point's offset from the voxel mean as well; here the
-  points are averaged first, which is OpenPCDet's ``MeanVFE`` followed by the MLP.
+- **VFE** (``vfe``): ``"points"`` is the official ``DynamicVoxelVFE`` (:class:`PointVoxelFeatureEncoder`):
+  every point's absolute x y z and reflectance (``USE_ABSLOTE_XYZ``), its offset from the mean of its
+  voxel's points and from the voxel's centre run through PFN layers (Linear, BatchNorm, ReLU; 64, 64
+  channels as ``NUM_FILTERS``; a layer before the last keeps half its width per point and appends the
+  voxel's max), max-pooled per voxel. ``"mean"`` (:class:`VoxelFeatureEncoder`) averages the points first
+  (OpenPCDet's ``MeanVFE``) and runs the MLP on the mean point and its offset from the voxel's centre: cheaper,
+  but the points' spread inside a voxel is lost.
 - **Backbone** (``backbone="lion"``): :class:`~recur_pointcloud.models.lion.LIONBackbone`, whose group
   operator is any core layer (``layer``, default ``mamba``); ``backbone="none"`` skips it: the baseline
   is the same detector without the recurrent 3D backbone.
@@ -37,9 +39,17 @@ from torch import Tensor, nn
 
 from recur_core.registry import register_model
 from recur_pointcloud.models.anchor_head import KITTI_ANCHORS, AnchorHead
-from recur_pointcloud.voxels import grid_size_of, voxelize
+from recur_pointcloud.voxels import grid_size_of, point_voxels, voxel_mean, voxelize
 
-__all__ = ["BEVBackbone", "VoxelDetector", "VoxelFeatureEncoder", "lion", "lion_no_backbone", "scatter_to_bev"]
+__all__ = [
+    "BEVBackbone",
+    "PointVoxelFeatureEncoder",
+    "VoxelDetector",
+    "VoxelFeatureEncoder",
+    "lion",
+    "lion_no_backbone",
+    "scatter_to_bev",
+]
 
 KITTI_RANGE = (0.0, -40.0, -3.0, 70.4, 40.0, 1.0)
 KITTI_VOXEL = (0.2, 0.2, 0.125)
@@ -80,6 +90,51 @@ class VoxelFeatureEncoder(nn.Module):
         # coords are (batch, z, y, x); the centre of cell (x, y, z)
         centre = self.low + (coords[:, [3, 2, 1]].to(features.dtype) + 0.5) * self.size
         return self.mlp(torch.cat([features, features[:, :3] - centre], dim=1))
+
+
+class PointVoxelFeatureEncoder(nn.Module):
+    """OpenPCDet's ``DynamicVoxelVFE``: PFN layers on every point, max-pooled per voxel.
+
+    Each point's feature is ``(x, y, z, r, p - mean_v, p - centre_v)`` (10 values: the point, its offset from
+    the mean of the points of its voxel ``v`` and from ``v``'s centre). A layer is Linear (no bias),
+    BatchNorm (eps 1e-3, momentum 0.01) and ReLU (``PFNLayerV2``); a layer before the last outputs half its
+    width per point and appends its voxel's max over those, the last layer's voxel max is the voxel feature.
+
+    Args:
+        point_range, voxel_size: the grid.
+        channels: the layers' widths (official: 64, 64).
+
+    Shapes: ``points`` a list of ``[N_i, 4]`` -> ``features [N, channels[-1]]``, ``coords [N, 4]`` (batch, z, y, x).
+    """
+
+    def __init__(self, point_range: Sequence[float], voxel_size: Sequence[float], channels: Sequence[int] = (64, 64)):
+        super().__init__()
+        if any(c < 2 or c % 2 for c in channels[:-1]):
+            raise ValueError(f"vfe_channels before the last must be even (half per point, half the max): {channels}")
+        self.point_range, self.voxel_size = tuple(point_range), tuple(voxel_size)
+        self.register_buffer("low", torch.tensor(point_range[:3], dtype=torch.float32), persistent=False)
+        self.register_buffer("size", torch.tensor(voxel_size, dtype=torch.float32), persistent=False)
+        self.layers, width = nn.ModuleList(), 10
+        for i, out in enumerate(channels):
+            per_point = out if i == len(channels) - 1 else out // 2
+            linear = nn.Linear(width, per_point, bias=False)
+            self.layers.append(nn.Sequential(linear, nn.BatchNorm1d(per_point, eps=1e-3, momentum=0.01), nn.ReLU()))
+            width = out
+        self.out_channels = width
+
+    def forward(self, points: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+        kept, inverse, coords, _ = point_voxels(points, self.point_range, self.voxel_size)
+        mean = voxel_mean(kept[:, :3], inverse, len(coords))
+        centre = self.low + (coords[:, [3, 2, 1]].to(kept.dtype) + 0.5) * self.size
+        x = torch.cat([kept, kept[:, :3] - mean[inverse], kept[:, :3] - centre[inverse]], dim=1)
+        for i, layer in enumerate(self.layers):
+            x = layer(x)
+            # ReLU outputs are >= 0 and every voxel holds a point: the max over its points, zeros elsewhere unused
+            pooled = x.new_zeros(len(coords), x.shape[1]).scatter_reduce(
+                0, inverse[:, None].expand_as(x), x, "amax", include_self=False
+            )
+            x = pooled if i == len(self.layers) - 1 else torch.cat([x, pooled[inverse]], dim=1)
+        return x, coords
 
 
 def _conv_bn_relu(conv: nn.Module, channels: int) -> list[nn.Module]:
@@ -146,7 +201,9 @@ class VoxelDetector(nn.Module):
             window shapes, group sizes, ...).
         point_range: (x0, y0, z0, x1, y1, z1) of the voxel grid and the anchors (KITTI: 0, -40, -3, 70.4, 40, 1).
         voxel_size: (sx, sy, sz) (KITTI: 0.2, 0.2, 0.125).
-        vfe_channels: widths of the per-voxel MLP (64, 64).
+        vfe: ``"mean"`` (:class:`VoxelFeatureEncoder`, the points averaged per voxel first) or ``"points"``
+            (:class:`PointVoxelFeatureEncoder`, the official ``DynamicVoxelVFE`` on every point).
+        vfe_channels: widths of the VFE's layers (64, 64).
         dim: LION's width (64).
         bev_layer_nums, bev_layer_strides, bev_filters, bev_upsample_strides, bev_upsample_filters:
             :class:`BEVBackbone` (KITTI: (5, 5), (1, 2), (128, 256), (1, 2), (256, 256)).
@@ -162,6 +219,7 @@ class VoxelDetector(nn.Module):
         backbone_kwargs: dict[str, Any] | None = None,
         point_range: Sequence[float] = KITTI_RANGE,
         voxel_size: Sequence[float] = KITTI_VOXEL,
+        vfe: Literal["mean", "points"] = "mean",
         vfe_channels: Sequence[int] = (64, 64),
         dim: int = 64,
         bev_layer_nums: Sequence[int] = (5, 5),
@@ -179,11 +237,15 @@ class VoxelDetector(nn.Module):
             raise ValueError(f"classes must be a non-empty subset of {', '.join(known)}, got {list(classes)}")
         if backbone not in ("lion", "none"):
             raise ValueError(f"backbone must be 'lion' or 'none', got {backbone!r}")
+        if vfe not in ("mean", "points"):
+            raise ValueError(f"vfe must be 'mean' (points averaged per voxel) or 'points' (every point), got {vfe!r}")
         self.classes = tuple(classes)
         self.point_range = tuple(float(v) for v in point_range)
         self.voxel_size = tuple(float(v) for v in voxel_size)
         self.grid_size = grid_size_of(self.point_range, self.voxel_size)
-        self.vfe = VoxelFeatureEncoder(self.point_range, self.voxel_size, vfe_channels)
+        self.vfe_mode = vfe
+        encoder = PointVoxelFeatureEncoder if vfe == "points" else VoxelFeatureEncoder
+        self.vfe = encoder(self.point_range, self.voxel_size, vfe_channels)
         if backbone == "lion":
             from recur_pointcloud.models.lion import LIONBackbone
 
@@ -222,8 +284,11 @@ class VoxelDetector(nn.Module):
 
     def forward(self, points: Sequence[Tensor]) -> dict[str, Tensor]:
         """Per-anchor predictions for a batch of point clouds (a list of ``[N_i, 4]``); see :class:`AnchorHead`."""
-        features, coords, _ = voxelize(points, self.point_range, self.voxel_size)
-        features = self.vfe(features, coords)
+        if self.vfe_mode == "points":
+            features, coords = self.vfe(points)
+        else:
+            features, coords, _ = voxelize(points, self.point_range, self.voxel_size)
+            features = self.vfe(features, coords)
         if self.backbone is not None:
             features, coords = self.backbone(features, coords, len(points))
         bev = scatter_to_bev(features, coords, len(points), self.bev_grid)
