@@ -39,7 +39,8 @@ images, metrics, exact-caption rate), ``captions_<layer>.json`` (every test imag
     .venv/bin/python tools/repro/lrcn_captioning.py --pretrain --epochs 24   # two stages in the recipe's fit time
 
 Measured (2 shared CPU cores, one thread, other jobs on both cores), 2026-12-04: lstm fit 867 s (28 epochs of
-4,000 images), 902 s in all. The previous recipe fitted as many steps (55 epochs of 2,000) in 476 s on a less
+4,000 images), 902 s in all; rerun at 20:39 with the same code path (scores identical to the digit): fit 777 s,
+797 s in all. The previous recipe fitted as many steps (55 epochs of 2,000) in 476 s on a less
 loaded machine; a step costs the same in both, so the difference is most likely load (not measured apart).
 Result (200 test images): LSTM greedy BLEU-4 0.809 / CIDEr 4.54, beam 0.807 / 4.37, nearest neighbour
 0.733 / 4.53 (METEOR 0.561 / 0.562 / 0.536; exact captions 0.70 / 0.73 / 0.65): generation wins BLEU-4 clearly
