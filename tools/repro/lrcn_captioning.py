@@ -86,8 +86,9 @@ CIDEr from 2.89 to 3.86 (words only) and 3.96 (words and pairs), with retrieval 
 The early gain is gone at the full budget because retrieval gains as much as generation from the better features,
 while binding stays the limit (greedy: 58 of 98 two-object scenes wrong, 34 of them both shapes wrong with the
 colours right). It fails in the CNN itself: stage one, trained on exactly the colour-shape pairs, ranks them with
-AP 0.43 in two-object validation scenes after 6 epochs and 0.51 after 14 (a wider CNN, 32/64/128, or an unstrided
-first layer: 0.43 and 0.42 after 6), so the next lever is an encoder that binds colour to shape.
+AP 0.43 in two-object validation scenes after 6 epochs and 0.51 after 14 (a wider CNN, 32/64/128, an unstrided
+first layer or a fourth block with a 4x4 grid: 0.43, 0.42 and 0.39 after 6), so the next lever is an encoder that
+binds colour to shape.
 """
 
 from __future__ import annotations
