@@ -35,6 +35,9 @@ replaces the scnn table in ``docs/vision.md``. It takes about 30 minutes on one 
     .venv/bin/python tools/repro/scnn.py --seeds 1  # one seed (about 15 min)
     .venv/bin/python tools/repro/scnn.py --quick    # 200 training frames, 2 epochs, one seed; docs untouched
     .venv/bin/python tools/repro/scnn.py --rescore  # no training: claims, table, figure from results.csv
+    # a probe away from the recipe (input size, the roads with long occlusions, epochs): its results, claims and
+    # figure go to runs/repro/scnn/probe-<H>x<W>[-long]-<epochs>ep (or --out); the docs are left alone
+    .venv/bin/python tools/repro/scnn.py --image-size 288 512 --long-occlusions --epochs 3
 """
 
 from __future__ import annotations
@@ -231,6 +234,11 @@ def main() -> None:
     parser.add_argument("--models", nargs="+", default=["scnn", "none", "conv"], choices=["scnn", "none", "conv"])
     parser.add_argument("--seeds", type=int, help="seeds per network (default 2, --quick 1)")
     parser.add_argument(
+        "--image-size", type=int, nargs=2, metavar=("H", "W"), help="input size instead of the recipe's 144 256"
+    )
+    parser.add_argument("--long-occlusions", action="store_true", help="the roads with trucks and long dash gaps")
+    parser.add_argument("--epochs", type=int, help="epochs per network instead of the recipe's")
+    parser.add_argument(
         "--rescore",
         action="store_true",
         help="no training: judge the claims and write the table and figure again from --out/results.csv",
@@ -242,6 +250,17 @@ def main() -> None:
     epochs = None
     if args.quick:
         data["train_frames"], epochs = 200, 2
+    # a setting other than the recipe's is a probe: its table and figure stay under --out, not in the docs
+    probe = args.quick or bool(args.image_size or args.long_occlusions or args.epochs)
+    if args.image_size:
+        data["image_size"] = recipe["model"]["init_args"]["image_size"] = list(args.image_size)
+    if args.long_occlusions:
+        data["long_occlusions"] = True
+    epochs = args.epochs or epochs
+    if probe and not args.quick and args.out == Path("runs/repro/scnn"):
+        height, width = data["image_size"]
+        kind = "-long" if data.get("long_occlusions") else ""
+        args.out = args.out / f"probe-{height}x{width}{kind}-{epochs or recipe['trainer']['max_epochs']}ep"
     seeds = list(range(args.seeds or (1 if args.quick else 2)))
     start = time.perf_counter()
     real = None
@@ -278,7 +297,7 @@ def main() -> None:
             "frame; threshold scaled per frame):"
         )
     _plot(args.out / "scnn.png", means)
-    if not args.quick:
+    if not probe:
         figure = ROOT / "docs" / "img" / "vision" / "scnn.png"
         figure.parent.mkdir(parents=True, exist_ok=True)
         _plot(figure, means)
