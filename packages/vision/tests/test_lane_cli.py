@@ -199,3 +199,13 @@ def test_bad_lane_data_is_one_line(roads, runs_dir, tmp_path, monkeypatch, capsy
     _one_line(capsys, ["test", "--config", "scnn/culane"], "xingangpan.github.io/projects/CULane.html")
     # the model's input differs from the data's
     _one_line(capsys, [*fit, "--model.image_size", "[64, 112]"], "--model.image_size")
+
+
+def test_a_bad_baseline_checkpoint_is_named_by_its_option(tmp_path):
+    module = LaneDetectionModule()
+    with pytest.raises(FileNotFoundError, match=r"^--model\.baselines .*absent\.ckpt: no such file$"):
+        module._load_baseline(str(tmp_path / "absent.ckpt"))
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(ValueError, match=r"^--model\.baselines .*notes\.ckpt: not a recur checkpoint$"):
+        module._load_baseline(str(text))

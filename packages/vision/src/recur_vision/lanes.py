@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 
 from recur_core.data import data_root, get_dataset
 from recur_core.data.root import DatasetNotFoundError, not_found_message
-from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
+from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches, read_checkpoint
 from recur_core.registry import get_model
 from recur_vision.data.culane import CULaneLanes, culane_lines_path, culane_split, write_culane_lines
 from recur_vision.data.tusimple import (
@@ -467,9 +467,7 @@ class LaneDetectionModule(RecurModule):
 
     def _load_baseline(self, path: str) -> tuple[str, nn.Module]:
         """A lane checkpoint's network and its name (its ``message_passing``, else its model)."""
-        from recur_vision.task import _checkpoint
-
-        checkpoint = _checkpoint(path)
+        checkpoint = read_checkpoint(path, "--model.baselines")
         hparams = checkpoint.get("hyper_parameters", {})
         if "prob_threshold" not in hparams or "model" not in hparams:
             raise ValueError(f"--model.baselines {path}: not a lane checkpoint (fit one with the scnn recipes)")

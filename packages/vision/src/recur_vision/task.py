@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -26,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from recur_core.engine import RecurModule, check_data_matches
+from recur_core.engine import RecurModule, check_data_matches, read_checkpoint
 from recur_core.registry import get_model
 
 __all__ = [
@@ -407,8 +408,6 @@ class VisualConceptModule(RecurModule):
 
     def set_concepts(self, vocab: Any, train_references: Sequence[Sequence[str]]) -> None:
         """The concepts: ``vocab``'s words (from id 2), then the ``bigrams`` commonest pairs of ``train_references``."""
-        from collections import Counter
-
         counts: Counter = Counter()
         for refs in train_references:
             for ref in refs:
@@ -668,7 +667,7 @@ class VideoClassificationModule(RecurModule):
         path = self.hparams.init_from
         self.baseline = None
         if path and Path(path).is_file():
-            checkpoint = _checkpoint(path)
+            checkpoint = read_checkpoint(path, "--model.init_from")
             state, hparams = checkpoint["state_dict"], checkpoint.get("hyper_parameters", {})
             name = hparams.get("model")
             if name:
@@ -693,20 +692,6 @@ class VideoClassificationModule(RecurModule):
         return self.video_scores(batch)[1].argmax(-1)
 
 
-def _checkpoint(path: str | Path, stage_one: str = "fit lrcn/single_frame first") -> dict[str, Any]:
-    """A Lightning checkpoint (``state_dict``, ``hyper_parameters``); a missing or foreign file is a one-line error."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"--model.init_from {path}: no such file; {stage_one}")
-    try:
-        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-        if "state_dict" not in checkpoint:
-            raise KeyError("state_dict")
-        return checkpoint
-    except Exception as err:
-        raise ValueError(f"--model.init_from {path}: not a recur checkpoint ({type(err).__name__})") from None
-
-
 def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, what: str, stage_one: str, options: str) -> None:
     """Copy ``net.encoder`` of the checkpoint at ``path`` into ``encoder`` (the two-stage recipes' ``init_from``).
 
@@ -721,7 +706,10 @@ def load_encoder_weights(encoder: torch.nn.Module, path: str | Path, what: str, 
         FileNotFoundError: no file at ``path``.
         ValueError: not a checkpoint, no ``net.encoder`` in it, or one that does not fit ``encoder``.
     """
-    state = _checkpoint(path, stage_one)["state_dict"]
+    try:
+        state = read_checkpoint(path, "--model.init_from")["state_dict"]
+    except FileNotFoundError as err:
+        raise FileNotFoundError(f"{err}; {stage_one}") from None
     prefix = "net.encoder."
     weights = {k.removeprefix(prefix): v for k, v in state.items() if k.startswith(prefix)}
     if not weights:

@@ -35,7 +35,7 @@ import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches
+from recur_core.engine import RecurModule, Split, SplitDataModule, check_data_matches, read_checkpoint
 from recur_core.registry import get_model
 from recur_vision.data.rsvqa import (
     EOS,
@@ -415,9 +415,7 @@ class VQAModule(RecurModule):
             self._baselines[name] = net.to(self.device).eval()
 
     def _load_baseline(self, path: str) -> tuple[str, torch.nn.Module]:
-        from recur_vision.task import _checkpoint
-
-        checkpoint = _checkpoint(path)
+        checkpoint = read_checkpoint(path, "--model.baselines")
         hparams = checkpoint.get("hyper_parameters", {})
         if "vocab_size" not in hparams or "num_answers" not in hparams:
             raise ValueError(f"--model.baselines {path}: not an rsvqa checkpoint (fit one with the rsvqa recipes)")
