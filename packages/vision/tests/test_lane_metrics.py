@@ -14,11 +14,14 @@ from recur_vision.lane_metrics import (
     culane_lane_mask,
     culane_split_counts,
     polyline_mask,
+    run_lengths,
     tusimple_frame_score,
     tusimple_lane_accuracies,
     tusimple_lane_subset,
     tusimple_lane_thresholds,
     tusimple_pixel_threshold,
+    tusimple_point_hits,
+    tusimple_point_subset,
     tusimple_scores,
 )
 
@@ -278,3 +281,41 @@ def test_culane_counts_per_split_and_missing_predictions():
     assert splits == {"normal": LaneCounts(1, 0, 2), "cross": LaneCounts(0, 1, 0)}
     with pytest.raises(ValueError, match=r"'z\.jpg' has no annotation"):
         culane_counts(predictions, annotations, ["z.jpg"])
+
+
+def test_run_lengths_hand_worked():
+    flags = [False, True, True, False, True, True, True, False, True]
+    assert run_lengths(flags).tolist() == [0, 2, 2, 0, 3, 3, 3, 0, 1]
+    assert run_lengths([]).tolist() == [] and run_lengths([True] * 4).tolist() == [4] * 4
+
+
+def test_point_hits_are_the_best_predictions_rows_within_the_threshold():
+    # ground truth at x = 100 on all 10 rows; prediction a hits rows 0-5, prediction b rows 4-9 and row 0
+    a = [100] * 6 + [200] * 4
+    b = [100] + [200] * 3 + [105] * 6
+    hits = tusimple_point_hits([a, b], [vertical(100)], ROWS, pixel_threshold=10.0)
+    # b hits 7 rows, a 6: the rows b hits (|105 - 100| < 10), not a's
+    assert hits.tolist() == [[True, False, False, False, True, True, True, True, True, True]]
+    assert tusimple_lane_accuracies([a, b], [vertical(100)], ROWS, 10.0).tolist() == [0.7]
+    assert tusimple_point_hits([], [vertical(100)], ROWS).shape == (1, 10)
+
+
+def test_point_subset_scores_the_flagged_points_of_the_matched_lane():
+    # frame a: lane 0 hidden on rows 2-7 (a run of 6), lane 1 on row 9 (a run of 1); frame b: no prediction
+    hidden_a = [[i in range(2, 8) for i in range(10)], [i == 9 for i in range(10)]]
+    hidden_b = [[i in (0, 1) for i in range(10)]]
+    gts = [
+        {"raw_file": "a.jpg", "h_samples": ROWS, "lanes": [vertical(100), vertical(300)], "hidden": hidden_a},
+        {"raw_file": "b.jpg", "h_samples": ROWS, "lanes": [vertical(500)], "hidden": hidden_b},
+    ]
+    # lane 0's prediction is off by 30 px on rows 5-9 (hits rows 2, 3, 4 of its 6 hidden); lane 1's is exact
+    off = [100] * 5 + [130] * 5
+    preds = [{"raw_file": "a.jpg", "lanes": [off, vertical(300)]}]
+    every = tusimple_point_subset(preds, gts, "hidden", pixel_threshold=20.0)
+    assert (every.points, every.recall) == (9, 4 / 9)
+    # the lanes hidden over >= 3 rows: lane 0 only; >= 7: none
+    long = tusimple_point_subset(preds, gts, "hidden", min_run=3, pixel_threshold=20.0)
+    assert (long.points, long.recall) == (6, 0.5)
+    assert tusimple_point_subset(preds, gts, "hidden", min_run=7).points == 0
+    with pytest.raises(ValueError, match="per-point 'hidden'"):
+        tusimple_point_subset(preds, [{**gts[1], "hidden": [[True]]}], "hidden")

@@ -55,6 +55,7 @@ __all__ = [
     "TUSIMPLE_POINT_THRESHOLD",
     "LaneCounts",
     "LaneSubsetScore",
+    "PointSubsetScore",
     "TuSimpleScore",
     "culane_counts",
     "culane_image_counts",
@@ -63,11 +64,14 @@ __all__ = [
     "culane_lane_mask",
     "culane_split_counts",
     "polyline_mask",
+    "run_lengths",
     "tusimple_frame_score",
     "tusimple_lane_accuracies",
     "tusimple_lane_subset",
     "tusimple_lane_thresholds",
     "tusimple_pixel_threshold",
+    "tusimple_point_hits",
+    "tusimple_point_subset",
     "tusimple_scores",
 ]
 
@@ -124,6 +128,35 @@ def tusimple_lane_thresholds(
     return thresholds
 
 
+def tusimple_point_hits(
+    pred_lanes: Sequence[Sequence[float]],
+    gt_lanes: Sequence[Sequence[float]],
+    h_samples: Sequence[float],
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
+) -> np.ndarray:
+    """``[G, rows]`` bool: the ``h_samples`` rows where each ground-truth lane's best prediction hits it.
+
+    The best prediction is the one of the highest lane accuracy (the first of equals; the lane it is matched
+    to), a hit ``|x_pred - x_gt| <`` the lane's threshold with absent points set to -100 on both sides (a row
+    absent from both is a hit, as in the official code); no prediction hits nothing. The row mean is
+    :func:`tusimple_lane_accuracies`; ``pixel_threshold`` as in :func:`tusimple_lane_thresholds`.
+
+    Raises:
+        ValueError: a lane whose length differs from ``h_samples``.
+    """
+    rows = len(h_samples)
+    pred = _lanes_array(pred_lanes, rows, "predicted")
+    gt = _lanes_array(gt_lanes, rows, "ground-truth")
+    if len(gt) == 0 or len(pred) == 0:
+        return np.zeros((len(gt), rows), dtype=bool)
+    thresholds = tusimple_lane_thresholds(gt, h_samples, pixel_threshold)
+    pred = np.where(pred >= 0, pred, _TUSIMPLE_ABSENT)
+    gt = np.where(gt >= 0, gt, _TUSIMPLE_ABSENT)
+    hits = np.abs(pred[None, :, :] - gt[:, None, :]) < thresholds[:, None, None]
+    best = hits.mean(axis=2).argmax(axis=1)
+    return hits[np.arange(len(gt)), best]
+
+
 def tusimple_lane_accuracies(
     pred_lanes: Sequence[Sequence[float]],
     gt_lanes: Sequence[Sequence[float]],
@@ -138,16 +171,8 @@ def tusimple_lane_accuracies(
     Raises:
         ValueError: a lane whose length differs from ``h_samples``.
     """
-    rows = len(h_samples)
-    pred = _lanes_array(pred_lanes, rows, "predicted")
-    gt = _lanes_array(gt_lanes, rows, "ground-truth")
-    if len(gt) == 0 or len(pred) == 0:
-        return np.zeros(len(gt))
-    thresholds = tusimple_lane_thresholds(gt, h_samples, pixel_threshold)
-    pred = np.where(pred >= 0, pred, _TUSIMPLE_ABSENT)
-    gt = np.where(gt >= 0, gt, _TUSIMPLE_ABSENT)
-    hits = np.abs(pred[None, :, :] - gt[:, None, :]) < thresholds[:, None, None]
-    return hits.mean(axis=2).max(axis=1)
+    hits = tusimple_point_hits(pred_lanes, gt_lanes, h_samples, pixel_threshold)
+    return hits.mean(axis=1) if hits.shape[1] else np.zeros(len(hits))
 
 
 def tusimple_frame_score(
@@ -304,6 +329,71 @@ def tusimple_lane_subset(
         return LaneSubsetScore(0, 0.0, 0.0)
     acc = np.asarray(accuracies)
     return LaneSubsetScore(len(acc), float(acc.mean()), float((acc >= TUSIMPLE_POINT_THRESHOLD).mean()))
+
+
+def run_lengths(flags: Sequence[bool]) -> np.ndarray:
+    """``[N]`` int: for each set flag the length of the unbroken run of set flags it lies in, 0 where unset.
+
+    ``[F, T, T, F, T]`` gives ``[0, 2, 2, 0, 1]``.
+    """
+    flags = np.asarray(flags, dtype=bool)
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int64), [0]]))
+    starts, stops = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    lengths = np.zeros(len(flags), dtype=np.int64)
+    lengths[flags] = np.repeat(stops - starts, stops - starts)
+    return lengths
+
+
+@dataclass(frozen=True)
+class PointSubsetScore:
+    """Ground-truth points of a subset: how many, and the share that their lane's best prediction hits."""
+
+    points: int
+    recall: float
+
+
+def tusimple_point_subset(
+    predictions: Iterable[Mapping],
+    ground_truth: Iterable[Mapping],
+    flag: str,
+    min_run: int = 1,
+    pixel_threshold: float = TUSIMPLE_PIXEL_THRESHOLD,
+) -> PointSubsetScore:
+    """The share of the flagged ground-truth points that the TuSimple metric's matched lane hits.
+
+    ``ground_truth`` lines carry a per-point ``flag``: per lane, one bool per ``h_samples`` row (the generated
+    roads write ``hidden``, the points behind a vehicle). A point is hit as the metric counts it
+    (:func:`tusimple_point_hits`: the lane's best prediction within the angle-adjusted threshold). ``min_run``:
+    only the lanes flagged over an unbroken run of at least that many rows somewhere (:func:`run_lengths`),
+    all of their flagged points. Frames without a prediction count their points as missed.
+    ``pixel_threshold`` as in :func:`tusimple_scores`.
+
+    Raises:
+        ValueError: a ground-truth line without ``raw_file``, ``lanes`` or ``h_samples``, or without ``flag``
+            or with one whose shape is not its lanes'.
+    """
+    preds = _frames_by_file(predictions, "prediction")
+    points = hits = 0
+    for gt in ground_truth:
+        absent = [key for key in ("raw_file", "lanes", "h_samples") if key not in gt]
+        if absent:
+            raise ValueError(f"a ground-truth frame has no {absent[0]!r}; each is a TuSimple label line")
+        rows = len(gt["h_samples"])
+        if flag not in gt or len(gt[flag]) != len(gt["lanes"]) or any(len(f) != rows for f in gt[flag]):
+            raise ValueError(
+                f"ground-truth frame {gt.get('raw_file')!r} has no per-point {flag!r}: one list of {rows} flags "
+                f"for each of its {len(gt['lanes'])} lanes"
+            )
+        flagged = np.asarray(gt[flag], dtype=bool).reshape(len(gt["lanes"]), rows)
+        longest = np.array([run_lengths(lane).max(initial=0) for lane in flagged], dtype=np.int64)
+        flagged &= (longest >= min_run)[:, None]
+        if not flagged.any():
+            continue
+        pred = preds.get(gt["raw_file"], {"lanes": []})
+        lane_hits = tusimple_point_hits(pred["lanes"], gt["lanes"], gt["h_samples"], pixel_threshold)
+        points += int(flagged.sum())
+        hits += int(lane_hits[flagged].sum())
+    return PointSubsetScore(points, hits / points if points else 0.0)
 
 
 # --------------------------------------------------------------------------------------------- drawing

@@ -50,6 +50,7 @@ from recur_vision.lane_metrics import (
     culane_counts,
     tusimple_lane_subset,
     tusimple_pixel_threshold,
+    tusimple_point_subset,
     tusimple_scores,
 )
 from recur_vision.models.scnn import lanes_from_probabilities, lanes_to_points, scnn_loss
@@ -60,6 +61,9 @@ __all__ = ["CULANE_ROWS", "LaneData", "LaneDetectionModule", "LanePrior", "gener
 CULANE_ROWS = tuple(590 - 20 * i for i in range(18))
 # the generated roads' per-lane flags scored as subsets at test: flag -> (name when set, name when not)
 _SUBSETS = {"occluded": ("occluded", "visible"), "dashed": ("dashed", "solid")}
+# the hidden points scored at test: name -> the unbroken run of hidden rows a lane needs for its hidden points to
+# count (12 h_samples rows: 48 rows of a 288-row frame, 3 rows of SCNN's map at the recipe's 144-row input)
+_HIDDEN_POINTS = {"hidden": 1, "hidden_long": 12}
 
 
 def generated_roads_folder(
@@ -290,7 +294,10 @@ class LaneDetectionModule(RecurModule):
     - TuSimple layout: ``<stage>/acc``, ``<stage>/fp``, ``<stage>/fn``, ``<stage>/f1`` (threshold
       ``20 * W / 1280`` px for a frame ``W`` wide); at test on the generated roads also the lane
       accuracy and match rate (>= 0.85) of the occluded and visible, dashed and solid lanes
-      (``test/acc_occluded``, ``test/matched_occluded``, ``..._visible``, ``..._dashed``, ``..._solid``);
+      (``test/acc_occluded``, ``test/matched_occluded``, ``..._visible``, ``..._dashed``, ``..._solid``) and,
+      where the labels flag the points behind a vehicle (``hidden``), the share of those points that the lane
+      matched to theirs hits (``test/hit_hidden``), and of those of the lanes hidden over an unbroken run of
+      at least 12 ``h_samples`` rows (``test/hit_hidden_long``; their counts ``test/points_hidden``, ...);
     - CULane: ``<stage>/f1``, ``<stage>/precision``, ``<stage>/recall`` (and ``test/f1_<split>`` per
       scenario when ``list/test_split`` is there);
 
@@ -531,6 +538,7 @@ class LaneDetectionModule(RecurModule):
         if stage != "test":
             return
         self._log_subsets(groups, suffix)
+        self._log_hidden_points(groups, suffix)
         run_dir = self._run_dir()
         if run_dir is not None and not suffix:
             write_tusimple_json(run_dir / "lanes_test.json", predicted)
@@ -552,6 +560,23 @@ class LaneDetectionModule(RecurModule):
                 self.log(f"test/matched_{name}{suffix}", sum(part.matched * part.lanes for part in parts) / lanes)
                 if not suffix:
                     self.log(f"test/lanes_{name}", float(lanes))
+
+    def _log_hidden_points(self, groups: Mapping[float, tuple[list, list]], suffix: str) -> None:
+        """The share of the points behind a vehicle (the generated roads' per-point ``hidden``) that are hit."""
+        gts = [g for _, (_, gt) in groups.items() for g in gt]
+        if not all("hidden" in g for g in gts):
+            return
+        for name, min_run in _HIDDEN_POINTS.items():
+            parts = [
+                tusimple_point_subset(p, g, "hidden", min_run, tusimple_pixel_threshold(w))
+                for w, (p, g) in groups.items()
+            ]
+            points = sum(part.points for part in parts)
+            if points == 0:
+                continue
+            self.log(f"test/hit_{name}{suffix}", sum(part.recall * part.points for part in parts) / points)
+            if not suffix:
+                self.log(f"test/points_{name}", float(points))
 
     # ----- CULane -----------------------------------------------------------------------------------
 

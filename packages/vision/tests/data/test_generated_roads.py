@@ -12,7 +12,7 @@ from recur_vision.data.generated_roads import (
     write_generated_tusimple,
 )
 from recur_vision.data.tusimple import TuSimpleFrame, read_tusimple_json, tusimple_split
-from recur_vision.lane_metrics import tusimple_lane_subset, tusimple_scores
+from recur_vision.lane_metrics import run_lengths, tusimple_lane_subset, tusimple_point_subset, tusimple_scores
 from recur_vision.lanes import LanePrior
 
 
@@ -83,6 +83,9 @@ def test_written_layout_is_read_by_the_real_reader(tmp_path):
     assert sizes == {"train": 4, "val": 1, "test": 2}
     test = read_tusimple_json(folder / "test_label.json")
     assert test[0].raw_file.startswith("clips/0530/") and "occluded" in test[0].extra
+    # the per-point hidden flags: one list per lane, one flag per h_samples row
+    hidden = test[0].extra["hidden"]
+    assert [len(flags) for flags in hidden] == [len(test[0].h_samples)] * len(test[0].lanes)
     item = tusimple_split("train", folder=folder, image_size=(36, 64))[0]
     assert item["image"].shape == (3, 36, 64) and item["exist"].sum() >= 1
     # the metric on the ground truth itself, and on the occluded-lane subset
@@ -121,6 +124,25 @@ def test_long_occlusions_hide_long_stretches_that_stay_labelled():
     assert hidden_rows(plain).max() < 12 and (hidden_rows(long) >= 12).sum() >= 10
     # the same scene otherwise: the option only adds to it
     assert [len(label["lanes"]) for _, label in long] == [len(label["lanes"]) for _, label in plain]
+
+
+def test_hidden_flags_mark_the_labelled_points_behind_a_vehicle():
+    long = [render_road(np.random.default_rng([5, i]), 144, 256, long_occlusions=True) for i in range(12)]
+    runs = []
+    for _, label in long:
+        assert len(label["hidden"]) == len(label["lanes"])
+        for lane, hidden, occlusion in zip(label["lanes"], label["hidden"], label["occlusion"]):
+            present, hidden = np.asarray(lane) >= 0, np.asarray(hidden)
+            assert hidden.dtype == bool and len(hidden) == len(label["h_samples"])
+            # only labelled points are hidden, and they are the points the lane's occlusion fraction counts
+            assert not (hidden & ~present).any()
+            assert hidden.sum() / present.sum() == pytest.approx(occlusion, abs=1e-4)
+            runs.append(run_lengths(hidden).max(initial=0))
+    # trucks hide some lanes over a dozen rows and more, cars a few rows of others
+    assert max(runs) >= 12 and any(0 < r < 12 for r in runs)
+    # the metric on the ground truth itself hits every hidden point
+    gts = [{**label, "raw_file": str(i)} for i, (_, label) in enumerate(long)]
+    assert tusimple_point_subset(gts, gts, "hidden", pixel_threshold=4.0).recall == 1.0
 
 
 def test_box_columns_project_a_box_row_by_row():

@@ -19,8 +19,11 @@ noise is added. The labels follow the TuSimple convention: every line is labelle
 Per lane, the label line also holds ``dashed`` (bool), ``occlusion`` (the fraction of its labelled
 points that lie behind a vehicle) and ``occluded`` (that fraction is at least
 :data:`OCCLUDED_FRACTION`, 0.1: a real gap, not a far car touching one point), so that a reproduction can
-score those subsets (:func:`recur_vision.lane_metrics.tusimple_lane_subset`); ``scene`` gives the
-frame's vehicle and shadow counts, gain and curvature.
+score those subsets (:func:`recur_vision.lane_metrics.tusimple_lane_subset`), and ``hidden``: one flag per
+``h_samples`` row, true where the labelled point lies behind a vehicle or truck (the drawn box covers its
+pixel; a dash gap is not hidden), so that the points themselves can be scored
+(:func:`recur_vision.lane_metrics.tusimple_point_subset`); ``scene`` gives the frame's vehicle and shadow
+counts, gain and curvature.
 
 With ``long_occlusions`` the scenes also hold what hides a line over a long stretch of road, so that the
 evidence for it must travel far along the line (what SCNN's message passing is for):
@@ -63,9 +66,10 @@ __all__ = [
     "write_generated_tusimple",
 ]
 
-# bumped when the frames or labels change; names the cache folder. 2: the long_occlusions option, and a car
-# partly left of the frame no longer paints its glass or lamps across the row (a negative slice end wrapped round)
-GENERATED_FORMAT = 2
+# bumped when the frames or the label keys they had change; names the cache folder. 2: the long_occlusions option,
+# and a car partly left of the frame no longer paints its glass or lamps across the row (a negative slice end wrapped
+# round). 3: the per-point ``hidden`` key (the frames and the other keys as in 2)
+GENERATED_FORMAT = 3
 # with long_occlusions: the share of dashed lines drawn with long gaps, and the trucks per frame (0, 1, 2)
 LONG_GAP_SHARE = 0.6
 _TRUCKS_P = (0.15, 0.5, 0.35)
@@ -170,7 +174,8 @@ def render_road(
 
     Returns:
         uint8 ``[height, width, 3]`` RGB, and a dict with ``lanes`` (x per ``h_samples`` row, -2
-        absent; left to right), ``h_samples``, per-lane ``dashed``, ``occluded`` and ``occlusion``
+        absent; left to right), ``h_samples``, per-lane ``dashed``, ``occluded`` and ``occlusion``,
+        per-lane ``hidden`` (one bool per ``h_samples`` row: the point lies behind a vehicle or truck)
         and ``scene`` (``vehicles``, ``shadows``, ``gain``, ``curvature``, ``glare``; ``trucks`` with
         ``long_occlusions``).
     """
@@ -375,7 +380,7 @@ def render_road(
     on_road = sample_rows > horizon + 0.5
     sample_z = np.where(on_road, f * cam_h / np.maximum(sample_rows - horizon, 1e-6), np.inf)
     on_road &= sample_z <= _FAR
-    lanes, flags_dashed, flags_occluded, occlusion = [], [], [], []
+    lanes, flags_dashed, flags_occluded, occlusion, flags_hidden = [], [], [], [], []
     for j in range(n_lines):
         xs_label = np.full(len(h_samples), TUSIMPLE_ABSENT, dtype=np.int64)
         x = column(line_x[j], sample_z[on_road])
@@ -388,12 +393,14 @@ def render_road(
         flags_dashed.append(bool(dashed[j]))
         flags_occluded.append(bool(hidden.any() and hidden.sum() >= OCCLUDED_FRACTION * present.sum()))
         occlusion.append(round(float(hidden.sum() / present.sum()), 4))
+        flags_hidden.append(hidden.tolist())
     label = {
         "lanes": lanes,
         "h_samples": list(h_samples),
         "dashed": flags_dashed,
         "occluded": flags_occluded,
         "occlusion": occlusion,
+        "hidden": flags_hidden,
         "scene": {
             "vehicles": len(drawn),
             "shadows": n_shadows,

@@ -13,8 +13,9 @@ One JSON object per line::
      "raw_file": "clips/0313-1/6040/20.jpg"}
 
 ``lanes[k][i]`` is lane ``k``'s x at row ``h_samples[i]`` (``-2``: no lane there); frames are 1280x720.
-Other keys (``classes`` in some copies, the generated roads' ``dashed``/``occluded`` flags) are kept
-in :attr:`TuSimpleFrame.extra`. Prediction files are the same lines with ``run_time`` (ms) added.
+Other keys (``classes`` in some copies, the generated roads' per-lane ``dashed``/``occluded`` and per-point
+``hidden`` flags) are kept in :attr:`TuSimpleFrame.extra` as read and written back by
+:meth:`TuSimpleFrame.as_json`. Prediction files are the same lines with ``run_time`` (ms) added.
 
 Splits (the SCNN ports' choice): train = 0313 + 0601, val = 0531, test = ``test_label.json`` (or
 ``test_tasks_0627.json`` when that one carries the lanes, as in the copy under the shared data root).
