@@ -204,3 +204,23 @@ def test_concepts_are_the_words_then_the_commonest_word_pairs_of_every_reference
     assert targets.tolist() == [[1, 1, 1, 0, 1, 0], [1, 0, 0, 1, 0, 0]]
     with pytest.raises(ValueError, match=r"set --model\.bigrams 4 or less"):
         VisualConceptModule(vocab_size=6, bigrams=5).set_concepts(Vocabulary(["a", "red", "circle", "square"]), train)
+
+
+def test_binding_scores_rank_the_colour_shape_pairs_of_two_object_scenes():
+    from recur_vision.data.captions import Vocabulary
+
+    module = VisualConceptModule(vocab_size=7, bigrams=6, feature_dim=4, encoder_kwargs={"channels": [4], "hidden": 4})
+    train = [["a red circle left of a blue square"], ["a blue circle left of a red square"], ["a red circle"]]
+    module.set_concepts(Vocabulary(["a", "red", "blue", "circle", "square"]), train)
+    pairs = [module.concepts.index(p) for p in ("red circle", "blue square", "blue circle", "red square")]
+    assert sorted(module._object_pairs) == sorted(pairs)
+    targets = module.concept_targets([train[0], train[1], train[2]])
+    logits = torch.zeros_like(targets)
+    # the first scene's pairs ranked right, the second's swapped; the one-object scene is left out
+    logits[0, pairs] = torch.tensor([4.0, 3.0, 2.0, 1.0])
+    logits[1, pairs] = torch.tensor([2.0, 1.5, 1.0, 0.5])
+    logits[2, pairs] = torch.tensor([-9.0, -9.0, -9.0, -9.0])
+    scores = module.binding_scores(logits, targets)
+    assert scores["ap_pairs_per_image"] == pytest.approx((1.0 + (1 / 3 + 2 / 4) / 2) / 2)
+    assert scores["map_pairs_two_objects"] == pytest.approx(0.75)
+    assert module.binding_scores(logits[2:], targets[2:]) == {}

@@ -29,6 +29,7 @@ from torch import Tensor
 
 from recur_core.engine import RecurModule, check_data_matches, read_checkpoint
 from recur_core.registry import get_model
+from recur_vision.data.generated_captions import COLOURS, SCENE_SHAPES
 
 __all__ = [
     "CaptionAttackModule",
@@ -356,7 +357,9 @@ class VisualConceptModule(RecurModule):
     checkpoint monitor) and at test ``test/loss``, ``test/map``, ``test/f1`` (micro F1 of the concepts
     with probability >= 0.5) beside the prior (each concept scored by the share of training images
     whose captions use it; ``test/map_prior``, and ``test/f1_prior`` for the concepts used by more
-    than half).
+    than half). On the generated scenes it also logs how well the encoder binds colour to shape
+    (:meth:`binding_scores`), at validation and test: ``<stage>/map_pairs_two_objects`` and
+    ``<stage>/ap_pairs_per_image``.
 
     Args:
         vocab_size: entries of the data's vocabulary (EOS and ``<unk>`` included); must equal the DataModule's.
@@ -396,6 +399,7 @@ class VisualConceptModule(RecurModule):
         )
         self._vocab = None
         self._pairs: dict[tuple[int, int], int] = {}
+        self._object_pairs: list[int] = []
         self.concepts: list[str] = []
         self._outputs: dict[str, list[Tensor]] = {}
 
@@ -424,6 +428,12 @@ class VisualConceptModule(RecurModule):
         self._vocab = vocab
         self._pairs = {pair: offset + n for n, pair in enumerate(pairs)}
         self.concepts = [*vocab.words[2:], *(f"{vocab.words[a]} {vocab.words[b]}" for a, b in pairs)]
+        # the generated scenes' colour-shape pairs ("red circle"), the binding the probe metrics score
+        self._object_pairs = [
+            index
+            for (a, b), index in self._pairs.items()
+            if vocab.words[a] in COLOURS and vocab.words[b] in SCENE_SHAPES
+        ]
 
     def concept_targets(self, references: Sequence[Sequence[str]]) -> Tensor:
         """``[B, num_concepts]`` 0/1: the concepts (words from id 2, then the bigrams) of each image's captions."""
@@ -479,12 +489,37 @@ class VisualConceptModule(RecurModule):
         logits, targets = torch.cat(outputs, dim=1)
         return logits, targets
 
+    def binding_scores(self, logits: Tensor, targets: Tensor) -> dict[str, float]:
+        """How well the colour-shape pairs ("red circle") are told in two-object scenes (the generated scenes' binding).
+
+        On the images whose captions name two colour-shape pairs, with only those concepts scored:
+        ``map_pairs_two_objects``, the pairs' mean average precision over these images, and
+        ``ap_pairs_per_image``, each image's average precision of its two pairs among all colour-shape
+        pairs, averaged. Empty when the concepts hold no colour-shape pairs or no image has two.
+        """
+        from recur_vision.metrics import mean_average_precision
+
+        if not self._object_pairs:
+            return {}
+        columns = torch.tensor(self._object_pairs, device=logits.device)
+        logits, targets = logits[:, columns], targets[:, columns]
+        two = targets.sum(1) >= 2
+        if not bool(two.any()):
+            return {}
+        logits, targets = logits[two], targets[two]
+        return {
+            "map_pairs_two_objects": mean_average_precision(logits, targets),
+            "ap_pairs_per_image": mean_average_precision(logits.T, targets.T),
+        }
+
     def on_validation_epoch_end(self) -> None:
         from recur_vision.metrics import mean_average_precision
 
         scores = self._scores("val")
         if scores is not None and not self.trainer.sanity_checking:
             self.log("val/map", mean_average_precision(*scores), prog_bar=True)
+            for name, value in self.binding_scores(*scores).items():
+                self.log(f"val/{name}", value)
 
     def on_test_epoch_end(self) -> None:
         from recur_vision.metrics import mean_average_precision
@@ -500,6 +535,8 @@ class VisualConceptModule(RecurModule):
         self.log("test/map_prior", mean_average_precision(prior, targets))
         self.log("test/f1", _micro_f1(logits > 0, targets))
         self.log("test/f1_prior", _micro_f1(prior > 0.5, targets))
+        for name, value in self.binding_scores(logits, targets).items():
+            self.log(f"test/{name}", value)
 
     def predict_step(self, batch: dict[str, Any], batch_idx: int) -> list[list[str]]:
         """The concepts each image's captions are predicted to use (probability >= 0.5), most probable first."""
