@@ -392,7 +392,7 @@ def main() -> None:
     parser.add_argument(
         "--encoder-kwargs",
         default=None,
-        help="JSON merged into both recipes' SmallCNN options, e.g. '{\"cell_mlp\": 128}' (docs left alone)",
+        help="JSON merged into both recipes' SmallCNN options, e.g. '{\"global_max\": true}' (docs left alone)",
     )
     args = parser.parse_args()
     if args.encoder_kwargs:

@@ -69,9 +69,8 @@ def test_fit_then_test_writes_tusimple_predictions_and_subsets(roads, runs_dir, 
     labels = [json.loads(line) for line in (Path(roads) / "test_label.json").read_text().splitlines()]
     # the points behind a vehicle, scored for the model, the baseline and the prior when the test frames have any
     hidden = sum(flag for label in labels for lane in label["hidden"] for flag in lane)
-    assert float(result.get("test/points_hidden", 0)) == hidden
-    if hidden:
-        assert {"test/hit_hidden", "test/hit_hidden_none", "test/hit_hidden_prior"} <= set(result)
+    assert hidden > 0 and float(result["test/points_hidden"]) == hidden
+    assert {"test/hit_hidden", "test/hit_hidden_none", "test/hit_hidden_prior"} <= set(result)
     assert [line["raw_file"] for line in lines] == [label["raw_file"] for label in labels]
     assert all(len(lane) == len(line["h_samples"]) and line["run_time"] > 0 for line in lines for lane in line["lanes"])
 

@@ -73,28 +73,21 @@ def test_small_cnn_flattens_a_grid_of_cells_into_fc6():
         SmallCNN(stem_stride=3)
 
 
-def test_small_cnn_per_cell_layer_and_colour_skip():
+def test_small_cnn_global_max_gives_fc6_each_channels_maximum_over_the_grid():
     images = torch.rand(2, 3, 32, 32)
     plain = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8)
-    cells = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8, cell_mlp=6)
-    assert cells.cell_features(images).shape == (2, 6, 8, 8) and cells.fc6[1].in_features == 6 * 8 * 8
-    # the default keeps its parameters' names, so earlier checkpoints still load
-    assert set(plain.state_dict()) <= set(cells.state_dict())
-    # the same 1x1 weights at every cell: a cell's output depends on that cell alone
-    grid = torch.rand(1, 8, 8, 8)
-    moved = grid.clone()
-    moved[..., 0, 0] = grid[..., 3, 5]
-    assert torch.allclose(cells.cells(moved)[..., 0, 0], cells.cells(grid)[..., 3, 5])
-    skip = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8, colour_skip=True)
-    assert skip.features[4].in_channels == 4 + 3 and skip(images).shape == (2, 8)
-    pooled = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8, cell_mlp=6, global_max=True)
-    assert pooled.fc6[1].in_features == 6 * 8 * 8 + 6 and pooled(images).shape == (2, 8)
-    unpooled = SmallCNN(feature_dim=8, channels=(4, 8, 8), hidden=8, grid=8, pool_last=False)
-    assert unpooled.cell_features(images).shape == (2, 8, 8, 8) and not isinstance(
-        unpooled.features[-2], torch.nn.MaxPool2d
-    )
-    with pytest.raises(ValueError, match="cell_mlp must be >= 0"):
-        SmallCNN(cell_mlp=-1)
+    pooled = SmallCNN(feature_dim=8, channels=(4, 8), hidden=8, grid=8, global_max=True)
+    assert pooled.fc6[1].in_features == 8 * 8 * 8 + 8 and pooled(images).shape == (2, 8)
+    # the option adds no parameter names, so earlier checkpoints still load (fc6's width aside)
+    assert set(plain.state_dict()) == set(pooled.state_dict())
+    # what fc6 reads: the flattened cells, then each channel's maximum over the grid
+    seen = []
+    pooled.fc6.register_forward_hook(lambda module, inputs, output: seen.append(inputs[0]))
+    pooled.eval()
+    with torch.no_grad():
+        pooled(images)
+        cells = pooled.features(images)
+    assert torch.equal(seen[0], torch.cat([cells.flatten(1), cells.amax(dim=(-2, -1))], dim=1))
 
 
 def test_the_image_enters_only_the_second_layer_and_words_are_causal():

@@ -117,21 +117,12 @@ class SmallCNN(nn.Module):
         grid: side of the grid of cells flattened into fc6.
         stem_stride: 2 makes the first block a 5×5 conv of stride 2 without pooling (as CaffeNet's
             strided conv1; the same map size for less compute than a full-resolution conv and a pool).
-        cell_mlp: width of a 1×1 conv and ReLU applied to every cell before fc6, the same weights at
-            every cell (0: none). fc6 weighs each cell apart, so with 256 units it cannot form "red
-            *and* circle in the same cell" for every cell; a shared per-cell layer can, once, and fc6
-            then only has to say where.
-        colour_skip: concatenate the image, average-pooled to the last block's input size, to that
-            input, so the block that sees whole shapes also sees the colours where they are.
-        pool_last: False leaves out the last block's max-pool, so a fourth block on the 8×8 map
-            widens what a cell sees (to 39 pixels after a strided stem: a whole 16-19-pixel shape
-            from any cell it covers, where after three blocks, 23 pixels, only a centred cell does).
         global_max: also give fc6 each cell channel's maximum over the grid: what is in the image
             wherever it is, learnt once for all positions (fc6 alone learns each object at each cell
             apart, from the few training images that have it there).
 
     Shapes:
-        images [B, 3, H, W] (H, W ≥ 16) -> cells [B, C, grid, grid] (C: cell_mlp or channels[-1])
+        images [B, 3, H, W] (H, W ≥ 16) -> cells [B, C, grid, grid] (C = channels[-1])
         -> fc6 input [B, C·grid² (+ C with global_max)] -> features [B, feature_dim]
     """
 
@@ -144,9 +135,6 @@ class SmallCNN(nn.Module):
         feature_norm: bool = True,
         grid: int = 4,
         stem_stride: int = 1,
-        cell_mlp: int = 0,
-        colour_skip: bool = False,
-        pool_last: bool = True,
         global_max: bool = False,
     ) -> None:
         super().__init__()
@@ -154,27 +142,15 @@ class SmallCNN(nn.Module):
             raise ValueError(f"grid must be at least 1 (cells per side flattened into fc6), got {grid}")
         if stem_stride not in (1, 2):
             raise ValueError(f"stem_stride must be 1 or 2, got {stem_stride}")
-        if cell_mlp < 0:
-            raise ValueError(f"cell_mlp must be >= 0 (0: no per-cell layer), got {cell_mlp}")
-        # where forward concatenates the pooled image (colour_skip): the last block's first layer
-        blocks, width, self._last_block = [], 3, 0
+        blocks, width = [], 3
         for index, out in enumerate(channels):
-            if index == len(channels) - 1:
-                self._last_block = len(blocks)
-                width += 3 if colour_skip else 0
             if index == 0 and stem_stride == 2:
                 # a strided first conv (as CaffeNet's conv1) in place of the first block's pooling
                 blocks += [nn.Conv2d(width, out, 5, stride=2, padding=2), nn.BatchNorm2d(out), nn.ReLU()]
             else:
-                blocks += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU()]
-                blocks += [nn.MaxPool2d(2)] if pool_last or index < len(channels) - 1 else []
+                blocks += [nn.Conv2d(width, out, 3, padding=1), nn.BatchNorm2d(out), nn.ReLU(), nn.MaxPool2d(2)]
             width = out
-        self.colour_skip = colour_skip
         self.features = nn.Sequential(*blocks, nn.AdaptiveAvgPool2d(grid))
-        self.cells = nn.Identity()
-        if cell_mlp:
-            self.cells = nn.Sequential(nn.Conv2d(width, cell_mlp, 1), nn.ReLU())
-            width = cell_mlp
         self.global_max = global_max
         inputs = width * grid * grid + (width if global_max else 0)
         self.fc6 = nn.Sequential(nn.Flatten(), nn.Linear(inputs, hidden), nn.ReLU(), nn.Dropout(dropout))
@@ -182,17 +158,8 @@ class SmallCNN(nn.Module):
         self.fc8 = nn.Linear(hidden, feature_dim, bias=not feature_norm)
         self.norm = nn.BatchNorm1d(feature_dim) if feature_norm else nn.Identity()
 
-    def cell_features(self, images: Tensor) -> Tensor:
-        """The grid of cells fc6 reads, ``[B, cell_mlp or channels[-1], grid, grid]``."""
-        x = images
-        for index, layer in enumerate(self.features):
-            if index == self._last_block and self.colour_skip:
-                x = torch.cat([x, F.adaptive_avg_pool2d(images, x.shape[-2:])], dim=1)
-            x = layer(x)
-        return self.cells(x)
-
     def forward(self, images: Tensor) -> Tensor:
-        cells = self.cell_features(images)
+        cells = self.features(images)
         x = cells.flatten(1)
         if self.global_max:
             x = torch.cat([x, cells.amax(dim=(-2, -1))], dim=1)
