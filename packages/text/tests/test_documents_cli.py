@@ -7,19 +7,21 @@ from recur_core.engine import run_cli
 from recur_core.recipes import list_recipes
 from recur_text.documents import DocstringTopicData, DocumentClassificationModule
 
-RECIPE = "rcnn/docstrings"
-ORDER_RECIPE = "rcnn/docstrings_order"
+RECIPE = "rcnn/docstrings_order"
+# the topic task (12 packages) has no recipe of its own (the RCNN loses to the bag of words there; docs/text.md):
+# tools/repro/embeddings.py runs it as the order recipe with these options
+TOPIC = ["--data.init_args.task", "topic", "--model.init_args.num_classes", "12"]
 TINY = [
     "--model.init_embeddings", "random", "--model.model_kwargs", '{"layer": "gru", "context_dim": 16}',
     "--trainer.limit_train_batches", "3", "--trainer.limit_val_batches", "2", "--trainer.max_epochs", "1",
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("recipe", "num_classes"), [(RECIPE, 12), (ORDER_RECIPE, 2)])
-def test_recipe_instantiates_and_opens_with_its_command(runs_dir, recipe, num_classes):
-    path = list_recipes("text")[recipe]
-    assert path.read_text().splitlines()[0] == f"# recur-text fit --config {recipe}"
-    cli = run_cli("text", ["--config", recipe], run=False)
+@pytest.mark.parametrize(("options", "num_classes"), [([], 2), (TOPIC, 12)])
+def test_recipe_instantiates_and_opens_with_its_command(runs_dir, options, num_classes):
+    path = list_recipes("text")[RECIPE]
+    assert path.read_text().splitlines()[0] == f"# recur-text fit --config {RECIPE}"
+    cli = run_cli("text", ["--config", RECIPE, *options], run=False)
     assert isinstance(cli.model, DocumentClassificationModule) and isinstance(cli.datamodule, DocstringTopicData)
     assert cli.model.hparams.vocab_size == cli.datamodule.vocab_size
     assert cli.model.hparams.num_classes == cli.datamodule.num_classes == num_classes
@@ -37,18 +39,17 @@ def test_batches_are_padded_ids_with_lengths():
     assert encoded[1] == 1 and encoded[0] == data.vocabulary.index["the"] + 2
 
 
-# the order recipe's run is the same code path (about 3 s): make test-slow
-@pytest.mark.parametrize("recipe", [RECIPE, pytest.param(ORDER_RECIPE, marks=pytest.mark.slow)])
-def test_fit_then_test_prints_the_baselines(runs_dir, recipe):
-    fit = run_cli("text", ["fit", "--config", recipe, *TINY])
+# the topic task's run is the same code path (about 3 s): make test-slow
+@pytest.mark.parametrize("options", [[], pytest.param(TOPIC, marks=pytest.mark.slow)])
+def test_fit_then_test_prints_the_baselines(runs_dir, options):
+    fit = run_cli("text", ["fit", "--config", RECIPE, *options, *TINY])
     last = fit.run_dir / "checkpoints" / "last.ckpt"
     assert last.is_file()
-    cli = run_cli(
-        "text", ["test", "--config", recipe, *TINY, "--trainer.limit_test_batches", "2", "--ckpt_path", str(last)]
-    )
+    test = ["test", "--config", RECIPE, *options, *TINY, "--trainer.limit_test_batches", "2", "--ckpt_path", str(last)]
+    cli = run_cli("text", test)
     metrics = {k: float(v) for k, v in cli.trainer.callback_metrics.items()}
     assert {"test/acc", "test/acc_majority", "test/acc_tfidf_lr", "test/acc_tfidf_unigram_lr"} <= set(metrics)
-    if recipe == RECIPE:
+    if options:
         assert 0.1 < metrics["test/acc_majority"] < 0.3 and metrics["test/acc_tfidf_lr"] > 0.7
     else:
         # both classes hold the same bags of words: unigrams are blind, bigrams see local order
