@@ -118,3 +118,36 @@ def test_rotated_nms_keeps_and_suppresses():
     scores = torch.tensor([0.9, 0.95, 0.8, 0.7, 0.6, 0.5])
     assert rotated_nms(boxes, scores, 0.01).tolist() == [1, 2, 4, 5]
     assert rotated_nms(boxes[:0], scores[:0], 0.01).tolist() == []
+
+
+def test_the_head_and_its_loss_equal_their_plain_forms_in_float64():
+    """The head's fused matrix product equals its three 1x1 convolutions, and the box and direction losses
+    computed on the positive anchors equal their sums over every anchor weighted by positive / positives."""
+    torch.manual_seed(0)
+    head = AnchorHead(8, RANGE, FEATURES).double()
+    bev = torch.randn(2, 8, 9, 9, dtype=torch.float64)
+    preds = head(bev)
+    for key, conv in (("cls", head.conv_cls), ("box", head.conv_box), ("dir", head.conv_dir)):
+        plain = torch.nn.functional.conv2d(bev, conv.weight, conv.bias).permute(0, 2, 3, 1)
+        torch.testing.assert_close(preds[key], plain, rtol=0, atol=1e-12)
+    cars = torch.tensor([[4.0, 0.0, -1.0, 3.9, 1.6, 1.56, 0.3], [1.0, 3.0, -0.8, 0.8, 0.6, 1.7, -2.0]])
+    truth = [cars.double(), torch.zeros(0, 7, dtype=torch.float64)]
+    labels = [torch.tensor([0, 1]), torch.zeros(0, dtype=torch.long)]
+    losses = head.loss(preds, truth, labels)
+    # every anchor, weighted by positive / positives per sample
+    target_labels, targets = head.targets(truth, labels)
+    weights = (target_labels > 0).double() / (target_labels > 0).sum(1, keepdim=True).clamp_min(1)
+    codes = preds["box"].reshape(2, -1, 7)
+    codes = torch.cat([codes[..., :6], codes[..., 6:].sin() * targets[..., 6:].cos()], -1)
+    goal = torch.cat([targets[..., :6], preds["box"].reshape(2, -1, 7)[..., 6:].cos() * targets[..., 6:].sin()], -1)
+    box = (torch.nn.functional.smooth_l1_loss(codes, goal, beta=1 / 9, reduction="none") * weights[..., None]).sum() / 2
+    heading = targets[..., 6] + head.anchors.reshape(1, -1, 7)[..., 6]
+    bins = (torch.remainder(heading - head.dir_offset, 2 * math.pi) >= math.pi).long()
+    ce = torch.nn.functional.cross_entropy(preds["dir"].reshape(2, -1, 2).transpose(1, 2), bins, reduction="none")
+    direction = (ce * weights).sum() / 2
+    torch.testing.assert_close(losses["box"], box, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(losses["dir"], direction, rtol=1e-12, atol=1e-12)
+    fast = torch.autograd.grad(2 * losses["box"] + 0.2 * losses["dir"], list(head.parameters()), retain_graph=True)
+    plain = torch.autograd.grad(2 * box + 0.2 * direction, list(head.parameters()))
+    for a, b in zip(fast, plain):
+        torch.testing.assert_close(a, b, rtol=1e-10, atol=1e-12)

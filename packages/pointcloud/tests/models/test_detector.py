@@ -110,3 +110,33 @@ def test_the_point_vfe_max_pools_pfn_layers_per_voxel_as_a_loop_over_voxels_does
 
 def test_the_detector_with_the_point_vfe_honours_the_model_contract(one_thread):
     check_model(get_model("lion_no_backbone", vfe="points", **TINY), batch_size=2)
+
+
+def test_scatter_to_bev_and_the_bev_backbone_equal_their_plain_forms_in_float64():
+    """HeightCompression written channel-first equals the channels-last grid permuted (values and gradients),
+    and the padding inside the first convolution of a level equals OpenPCDet's ZeroPad2d before it."""
+    torch.manual_seed(0)
+    grid, batch = (6, 5, 3), 2
+    cells = torch.randperm(batch * 3 * 5 * 6)[:40]
+    coords = torch.stack([cells // 90, cells // 30 % 3, cells // 6 % 5, cells % 6], dim=1)
+    features = torch.randn(40, 4, dtype=torch.float64, requires_grad=True)
+    bev = scatter_to_bev(features, coords, batch, grid)
+    dense = features.new_zeros(batch, 3, 5, 6, 4)
+    dense[coords[:, 0], coords[:, 1], coords[:, 2], coords[:, 3]] = features
+    plain = dense.permute(0, 4, 1, 2, 3).reshape(batch, 12, 5, 6)
+    assert torch.equal(bev, plain)
+    weights = torch.randn_like(bev)
+    assert torch.equal(*(torch.autograd.grad((b * weights).sum(), features)[0] for b in (bev, plain)))
+    backbone = BEVBackbone(12, (1, 1), (1, 2), (8, 16), (1, 2), (8, 8)).double().eval()
+    level_input = plain.detach()
+    for level, stride in zip(backbone.blocks, (1, 2)):
+        conv = level[1]
+        padded = torch.nn.functional.pad(level_input, (1, 1, 1, 1))
+        torch.testing.assert_close(
+            conv(level[0](level_input)),
+            torch.nn.functional.conv2d(padded, conv.weight, stride=stride),
+            rtol=0,
+            atol=1e-12,
+        )
+        level_input = level(level_input)
+    assert next(key for key in backbone.state_dict() if key.startswith("blocks.0.")) == "blocks.0.1.weight"

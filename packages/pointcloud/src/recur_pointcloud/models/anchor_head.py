@@ -298,12 +298,18 @@ class AnchorHead(nn.Module):
         nn.init.normal_(self.conv_box.weight, mean=0.0, std=0.001)
 
     def forward(self, bev: Tensor) -> dict[str, Tensor]:
-        """Per-anchor ``cls``, ``box``, ``dir`` (``[B, Y, X, A * .]``) from BEV features ``[B, C, Y, X]``."""
-        return {
-            "cls": self.conv_cls(bev).permute(0, 2, 3, 1),
-            "box": self.conv_box(bev).permute(0, 2, 3, 1),
-            "dir": self.conv_dir(bev).permute(0, 2, 3, 1),
-        }
+        """Per-anchor ``cls``, ``box``, ``dir`` (``[B, Y, X, A * .]``) from BEV features ``[B, C, Y, X]``.
+
+        The three 1x1 convolutions run as one matrix product on the channels-last map (the same weights and
+        outputs): at batch < 16 on one CPU thread PyTorch sends a 1x1 convolution to its slow path
+        (``_slow_conv2d``), whose backward zero-fills and fills a gradient of the whole map.
+        """
+        convs = (self.conv_cls, self.conv_box, self.conv_dir)
+        weight = torch.cat([conv.weight.flatten(1) for conv in convs])
+        bias = torch.cat([conv.bias for conv in convs])
+        out = F.linear(bev.permute(0, 2, 3, 1), weight, bias)
+        cls, box, direction = out.split([conv.out_channels for conv in convs], dim=-1)
+        return {"cls": cls, "box": box, "dir": direction}
 
     def targets(self, gt_boxes: Sequence[Tensor], gt_labels: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
         """Labels ``[B, A_total]`` and box codes ``[B, A_total, 7]`` of a batch (:func:`assign_targets` per sample)."""
@@ -324,21 +330,24 @@ class AnchorHead(nn.Module):
         logits = preds["cls"].reshape(batch, -1, self.num_classes)
         focal = sigmoid_focal_loss(logits, one_hot, alpha=self.focal_alpha, gamma=self.focal_gamma, reduction="none")
         cls_loss = (focal * cls_weights[..., None]).sum() / batch
+        # box and direction losses weigh the positive anchors only: computed on those alone
+        sample, anchor = positives.nonzero(as_tuple=True)
+        box_weights = (1 / normaliser[:, 0])[sample]
+        box_targets = box_targets[sample, anchor]
         # box: smooth-L1 on the codes with the angle as sin(a - b)
-        codes = preds["box"].reshape(batch, -1, 7)
-        pred_angle, target_angle = codes[..., 6:7], box_targets[..., 6:7]
-        codes = torch.cat([codes[..., :6], torch.sin(pred_angle) * torch.cos(target_angle)], dim=-1)
-        targets = torch.cat([box_targets[..., :6], torch.cos(pred_angle) * torch.sin(target_angle)], dim=-1)
-        box_weights = positives.to(codes.dtype) / normaliser
+        codes = preds["box"].reshape(batch, -1, 7)[sample, anchor]
+        pred_angle, target_angle = codes[:, 6:7], box_targets[:, 6:7]
+        codes = torch.cat([codes[:, :6], torch.sin(pred_angle) * torch.cos(target_angle)], dim=-1)
+        targets = torch.cat([box_targets[:, :6], torch.cos(pred_angle) * torch.sin(target_angle)], dim=-1)
         smooth = F.smooth_l1_loss(codes, targets, beta=1 / 9, reduction="none")
-        box_loss = (smooth * box_weights[..., None]).sum() / batch
+        box_loss = (smooth * box_weights[:, None]).sum() / batch
         # direction: the bin of the target heading
-        heading = box_targets[..., 6] + self.anchors.reshape(1, -1, 7)[..., 6]
+        heading = box_targets[:, 6] + self.anchors.reshape(-1, 7)[anchor, 6]
         period = 2 * math.pi / self.num_dir_bins
         bins = torch.floor(limit_period(heading - self.dir_offset, 0, 2 * math.pi) / period).long()
         bins = bins.clamp(0, self.num_dir_bins - 1)
-        dir_logits = preds["dir"].reshape(batch, -1, self.num_dir_bins)
-        ce = F.cross_entropy(dir_logits.transpose(1, 2), bins, reduction="none")
+        dir_logits = preds["dir"].reshape(batch, -1, self.num_dir_bins)[sample, anchor]
+        ce = F.cross_entropy(dir_logits, bins, reduction="none")
         dir_loss = (ce * box_weights).sum() / batch
         w_cls, w_box, w_dir = self.loss_weights
         total = w_cls * cls_loss + w_box * box_loss + w_dir * dir_loss

@@ -62,9 +62,10 @@ def scatter_to_bev(features: Tensor, coords: Tensor, batch_size: int, grid_size:
     viewed with channels and heights merged, channel ``c * Z + z``.
     """
     nx, ny, nz = grid_size
-    dense = features.new_zeros(batch_size, nz, ny, nx, features.shape[1])
-    dense[coords[:, 0], coords[:, 1], coords[:, 2], coords[:, 3]] = features
-    return dense.permute(0, 4, 1, 2, 3).reshape(batch_size, features.shape[1] * nz, ny, nx)
+    # written channel-first, so that merging channels and heights is a view, not a copy of the grid
+    dense = features.new_zeros(batch_size, features.shape[1], nz, ny, nx)
+    dense[coords[:, 0], :, coords[:, 1], coords[:, 2], coords[:, 3]] = features
+    return dense.view(batch_size, features.shape[1] * nz, ny, nx)
 
 
 class VoxelFeatureEncoder(nn.Module):
@@ -171,7 +172,10 @@ class BEVBackbone(nn.Module):
         for count, stride, filters, up, up_filters in zip(
             layer_nums, layer_strides, num_filters, upsample_strides, upsample_filters
         ):
-            layers = [nn.ZeroPad2d(1), *_conv_bn_relu(nn.Conv2d(width, filters, 3, stride, bias=False), filters)]
+            # OpenPCDet pads with a ZeroPad2d before this convolution; padding inside it gives the same map
+            # without a padded copy of it, and the Identity keeps the modules' indices (checkpoints load)
+            conv = nn.Conv2d(width, filters, 3, stride, padding=1, bias=False)
+            layers = [nn.Identity(), *_conv_bn_relu(conv, filters)]
             for _ in range(count):
                 layers += _conv_bn_relu(nn.Conv2d(filters, filters, 3, padding=1, bias=False), filters)
             self.blocks.append(nn.Sequential(*layers))
