@@ -27,6 +27,7 @@ TINY = [
     "--data.columns=256",
     "--data.batch_size=2",
     "--trainer.max_epochs=1",
+    "--trainer.check_val_every_n_epoch=1",  # the recipes validate every 10 epochs
 ]
 
 

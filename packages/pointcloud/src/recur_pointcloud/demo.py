@@ -27,7 +27,7 @@ DataModules and LightningModules train on it with a Lightning Trainer, as the CL
    b. LION with ``mamba`` trained for 6 epochs of 12 frames at batch 1 (72 steps), Car only: the training loss
       of the first and the last 10 steps, then KITTI AP_R40 (3D and BEV, moderate) of Car on the 4 val frames
       and the boxes it detects there; ``detections_<frame>.png``: a val frame's true (green) and detected (red)
-      boxes on its image and in bird's-eye view. 72 steps are far from ``lion/synthetic``'s 30 epochs of 48
+      boxes on its image and in bird's-eye view. 72 steps are far from ``lion/synthetic``'s 90 epochs of 48
       frames: in the measured run the detector found no car yet (AP 0); the printout says what each run got.
 
 ``recur demo pointcloud`` took 33 s of wall time (the demo's own clock: 32 s; 31 s of CPU) from an empty cache (every
@@ -353,7 +353,7 @@ def _print_lion(throughput: list[dict[str, Any]], detection: dict[str, Any]) -> 
         f"    val frames: {detection['detections']} boxes detected, {detection['val_cars']} true cars; "
         f"Car AP_R40 moderate 3D {detection['ap_3d']:.1f}, BEV {detection['ap_bev']:.1f}"
     )
-    print("    (lion/synthetic trains 30 epochs of 48 frames; tools/repro/lion.py compares the operators' AP)")
+    print("    (lion/synthetic trains 90 epochs of 48 frames; tools/repro/lion.py compares the operators' AP)")
     for figure in detection["figures"]:
         print(f"    figure: {figure} (true boxes green, detected red)")
 
