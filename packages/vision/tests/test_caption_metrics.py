@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchmetrics.functional.text import bleu_score
 
-from recur_vision.metrics import caption_scores, meteor_score, meteor_unavailable, normalize_caption
+from recur_vision.metrics import CiderD, caption_scores, meteor_score, meteor_unavailable, normalize_caption
 
 REFERENCES = [["a red circle", "there is a red circle"], ["two blue squares", "there are two blue squares"]]
 HYPOTHESES = ["a red circle", "two green squares"]
@@ -141,3 +141,33 @@ def test_mean_average_precision_equals_scikit_learn_with_ties():
     assert mean_average_precision(torch.ones(10, 1), torch.tensor([[1.0]] * 3 + [[0.0]] * 7)) == pytest.approx(0.3)
     with pytest.raises(ValueError, match="must both be"):
         mean_average_precision(scores, targets[:, :3])
+
+
+def test_cider_d_with_fixed_document_frequencies_equals_pycocoevalcap_on_the_same_references():
+    from pycocoevalcap.cider.cider import Cider
+
+    references = [
+        ["a red circle left of a blue square", "a blue square right of a red circle", "there is a red circle"],
+        ["three green triangles", "there are three green triangles"],
+        ["a yellow square above a purple circle", "a purple circle below a yellow square"],
+        ["two blue squares", "there are two blue squares"],
+    ]
+    hypotheses = ["a red circle left of a green square", "three green triangles", "a purple circle above a square", ""]
+    mean, per_image = Cider().compute_score(dict(enumerate(references)), {i: [h] for i, h in enumerate(hypotheses)})
+    scores = CiderD(references)(references, hypotheses)
+    assert scores == pytest.approx(list(per_image), abs=1e-9)
+    assert sum(scores) / len(scores) == pytest.approx(mean, abs=1e-9)
+    # normalised as the evaluation: case and punctuation tokens do not change a score
+    assert CiderD(references)(references[:1], ["A red circle , left of a green square"]) == pytest.approx(scores[:1])
+
+
+def test_cider_d_hand_case_and_the_corpus_fixes_the_document_frequencies():
+    # two corpus images: every n-gram of "a b" is in one of them, idf log 2
+    scorer = CiderD([["a b"], ["c d"]])
+    assert scorer.score(["a b"], "a b") == pytest.approx(10 * (1 + 1 + 0 + 0) / 4)
+    # "a" against "a b": unigram cosine 1/sqrt(2), no bigram; lengths (bigrams) 0 and 1
+    assert scorer.score(["a b"], "a") == pytest.approx(10 * (math.exp(-1 / 72) / math.sqrt(2)) / 4)
+    # scoring other references keeps the corpus's frequencies: "a" is in one image of two, not in all
+    assert scorer.score(["a", "a"], "a") == pytest.approx(10 * 1 / 4)
+    with pytest.raises(ValueError, match="one per caption"):
+        scorer([["a b"]], ["a", "b"])

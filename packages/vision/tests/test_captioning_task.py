@@ -224,3 +224,97 @@ def test_binding_scores_rank_the_colour_shape_pairs_of_two_object_scenes():
     assert scores["ap_pairs_per_image"] == pytest.approx((1.0 + (1 / 3 + 2 / 4) / 2) / 2)
     assert scores["map_pairs_two_objects"] == pytest.approx(0.75)
     assert module.binding_scores(logits[2:], targets[2:]) == {}
+
+
+def test_sampled_captions_carry_their_log_probability_and_a_cold_sample_is_greedy():
+    torch.manual_seed(0)
+    net = CaptioningModule(vocab_size=7, **TINY_MODEL).net.eval()
+    # an untrained model's words are nearly equally likely: sharpen them so that the greedy word stands out
+    with torch.no_grad():
+        net.predict.weight.mul_(100)
+    features = torch.randn(4, TINY_MODEL["feature_dim"])
+    drawn = net.sample(features)
+    torch.testing.assert_close(drawn.log_prob, net.log_prob(features, drawn.tokens))
+    assert net.sample(features, temperature=1e-4).tokens.equal(net.greedy(features).tokens)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        net.sample(features, temperature=0.0)
+
+
+def test_the_self_critical_loss_pushes_up_a_sample_rewarded_above_the_greedy_caption(monkeypatch):
+    from recur_vision.metrics import CiderD
+    from recur_vision.models.captioning import Decoded
+
+    torch.manual_seed(0)
+    module = CaptioningModule(vocab_size=7, scst_samples=2, **TINY_MODEL)
+    module.words = ["<EOS>", "<unk>", "there", "are", "two", "red", "squares"]
+    module.log = lambda *args, **kwargs: None
+    references = [["there are two red squares", "two red squares"]]
+    module._cider = CiderD([references[0], ["a blue circle"]])
+    # the two samples: a reference itself (rewarded above the greedy caption) and a worse caption
+    samples = torch.tensor([[2, 3, 4, 5, 6, 0], [5, 5, 0, 0, 0, 0]])
+    greedy = torch.tensor([[4, 6, 0, 0, 0, 0]])
+    zeros = torch.zeros(2)
+    monkeypatch.setattr(module.net, "sample", lambda features: Decoded(samples, zeros, zeros, zeros))
+    monkeypatch.setattr(module.net, "greedy", lambda features: Decoded(greedy, zeros[:1], zeros[:1], zeros[:1]))
+    reward = module._cider(references * 2, module.decode(samples))
+    baseline = module._cider(references, module.decode(greedy))[0]
+    assert reward[1] < baseline < reward[0]
+
+    features = torch.randn(1, TINY_MODEL["feature_dim"])
+    before = module.net.log_prob(features.expand(2, -1), samples).detach()
+    loss = module.self_critical_loss(features, references)
+    expected = -((torch.tensor(reward) - baseline) * module.net.log_prob(features.expand(2, -1), samples)).mean()
+    torch.testing.assert_close(loss, expected)
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.01)
+    loss.backward()
+    optimizer.step()
+    after = module.net.log_prob(features.expand(2, -1), samples).detach()
+    assert after[0] > before[0] and after[1] < before[1]
+
+
+def test_the_self_critical_epochs_add_the_weighted_cross_entropy(monkeypatch):
+    from types import SimpleNamespace
+
+    module = CaptioningModule(vocab_size=7, scst_epochs=1, scst_xe_weight=2.0, **TINY_MODEL)
+    monkeypatch.setattr(module.net, "encode", lambda images: images)
+    monkeypatch.setattr(module, "self_critical_loss", lambda features, references: torch.tensor(1.0))
+    monkeypatch.setattr(module, "_loss", lambda batch, features, stage: torch.tensor(3.0))
+    batch = {"images": torch.zeros(1, 3), "references": [["a caption"]]}
+    module._trainer = SimpleNamespace(max_epochs=2, current_epoch=0)
+    assert float(module.training_step(batch, 0)) == 3.0  # a cross-entropy epoch
+    module._trainer = SimpleNamespace(max_epochs=2, current_epoch=1)
+    assert float(module.training_step(batch, 0)) == 1.0 + 2.0 * 3.0  # self-critical + λ cross-entropy
+    with pytest.raises(ValueError, match="scst_epochs and scst_xe_weight must be >= 0"):
+        CaptioningModule(vocab_size=7, scst_xe_weight=-1.0, **TINY_MODEL)
+
+
+def test_cli_fit_with_self_critical_epochs_resumes_exactly_then_tests(runs_dir, one_thread, scenes, monkeypatch):
+    vocab_size = CaptionData(folder=scenes, **TINY).vocab_size
+    small = [f"--data.{k}={v}" for k, v in {**TINY, "folder": scenes, "batch_size": 4}.items()]
+    small += [f"--model.{k}={json.dumps(v)}" for k, v in {**TINY_MODEL, "vocab_size": vocab_size}.items()]
+    # 3 batches an epoch: epoch 0 by cross-entropy, epoch 1 (steps 4-6) self-critical
+    args = ["--config", "lrcn/captioning", *small, "--model.warmup_steps=0", "--model.scst_epochs=1"]
+    args += ["--trainer.max_epochs=2", "--checkpoint_every_n_steps=4"]
+    whole = run_cli("vision", ["fit", *args])
+    assert whole.trainer.global_step == 6
+    metrics = whole.trainer.callback_metrics
+    assert {"train/reward", "train/reward_greedy", "train/scst_loss"} <= set(metrics)
+    assert 0 <= float(metrics["train/reward"]) <= 10
+
+    def crash(module, batch, batch_idx):
+        # after last.ckpt of step 4, the first self-critical batch: a process killed during the SCST epochs
+        if module.global_step == 5:
+            raise RuntimeError("killed")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(CaptioningModule, "on_train_batch_start", crash, raising=False)
+        with pytest.raises(RuntimeError, match="killed"):
+            run_cli("vision", ["fit", *args])
+    resumed = run_cli("vision", ["fit", *args, "--ckpt_path", "last"])
+    assert resumed.run_dir != whole.run_dir and resumed.trainer.global_step == 6
+    for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+    tested = run_cli("vision", ["test", *args, "--ckpt_path", str(resumed.run_dir / "checkpoints" / "last.ckpt")])
+    assert {"test/cider", "test/cider_beam", "test/cider_nn"} <= set(tested.trainer.callback_metrics)
+    with pytest.raises(ValueError, match="scst_epochs=3 counts the last epochs"):
+        run_cli("vision", ["fit", *args, "--model.scst_epochs=3"])

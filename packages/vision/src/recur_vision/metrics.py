@@ -1,13 +1,17 @@
 """Metrics of recur_vision: pure functions of predictions and references.
 
 - Captions: BLEU-1..4, CIDEr (CIDEr-D, as the COCO server) and ROUGE-L by the COCO caption
-  evaluation code itself (``pycocoevalcap``, pinned), and METEOR where Java runs (:func:`caption_scores`).
+  evaluation code itself (``pycocoevalcap``, pinned), and METEOR where Java runs (:func:`caption_scores`);
+  :class:`CiderD`, each caption's CIDEr-D with document frequencies fixed once from a corpus (the reward of
+  self-critical training).
 - Visual concepts (multi-label): the mean over labels of the average precision (:func:`mean_average_precision`).
 """
 
 from __future__ import annotations
 
+import math
 import shutil
+from collections import Counter
 from collections.abc import Sequence
 
 import torch
@@ -15,6 +19,7 @@ from torch import Tensor
 
 __all__ = [
     "PTB_PUNCTUATION",
+    "CiderD",
     "caption_scores",
     "mean_average_precision",
     "meteor_score",
@@ -76,6 +81,81 @@ def caption_scores(references: Sequence[Sequence[str]], hypotheses: Sequence[str
     rouge, _ = Rouge().compute_score(gts, res)
     scores = {f"bleu{n}": float(b) for n, b in enumerate(bleu, start=1)}
     return {**scores, "cider": float(cider), "rouge_l": float(rouge)}
+
+
+class CiderD:
+    """CIDEr-D (Vedantam, Zitnick & Parikh, CVPR 2015, https://arxiv.org/abs/1411.5726) of single captions, with
+    the document frequencies of a fixed ``corpus`` of reference lists, computed once.
+
+    pycocoevalcap's ``Cider`` takes the document frequencies from the references of the images it scores;
+    self-critical training (Rennie et al. 2017, https://arxiv.org/abs/1612.00563) scores a few images per batch,
+    so, as its code does, they come from the training references instead and a caption's reward does not depend
+    on which images share its batch. Given the same corpus, each score equals pycocoevalcap's. For a caption
+    ``c`` with references ``S = {s_1..s_m}``:
+
+    .. math::
+        g_k(x) = \\mathrm{tf}_k(x) \\, (\\log |D| - \\log \\max(1, \\mathrm{df}_k)), \\qquad
+        \\mathrm{CIDEr\\text{-}D}(c, S) = \\frac{10}{N m} \\sum_{n=1}^{N} \\sum_{j=1}^{m}
+            e^{-\\frac{(\\ell(c) - \\ell(s_j))^2}{2 \\sigma^2}}
+            \\frac{\\min(g^n(c), g^n(s_j)) \\cdot g^n(s_j)}{\\lVert g^n(c) \\rVert \\, \\lVert g^n(s_j) \\rVert}
+
+    ``tf_k``: the n-gram's count in the caption; ``df_k``: the corpus images whose references contain it; ``|D|``:
+    the corpus's images; ``g^n``: the vector over n-grams of length n (a dot product of 0 when either norm is 0);
+    ``ℓ``: the caption's bigram count (pycocoevalcap's length); N = ``n``, σ = ``sigma``. Captions are normalised
+    with :func:`normalize_caption` first.
+
+    Args:
+        corpus: a reference list per image (the training references).
+        n: longest n-gram (4).
+        sigma: width of the length penalty (6).
+    """
+
+    def __init__(self, corpus: Sequence[Sequence[str]], n: int = 4, sigma: float = 6.0) -> None:
+        if not corpus:
+            raise ValueError("CiderD needs a corpus of at least one image's references for its document frequencies")
+        self.n, self.sigma = n, sigma
+        self.document_frequency: Counter = Counter()
+        for refs in corpus:
+            self.document_frequency.update({g for ref in refs for g in self._counts(normalize_caption(ref))})
+        self.log_images = math.log(len(corpus))
+        # references repeat (templates, and every sample of an image has the same ones): vectors made once
+        self._vectors: dict[str, tuple[list[dict], list[float], int]] = {}
+
+    def _counts(self, caption: str) -> Counter:
+        words = caption.split()
+        return Counter(tuple(words[i : i + k]) for k in range(1, self.n + 1) for i in range(len(words) - k + 1))
+
+    def _vector(self, caption: str) -> tuple[list[dict], list[float], int]:
+        """The tf-idf vector per n-gram length, its norms and the caption's bigram count."""
+        if caption not in self._vectors:
+            counts = self._counts(caption)
+            vector: list[dict] = [{} for _ in range(self.n)]
+            for gram, count in counts.items():
+                idf = self.log_images - math.log(max(1.0, self.document_frequency[gram]))
+                vector[len(gram) - 1][gram] = count * idf
+            norms = [math.sqrt(sum(v * v for v in grams.values())) for grams in vector]
+            self._vectors[caption] = (vector, norms, sum(c for g, c in counts.items() if len(g) == 2))
+        return self._vectors[caption]
+
+    def score(self, references: Sequence[str], hypothesis: str) -> float:
+        """CIDEr-D of one caption against its image's references."""
+        vector, norms, length = self._vector(normalize_caption(hypothesis))
+        total = 0.0
+        for ref in references:
+            ref_vector, ref_norms, ref_length = self._vector(normalize_caption(ref))
+            penalty = math.exp(-((length - ref_length) ** 2) / (2 * self.sigma**2))
+            for grams, ref_grams, norm, ref_norm in zip(vector, ref_vector, norms, ref_norms):
+                dot = sum(min(v, ref_grams.get(g, 0.0)) * ref_grams.get(g, 0.0) for g, v in grams.items())
+                total += penalty * (dot / (norm * ref_norm) if norm and ref_norm else dot)
+        return 10.0 * total / self.n / len(references)
+
+    def __call__(self, references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> list[float]:
+        """CIDEr-D of each hypothesis against its own reference list."""
+        if len(references) != len(hypotheses):
+            raise ValueError(
+                f"{len(hypotheses)} hypotheses but {len(references)} reference lists; give one per caption"
+            )
+        return [self.score(refs, hyp) for refs, hyp in zip(references, hypotheses)]
 
 
 def meteor_unavailable() -> str | None:

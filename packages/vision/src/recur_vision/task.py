@@ -49,9 +49,28 @@ class CaptioningModule(RecurModule):
     """LRCN image captioning (Donahue et al. 2015, https://arxiv.org/abs/1411.4389) on ``CaptionData``.
 
     Trains :class:`~recur_vision.models.captioning.LRCNCaptioner` by teacher forcing: the
-    cross-entropy of every target word, padding (-1) ignored; with ``init_from`` its image encoder
-    starts from a stage-one run's (:class:`VisualConceptModule`, the stand-in for LRCN's ImageNet
-    CNN), and is fine-tuned with the rest. Validation decodes greedily and logs
+    cross-entropy of every target word, padding (-1) ignored (the paper's only objective). With
+    ``scst_epochs`` > 0 the last epochs train by self-critical sequence training instead (Rennie et al.,
+    "Self-critical Sequence Training for Image Captioning", CVPR 2017, https://arxiv.org/abs/1612.00563; a later
+    technique than LRCN, not the paper's): for each image ``x`` of the batch, ``K = scst_samples`` captions
+    ``w^k`` are drawn from the model (temperature 1) and its greedy caption ``ŵ`` is decoded, both without
+    gradient; the reward is CIDEr-D against the image's references (:class:`~recur_vision.metrics.CiderD`, the
+    document frequencies of the training references), the greedy caption's reward the baseline:
+
+    .. math::
+        \\mathcal{L} = -\\frac{1}{B K} \\sum_{b, k} \\big(r(w^{b,k}) - r(\\hat w^b)\\big)
+            \\log p(w^{b,k} \\mid x_b)
+
+    ``log p`` is the caption's summed word log-probability (its EOS included), by the teacher-forced pass
+    (:meth:`~recur_vision.models.captioning.LRCNCaptioner.log_prob`), with gradient into the encoder as in the
+    cross-entropy epochs. Normalisation: the mean over the ``B K`` samples, not over their words, because the
+    gradient of the expected reward is the advantage times the gradient of the whole caption's log-probability;
+    dividing each caption's term by its length (as some implementations do) would weigh short captions' rewards
+    more. Logs ``train/reward`` (the samples' mean CIDEr-D), ``train/reward_greedy`` (the baseline's) and
+    ``train/scst_loss``.
+
+    With ``init_from`` its image encoder starts from a stage-one run's (:class:`VisualConceptModule`, the
+    stand-in for LRCN's ImageNet CNN), and is fine-tuned with the rest. Validation decodes greedily and logs
     ``val/bleu4``, ``val/cider`` (the checkpoint monitor) and ``val/rouge_l``. Test logs, by the COCO
     evaluation code (:func:`~recur_vision.metrics.caption_scores`):
 
@@ -78,6 +97,11 @@ class CaptioningModule(RecurModule):
         nn_k: neighbours of the nearest-neighbour baseline.
         meteor: compute METEOR at test (needs Java; skipped with a message without it).
         samples: test images drawn with their captions in ``captions_test.png``.
+        scst_epochs: the last epochs of ``trainer.max_epochs`` trained by self-critical sequence training
+            instead of cross-entropy (0: cross-entropy throughout, the paper's training).
+        scst_samples: captions K drawn per image in a self-critical step.
+        scst_xe_weight: λ of the cross-entropy of the batch's reference captions added to the self-critical
+            loss in its epochs (0: the self-critical loss alone, as Rennie et al.).
         lr, weight_decay, warmup_steps, scheduler: see :class:`~recur_core.engine.RecurModule`.
     """
 
@@ -103,6 +127,9 @@ class CaptioningModule(RecurModule):
         nn_k: int = 1,
         meteor: bool = True,
         samples: int = 12,
+        scst_epochs: int = 0,
+        scst_samples: int = 5,
+        scst_xe_weight: float = 0.0,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         warmup_steps: int = 0,
@@ -111,6 +138,11 @@ class CaptioningModule(RecurModule):
         super().__init__(lr=lr, weight_decay=weight_decay, warmup_steps=warmup_steps, scheduler=scheduler)
         if beam_size < 1 or nn_k < 1 or samples < 0:
             raise ValueError(f"beam_size and nn_k must be >= 1 and samples >= 0, got {beam_size}, {nn_k}, {samples}")
+        if scst_epochs < 0 or scst_samples < 1 or scst_xe_weight < 0:
+            raise ValueError(
+                "scst_epochs and scst_xe_weight must be >= 0 and scst_samples >= 1, "
+                f"got {scst_epochs}, {scst_xe_weight}, {scst_samples}"
+            )
         self.samples = samples
         if length_penalty < 0:
             raise ValueError(f"length_penalty must be >= 0, got {length_penalty}")
@@ -131,6 +163,7 @@ class CaptioningModule(RecurModule):
         )
         self._vocab = None
         self._outputs: dict[str, list] = {}
+        self._cider = None
 
     # ----- vocabulary -----------------------------------------------------------------------------
 
@@ -141,6 +174,22 @@ class CaptioningModule(RecurModule):
             self.words = tuple(data.vocab.words)
         if stage == "fit" and self.hparams.init_from:
             self.load_encoder(self.hparams.init_from)
+        if stage == "fit" and self.hparams.scst_epochs:
+            self._prepare_self_critical(data)
+
+    def _prepare_self_critical(self, data: Any) -> None:
+        """Check that the fit has epochs to count from, and build the reward: CIDEr-D with the training
+        references' document frequencies."""
+        from recur_vision.metrics import CiderD
+
+        epochs = self.trainer.max_epochs
+        if epochs is None or epochs < self.hparams.scst_epochs:
+            raise ValueError(
+                f"scst_epochs={self.hparams.scst_epochs} counts the last epochs of trainer.max_epochs, which is "
+                f"{epochs}; set --trainer.max_epochs to at least scst_epochs"
+            )
+        train = data.dataset("train")
+        self._cider = CiderD([train.references(i) for i in range(len(train.images))])
 
     def load_encoder(self, path: str | Path) -> None:
         """Copy the image encoder (``net.encoder``) of a checkpoint at ``path`` into the captioner's.
@@ -206,7 +255,33 @@ class CaptioningModule(RecurModule):
         return loss
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        return self._loss(batch, self.net.encode(batch["images"]), "train")
+        features = self.net.encode(batch["images"])
+        scst = self.hparams.scst_epochs
+        if scst and self.current_epoch >= self.trainer.max_epochs - scst:
+            loss = self.self_critical_loss(features, batch["references"])
+            if self.hparams.scst_xe_weight:
+                loss = loss + self.hparams.scst_xe_weight * self._loss(batch, features, "train")
+            return loss
+        return self._loss(batch, features, "train")
+
+    def self_critical_loss(self, features: Tensor, references: Sequence[Sequence[str]]) -> Tensor:
+        """The self-critical loss (see the class docstring) of images with features ``[B, F]`` and their
+        reference lists; the reward needs a fit's setup (or ``_cider`` set) first."""
+        k = self.hparams.scst_samples
+        repeated = features.repeat_interleave(k, dim=0)
+        sampled = self.net.sample(repeated.detach()).tokens
+        greedy = self.decode(self.net.greedy(features.detach()).tokens)
+        sampled_refs = [refs for refs in references for _ in range(k)]
+        reward = torch.tensor(self._cider(sampled_refs, self.decode(sampled)), device=features.device)
+        baseline = torch.tensor(self._cider(references, greedy), device=features.device)
+        advantage = reward.view(-1, k) - baseline[:, None]
+        log_prob = self.net.log_prob(repeated, sampled).view(-1, k)
+        loss = -(advantage * log_prob).mean()
+        logged = {"on_step": True, "on_epoch": True, "batch_size": len(references)}
+        self.log("train/scst_loss", loss, **logged)
+        self.log("train/reward", reward.mean(), prog_bar=True, **logged)
+        self.log("train/reward_greedy", baseline.mean(), **logged)
+        return loss
 
     def _evaluate(self, batch: dict[str, Any], stage: str) -> None:
         features = self.net.encode(batch["images"])

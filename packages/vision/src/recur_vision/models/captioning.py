@@ -16,7 +16,7 @@ The model, at step t of a caption (``w_0 = EOS``, the official code's start word
 ``φ(x)`` is the image feature (the official ``fc8``: CaffeNet's fc7 mapped linearly to 1000-d and
 re-learned), a *static* input of the second layer only ("factored": the first layer models the
 words alone). Reads bottom-up: the image encoders, the config, the captioner with teacher forcing,
-greedy and beam search, the builder, the visual-concept pre-training of the encoder, then the
+greedy decoding, sampling and beam search, the builder, the visual-concept pre-training of the encoder, then the
 nearest-neighbour baseline.
 
 As the official code:
@@ -71,7 +71,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -352,10 +352,9 @@ class LRCNCaptioner(nn.Module):
             raise ValueError(f"max_steps must be at least 1, got {steps}")
         return steps
 
-    @torch.no_grad()
-    def greedy(self, features: Tensor, max_steps: int | None = None) -> Decoded:
-        """The most probable next word at every step, from EOS until EOS or ``max_steps`` words."""
-        steps = self._max_steps(max_steps)
+    def _left_to_right(self, features: Tensor, steps: int, choose: Callable[[Tensor], Tensor]) -> Decoded:
+        """One caption per image, a word at a time from EOS: ``choose`` picks the words ``[N]`` from the
+        log-probabilities ``[N, V]``; a caption stops at EOS or after ``steps`` words."""
         static = self.static_input(features)
         batch = features.shape[0]
         states = self._initial_states(batch, static)
@@ -365,14 +364,32 @@ class LRCNCaptioner(nn.Module):
         done = torch.zeros(batch, dtype=torch.bool, device=features.device)
         for t in range(steps):
             logp, states = self._step(words, static, states)
-            best, words = logp.max(-1)
-            log_prob = log_prob + best.masked_fill(done, 0.0)
+            words = choose(logp)
+            log_prob = log_prob + logp.gather(-1, words[:, None])[:, 0].masked_fill(done, 0.0)
             words = words.masked_fill(done, EOS)
             tokens[:, t] = words
             done = done | (words == EOS)
             if bool(done.all()):
                 break
         return Decoded(tokens, log_prob, log_prob.clone(), _caption_lengths(tokens))
+
+    @torch.no_grad()
+    def greedy(self, features: Tensor, max_steps: int | None = None) -> Decoded:
+        """The most probable next word at every step, from EOS until EOS or ``max_steps`` words."""
+        return self._left_to_right(features, self._max_steps(max_steps), lambda logp: logp.max(-1).indices)
+
+    @torch.no_grad()
+    def sample(self, features: Tensor, temperature: float = 1.0, max_steps: int | None = None) -> Decoded:
+        """A caption per row of ``features`` drawn word by word from ``softmax(log p / temperature)`` (torch's
+        global random generator), from EOS until EOS or ``max_steps`` words; ``log_prob`` is the model's own
+        (temperature 1). Self-critical training draws its captions here."""
+        if temperature <= 0:
+            raise ValueError(f"temperature must be > 0, got {temperature}")
+        return self._left_to_right(
+            features,
+            self._max_steps(max_steps),
+            lambda logp: torch.multinomial((logp / temperature).softmax(-1), 1)[:, 0],
+        )
 
     @torch.no_grad()
     def beam_search(
