@@ -1,5 +1,5 @@
 """ViR and its ViT baseline: the registry contract, two core layers, the three forms equal in float64,
-the class token, flat memory in the chunkwise form, the paper's sizes and bad input."""
+the class token, flat memory in the chunkwise form, the token-count scale, the paper's sizes and bad input."""
 
 import math
 
@@ -187,6 +187,26 @@ def test_other_resolutions_resample_the_position_table(one_thread):
     assert resample_positions(table, (2, 2), (4, 6)).shape == (1, 24, 1)
 
 
+@pytest.mark.parametrize("pool", ["token", "avg"])
+def test_token_count_scale_is_the_queries_scaled_by_the_trained_over_the_given_tokens(pool, one_thread):
+    model, images = _pair(pool=pool, token_count_scale=True)
+    plain = vir(layer_scale=1.0, pool=pool).double().eval()
+    plain.load_state_dict(model.state_dict())
+    # the trained size (64 px, 16 tokens): unchanged
+    torch.testing.assert_close(model(images), plain(images), rtol=1e-9, atol=1e-12)
+    large = torch.randn(2, 3, 128, 128, dtype=torch.float64)
+    unscaled = plain(large)
+    # 128 px, 64 tokens: the reading S^T q scaled by 16 / 64, as the queries (weights and bias) scaled by 1/4
+    for block in plain.blocks:
+        queries = block.mixer.qk.weight.shape[0] // 2
+        block.mixer.qk.weight.data[:queries] /= 4
+        block.mixer.qk.bias.data[:queries] /= 4
+    expected = plain(large)
+    assert (expected - unscaled).abs().max() > 1e-4
+    for form, chunk in (("parallel", 64), ("chunkwise", 5), ("recurrent", 1)):
+        torch.testing.assert_close(model(large, form=form, chunk_size=chunk), expected, rtol=1e-9, atol=1e-12)
+
+
 def test_bad_input_is_one_line():
     model = vir()
     with pytest.raises(ValueError, match=r"ViR expects images \[B, 3, H, W\].*multiples of patch_size = 16"):
@@ -205,3 +225,5 @@ def test_bad_input_is_one_line():
         vir(layer="bidirectional")
     with pytest.raises(ValueError, match="multiple of patch_size"):
         vir(image_size=70)
+    with pytest.raises(ValueError, match="token_count_scale scales the plain retention"):
+        vir(token_count_scale=True, layer_kwargs={"variant": "retnet"})

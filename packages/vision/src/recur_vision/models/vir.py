@@ -40,6 +40,12 @@ position table bicubically, as timm does.
 The retention's q/k/v and output projections have biases, as the authors' ``qkv`` and ``proj`` (the core
 layer's ``bias=True``; ``layer_kwargs={"bias": False}`` removes them).
 
+``token_count_scale`` (off by default, not in the authors' code): on an image of N patch tokens where the
+position table was learned for :math:`N_0`, each block's retention reading is scaled by :math:`N_0 / N`, i.e.
+:math:`o_n = S_n^\top q_n N_0 / (N \sqrt{d_h})`. The plain retention sums its tokens with no normalisation,
+so an image upscaled to 4x the tokens reads about 4x as much in the slow heads; the scale keeps the reading's
+size. It changes nothing at the trained size (training), and every form keeps the same logits.
+
 Deviations from the authors' code, on purpose: the authors' ``parallel`` form applies a
 softmax after the decay mask, which breaks its equality with the other forms — here no form has one;
 the authors' bidirectional mode concatenates the sequence and its reverse *after* appending the class
@@ -135,6 +141,8 @@ class Block(nn.Module):
         mlp_ratio: hidden width of the MLP relative to D (4).
         layer_scale: initial LayerScale (``None``: no LayerScale).
 
+    ``forward`` and ``step`` take ``mixer_scale`` (1: none), a scale of the mixer's reading (ViR's token-count scale).
+
     Shapes:
         x ``[B, T, D]`` -> ``[B, T, D]`` and the mixer's state; ``step``: x_t ``[B, D]``.
     """
@@ -149,15 +157,23 @@ class Block(nn.Module):
         self.ls1 = LayerScale(width, layer_scale) if layer_scale is not None else nn.Identity()
         self.ls2 = LayerScale(width, layer_scale) if layer_scale is not None else nn.Identity()
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def forward(self, x: Tensor, state: State | None = None, mixer_scale: float = 1.0) -> tuple[Tensor, State]:
         mixed, state = self.mixer(self.norm1(x), state=state)
-        x = x + self.ls1(mixed)
+        x = x + self.ls1(self._scaled(mixed, mixer_scale))
         return x + self.ls2(self.mlp(self.norm2(x))), state
 
-    def step(self, x_t: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+    def step(self, x_t: Tensor, state: State | None = None, mixer_scale: float = 1.0) -> tuple[Tensor, State]:
         mixed, state = self.mixer.step(self.norm1(x_t), state)
-        x_t = x_t + self.ls1(mixed)
+        x_t = x_t + self.ls1(self._scaled(mixed, mixer_scale))
         return x_t + self.ls2(self.mlp(self.norm2(x_t))), state
+
+    def _scaled(self, mixed: Tensor, scale: float) -> Tensor:
+        """The mixer's output with its reading scaled by ``scale`` (ViR's ``token_count_scale``): the plain
+        retention's output ``W_o o + b_o`` is linear in its reading o, so this scales o and keeps the bias."""
+        if scale == 1.0:
+            return mixed
+        bias = self.mixer.out.bias
+        return mixed * scale if bias is None else bias + (mixed - bias) * scale
 
 
 def _init_weights(model: nn.Module) -> None:
@@ -200,6 +216,7 @@ class ViRConfig(PatchBackboneConfig):
     layer: str = "retention"  # the token mixer: any causal core layer
     layer_kwargs: dict | None = None  # for "retention", merged over variant="vir", rotary=False, expand_v=1, bias=True
     pool: str = "token"  # "token": the class token, appended last; "avg": the mean of the patch tokens
+    token_count_scale: bool = False  # scale the retention reading by N0 / N at another token count (not the authors')
 
 
 @dataclass
@@ -267,7 +284,17 @@ class ViR(nn.Module):
         mixer = build_layer(config.layer, d_model=config.width, **kwargs)
         if not mixer.causal:
             raise ValueError(f"ViR needs a causal layer (its class token comes last); {config.layer!r} is not causal")
+        if config.token_count_scale and (config.layer != "retention" or mixer.variant != "vir"):
+            raise ValueError(
+                "token_count_scale scales the plain retention's reading: it needs layer='retention', variant 'vir'"
+            )
         return mixer
+
+    def _mixer_scale(self, grid: tuple[int, int]) -> float:
+        """N0 / N with ``token_count_scale`` (module docstring), else 1."""
+        if not self.config.token_count_scale:
+            return 1.0
+        return self.grid[0] * self.grid[1] / (grid[0] * grid[1])
 
     def forward(self, images: Tensor, form: str = "parallel", chunk_size: int = 64) -> Tensor:
         """Logits from the class token (or the mean token), computed in ``form`` (:data:`FORMS`); all three agree."""
@@ -284,14 +311,15 @@ class ViR(nn.Module):
         size = 1 if step else chunk_size
         states: list[State | None] = [None] * len(self.blocks)
         summed = 0.0  # pool="avg": the running sum of the patch tokens' final LayerNorm
+        scale = self._mixer_scale(grid)
         for start in range(0, total, size):
             tokens = self._tokens(images, start, min(start + size, total), grid, positions)
-            out, states = self._advance(tokens, states, step)
+            out, states = self._advance(tokens, states, step, scale)
             if self.cls_token is None:
                 summed = summed + self.norm(out).sum(1)
         if self.cls_token is None:
             return self.head(summed / total)
-        last, _ = self._advance(self.cls_token.expand(images.shape[0], -1, -1), states, step)
+        last, _ = self._advance(self.cls_token.expand(images.shape[0], -1, -1), states, step, scale)
         return self.head(self.norm(last[:, -1]))
 
     def features(self, images: Tensor) -> Tensor:
@@ -305,8 +333,9 @@ class ViR(nn.Module):
         positions = resample_positions(self.pos_embed, self.grid, grid)
         tokens = self._tokens(images, 0, self._num_patch_tokens(grid), grid, positions)
         x = tokens if self.cls_token is None else torch.cat([tokens, self.cls_token.expand(len(images), -1, -1)], 1)
+        scale = self._mixer_scale(grid)
         for block in self.blocks:
-            x, _ = block(x)
+            x, _ = block(x, mixer_scale=scale)
         return self.norm(x)
 
     def pooled_features(self, images: Tensor) -> Tensor:
@@ -322,15 +351,16 @@ class ViR(nn.Module):
     def _num_patch_tokens(self, grid: tuple[int, int]) -> int:
         return grid[0] * grid[1] * (2 if self.config.bidirectional else 1)
 
-    def _advance(self, x: Tensor, states: list[State | None], step: bool) -> tuple[Tensor, list[State]]:
-        """Run ``x`` [B, T, D] through every block from ``states``; ``step``: token by token (T = 1)."""
+    def _advance(self, x: Tensor, states: list[State | None], step: bool, scale: float) -> tuple[Tensor, list[State]]:
+        """Run ``x`` [B, T, D] through every block from ``states``; ``step``: token by token (T = 1); ``scale``:
+        the retention reading's (:meth:`_mixer_scale`)."""
         new_states = []
         for block, state in zip(self.blocks, states):
             if step:
-                y, state = block.step(x[:, 0], state)
+                y, state = block.step(x[:, 0], state, scale)
                 x = y[:, None]
             else:
-                x, state = block(x, state)
+                x, state = block(x, state, scale)
             new_states.append(state)
         return x, new_states
 
@@ -430,6 +460,7 @@ def vir(
     layer: str = "retention",
     layer_kwargs: dict | None = None,
     pool: str = "token",
+    token_count_scale: bool = False,
 ) -> ViR:
     """ViR (:class:`ViR`) of a named size (:data:`SIZES`); ``vir(1000, "S", 16, 224)`` is ViR-S/16."""
     width, depth, heads = _size(size)
@@ -448,6 +479,7 @@ def vir(
             layer,
             layer_kwargs,
             pool,
+            token_count_scale,
         )
     )
 
