@@ -7,15 +7,22 @@ import yaml
 
 from recur_core.engine import console_main, run_cli
 from recur_core.recipes import list_recipes
-from recur_vision.classify import SHAPE_CLASSES, ImageClassificationModule, ImageData, render_shape_image
+from recur_vision.classify import (
+    DIGITS_SPLIT_SIZES,
+    SHAPE_CLASSES,
+    ImageClassificationModule,
+    ImageData,
+    render_shape_image,
+)
 from recur_vision.data.render import textured_background
 
 RECIPES = ["vir/classify", "vit/classify"]
+RECIPE_KINDS = ("classify", "digits")
 TINY_DATA = ["--data.train_images", "24", "--data.val_images", "8", "--data.test_images", "8", "--data.batch_size", "8"]
 FEW = ["--trainer.max_epochs", "1", "--trainer.limit_train_batches", "2"]
 
 
-@pytest.mark.parametrize("recipe", RECIPES)
+@pytest.mark.parametrize("recipe", [*RECIPES, "vir/digits", "vit/digits"])
 def test_recipes_open_with_their_command(recipe):
     path = list_recipes("vision")[recipe]
     assert path.read_text().splitlines()[0] == f"# recur-vision fit --config {recipe}"
@@ -30,6 +37,15 @@ def test_vit_recipe_is_the_same_size_and_training_as_vir():
     assert {**vit["model"]["init_args"]["model_kwargs"], **vir_only} == vir["model"]["init_args"]["model_kwargs"]
     same = ("num_classes", "image_size", "test_image_size", "lr", "weight_decay", "warmup_steps", "scheduler")
     assert all(vir["model"]["init_args"][k] == vit["model"]["init_args"][k] for k in same)
+
+
+@pytest.mark.parametrize("name", ["vir", "vit"])
+def test_digits_recipe_is_the_classify_recipe_on_the_digits(name):
+    classify, digits = (yaml.safe_load(list_recipes("vision")[f"{name}/{kind}"].read_text()) for kind in RECIPE_KINDS)
+    assert {key: value for key, value in digits.items() if key != "data"} == {
+        key: value for key, value in classify.items() if key != "data"
+    }
+    assert digits["data"]["init_args"] == {"dataset": "digits", "image_size": 64, "batch_size": 64}
 
 
 def test_images_are_seeded_per_item_and_show_their_class():
@@ -48,6 +64,32 @@ def test_images_are_seeded_per_item_and_show_their_class():
     # the classes are balanced: every class appears in a few hundred draws
     many = ImageData(train_images=300, render_size=16, image_size=16).dataset("train")
     assert torch.bincount(many.labels, minlength=10).min() >= 15
+
+
+def test_digits_are_a_fixed_seeded_split_of_sklearns_digits_upscaled():
+    from sklearn.datasets import load_digits
+
+    data = ImageData(dataset="digits", image_size=32, train_images=4000)
+    splits = {name: data.dataset(name) for name in ("train", "val", "test")}
+    assert DIGITS_SPLIT_SIZES == {"train": 1257, "val": 180, "test": 360}
+    assert {name: len(split) for name, split in splits.items()} == DIGITS_SPLIT_SIZES
+    assert data.num_classes == 10 and data.classes == tuple("0123456789")
+    image, _ = splits["test"][0]
+    assert image.shape == (3, 32, 32) and image.min() >= -1.0 and image.max() <= 1.0
+    assert torch.equal(image[0], image[2])  # grey, repeated to three channels
+    # the splits partition the 1,797 digits: every label count adds up, every class in every split
+    counts = sum(torch.bincount(split.labels, minlength=10) for split in splits.values())
+    assert counts.tolist() == np.bincount(load_digits().target).tolist()
+    assert all(torch.bincount(split.labels, minlength=10).min() > 0 for split in splits.values())
+    # as drawn (8 px), an image is its digit's pixels / 16, scaled to [-1, 1] as the shapes
+    native = ImageData(dataset="digits", image_size=8).dataset("train")
+    digits = load_digits()
+    pixels = np.round(native.images[0, 0].numpy() / 255 * 16)
+    match = np.flatnonzero((digits.images == pixels).all(axis=(1, 2)))
+    assert len(match) >= 1 and native.labels[0] == digits.target[match[0]]
+    # the same seed gives the same split; another seed another
+    assert torch.equal(ImageData(dataset="digits", image_size=8).dataset("train").labels, native.labels)
+    assert not torch.equal(ImageData(dataset="digits", image_size=8, seed=1).dataset("train").labels, native.labels)
 
 
 def test_two_copies_cover_about_twice_the_pixels_of_one():
@@ -69,6 +111,8 @@ def test_two_copies_cover_about_twice_the_pixels_of_one():
         ({"val_images": 0}, "every split needs at least one image"),
         ({"render_size": 8}, "need render_size >= 16"),
         ({"render_size": 32, "image_size": 16}, "image_size >= render_size"),
+        ({"dataset": "digits", "image_size": 4}, r"image_size >= render_size \(8 for the digits\)"),
+        ({"dataset": "mnist"}, "dataset must be 'shapes' or 'digits'"),
     ],
 )
 def test_bad_data_options_are_one_line(options, message):

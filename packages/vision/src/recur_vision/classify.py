@@ -1,8 +1,9 @@
-"""Image classification: ViR and its same-size ViT on an embedded set of rendered shapes.
+"""Image classification: ViR and its same-size ViT on an embedded image set (rendered shapes or sklearn digits).
 
 - :class:`ShapeImages`: the images (``uint8 [N, 3, S, S]``) and labels of one split.
 - :func:`render_shape_image`: one image of the set, drawn from a seed.
-- :class:`ImageData`: the DataModule, rendered in memory from the seed on first use (no file, no download).
+- :class:`ImageData`: the DataModule: the shapes rendered in memory from the seed on first use, or the
+  digits bundled with scikit-learn (no file, no download either way).
 - :class:`ImageClassificationModule`: cross-entropy training of a registered image classifier (``vir``,
   ``vit``); test logs the majority-class and chance accuracies beside it and, with ``test_image_size``,
   the same test images upscaled and classified in ``test_form`` (ViR's chunkwise or recurrent form:
@@ -16,6 +17,12 @@ shape needs the pixels of one patch neighbourhood; telling one copy from two nee
 which a causal retention network sees only in its last token (where ViR reads its class token) or in
 the mean of its tokens (``pool="avg"``, what the ``vir/classify`` recipe reads).
 The images are rendered at ``render_size`` and upscaled bilinearly to ``image_size``.
+
+The second set (``dataset="digits"``): scikit-learn's bundled handwritten digits
+(:func:`sklearn.datasets.load_digits`, the UCI optical digits test set: 1,797 grey 8 x 8 images, 10
+classes, pixel values 0..16), split once by a permutation drawn from ``seed`` into
+:data:`DIGITS_SPLIT_SIZES` (1,257 train / 180 val / 360 test), the grey channel repeated to three and
+upscaled bilinearly to ``image_size`` as the shapes are (64 px with patch 8: one token per original pixel).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from recur_core.registry import get_model
 from recur_vision.task import classification_loss, majority_accuracy
 
 __all__ = [
+    "DIGITS_SPLIT_SIZES",
     "SHAPE_CLASSES",
     "ImageClassificationModule",
     "ImageData",
@@ -51,6 +59,8 @@ def _shape_classes() -> tuple[str, ...]:
 # "1 circle", ..., "1 plus", "2 circle", ..., "2 plus": label = (count - 1) * 5 + shape index
 SHAPE_CLASSES: tuple[str, ...] = _shape_classes()
 _SPLIT_CODE = {"train": 0, "val": 1, "test": 2}
+# the 1,797 digits split 70 / 10 / 20
+DIGITS_SPLIT_SIZES: dict[str, int] = {"train": 1257, "val": 180, "test": 360}
 
 
 def render_shape_image(rng: np.random.Generator, label: int, size: int) -> np.ndarray:
@@ -85,11 +95,11 @@ def render_shape_image(rng: np.random.Generator, label: int, size: int) -> np.nd
 
 
 class ShapeImages(Dataset):
-    """One split of the rendered shapes: ``(image [3, S, S] float in [-1, 1], label)`` items.
+    """One split of the image set: ``(image [3, S, S] float in [-1, 1], label)`` items.
 
     Args:
         images: ``uint8 [N, 3, S, S]``.
-        labels: ``int64 [N]``, indices into :data:`SHAPE_CLASSES`.
+        labels: ``int64 [N]``, indices into the data's ``classes``.
     """
 
     def __init__(self, images: Tensor, labels: Tensor) -> None:
@@ -103,20 +113,22 @@ class ShapeImages(Dataset):
 
 
 class ImageData(SplitDataModule):
-    """The embedded image set (module docstring): rendered shapes, 10 classes, drawn from ``seed`` on first use.
+    """The embedded image set (module docstring): rendered shapes or sklearn digits, 10 classes.
 
-    Item ``i`` of a split is drawn from ``(seed, split, i)`` alone, so a split is the same in every
-    process and run, whatever the other splits' sizes. Batches: ``(images [B, 3, S, S] in [-1, 1],
-    labels [B])``.
+    Shapes: item ``i`` of a split is drawn from ``(seed, split, i)`` alone, so a split is the same in
+    every process and run, whatever the other splits' sizes. Digits: the fixed split
+    :data:`DIGITS_SPLIT_SIZES` of a permutation drawn from ``seed``. Batches: ``(images [B, 3, S, S]
+    in [-1, 1], labels [B])``.
 
     Args:
-        train_images, val_images, test_images: images per split.
-        render_size: side the shapes are drawn at.
-        image_size: side the images are upscaled to (bilinear; equal to ``render_size``: as drawn).
+        train_images, val_images, test_images: images per split (shapes; the digits split is fixed).
+        render_size: side the shapes are drawn at (digits: always 8).
+        image_size: side the images are upscaled to (bilinear; equal to the drawn side: as drawn).
+        dataset: ``"shapes"`` (rendered) or ``"digits"`` (:func:`sklearn.datasets.load_digits`).
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`.
 
     Attributes:
-        num_classes: 10; classes: :data:`SHAPE_CLASSES`.
+        num_classes: 10; classes: :data:`SHAPE_CLASSES` or the digits ``"0"`` .. ``"9"``.
     """
 
     def __init__(
@@ -126,6 +138,7 @@ class ImageData(SplitDataModule):
         test_images: int = 1000,
         render_size: int = 32,
         image_size: int = 64,
+        dataset: Literal["shapes", "digits"] = "shapes",
         *,
         batch_size: int = 64,
         num_workers: int = 0,
@@ -138,24 +151,50 @@ class ImageData(SplitDataModule):
                 f"every split needs at least one image, got train_images={train_images}, "
                 f"val_images={val_images}, test_images={test_images}"
             )
-        if render_size < 16 or image_size < render_size:
+        if dataset not in ("shapes", "digits"):
+            raise ValueError(f"dataset must be 'shapes' or 'digits', got {dataset!r}")
+        if dataset == "digits":
+            render_size = 8
+        elif render_size < 16:
+            raise ValueError(f"need render_size >= 16 for the shapes, got {render_size}")
+        if image_size < render_size:
             raise ValueError(
-                f"need render_size >= 16 and image_size >= render_size, got {render_size} and {image_size}; "
+                f"need image_size >= render_size ({render_size} for the {dataset}), got {image_size}; "
                 "the images are drawn at render_size and upscaled"
             )
-        self.sizes = {"train": train_images, "val": val_images, "test": test_images}
+        self.dataset_name = dataset
+        if dataset == "digits":
+            self.sizes = dict(DIGITS_SPLIT_SIZES)
+            self.classes = tuple(str(digit) for digit in range(10))
+        else:
+            self.sizes = {"train": train_images, "val": val_images, "test": test_images}
+            self.classes = SHAPE_CLASSES
         self.render_size, self.image_size = render_size, image_size
-        self.classes = SHAPE_CLASSES
-        self.num_classes = len(SHAPE_CLASSES)
+        self.num_classes = len(self.classes)
+
+    def _digits(self, split: Split) -> tuple[np.ndarray, list[int]]:
+        """The split's digits as float32 ``[N, 8, 8, 3]`` in [0, 1] and their labels."""
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        order = np.random.default_rng(self.seed).permutation(len(digits.target))
+        start = sum(DIGITS_SPLIT_SIZES[s] for s in ("train", "val", "test")[: _SPLIT_CODE[split]])
+        chosen = order[start : start + DIGITS_SPLIT_SIZES[split]]
+        grey = (digits.images[chosen] / 16.0).astype(np.float32)
+        return np.repeat(grey[..., None], 3, axis=-1), digits.target[chosen].tolist()
 
     def make_dataset(self, split: Split) -> ShapeImages:
-        labels, images = [], []
-        for index in range(self.sizes[split]):
-            rng = np.random.default_rng([self.seed, _SPLIT_CODE[split], index])
-            label = int(rng.integers(self.num_classes))
-            labels.append(label)
-            images.append(render_shape_image(rng, label, self.render_size))
-        pixels = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2)
+        if self.dataset_name == "digits":
+            stacked, labels = self._digits(split)
+        else:
+            labels, images = [], []
+            for index in range(self.sizes[split]):
+                rng = np.random.default_rng([self.seed, _SPLIT_CODE[split], index])
+                label = int(rng.integers(self.num_classes))
+                labels.append(label)
+                images.append(render_shape_image(rng, label, self.render_size))
+            stacked = np.stack(images)
+        pixels = torch.from_numpy(stacked).permute(0, 3, 1, 2)
         if self.image_size != self.render_size:
             pixels = F.interpolate(pixels, size=self.image_size, mode="bilinear", align_corners=False)
         pixels = (pixels * 255.0).round().clamp(0, 255).to(torch.uint8).contiguous()
