@@ -164,22 +164,16 @@ def test_max_steps_counts_both_optimisers_and_the_cosine_ends_at_the_last_batch(
     assert _learning_rates(cli) == [0.0, 0.0]
 
 
-def test_a_cosine_fit_killed_mid_way_resumes_exactly(runs_dir, one_thread, scenes, victim, monkeypatch):
+def test_a_cosine_fit_killed_mid_way_resumes_exactly(runs_dir, one_thread, scenes, victim, killed_fit):
     # the cosine is laid over the whole fit (6 batches: max_steps 12 counts D's and G's steps) in both runs
     args = [*_attack_args(victim, scenes, "--model.lambda_adv=0.1", "--model.scheduler=cosine")]
     args += ["--checkpoint_every_n_steps=4", "--trainer.max_steps=12"]
     whole = run_cli("vision", ["fit", "--config", "caption_attack/default", *args])
     assert whole.trainer.global_step == 12 and _learning_rates(whole) == [0.0, 0.0]
 
-    def crash(module, batch, batch_idx):
-        # after last.ckpt of step 4 (batch 2) is in place: a process killed in the middle of the fit
-        if module.global_step == 4:
-            raise RuntimeError("killed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(CaptionAttackModule, "on_train_batch_start", crash, raising=False)
-        with pytest.raises(RuntimeError, match="killed"):
-            run_cli("vision", ["fit", "--config", "caption_attack/default", *args])
+    # after last.ckpt of step 4 (batch 2) is in place: a process killed in the middle of the fit
+    with killed_fit(CaptionAttackModule, 4):
+        run_cli("vision", ["fit", "--config", "caption_attack/default", *args])
     resumed = run_cli("vision", ["fit", "--config", "caption_attack/default", "--ckpt_path", "last", *args])
     assert resumed.run_dir != whole.run_dir and resumed.trainer.global_step == 12
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):

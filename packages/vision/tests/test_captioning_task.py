@@ -288,7 +288,7 @@ def test_the_self_critical_epochs_add_the_weighted_cross_entropy(monkeypatch):
         CaptioningModule(vocab_size=7, scst_xe_weight=-1.0, **TINY_MODEL)
 
 
-def test_cli_fit_with_self_critical_epochs_resumes_exactly_then_tests(runs_dir, one_thread, scenes, monkeypatch):
+def test_cli_fit_with_self_critical_epochs_resumes_exactly_then_tests(runs_dir, one_thread, scenes, killed_fit):
     vocab_size = CaptionData(folder=scenes, **TINY).vocab_size
     small = [f"--data.{k}={v}" for k, v in {**TINY, "folder": scenes, "batch_size": 4}.items()]
     small += [f"--model.{k}={json.dumps(v)}" for k, v in {**TINY_MODEL, "vocab_size": vocab_size}.items()]
@@ -301,15 +301,9 @@ def test_cli_fit_with_self_critical_epochs_resumes_exactly_then_tests(runs_dir, 
     assert {"train/reward", "train/reward_greedy", "train/scst_loss"} <= set(metrics)
     assert 0 <= float(metrics["train/reward"]) <= 10
 
-    def crash(module, batch, batch_idx):
-        # after last.ckpt of step 4, the first self-critical batch: a process killed during the SCST epochs
-        if module.global_step == 5:
-            raise RuntimeError("killed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(CaptioningModule, "on_train_batch_start", crash, raising=False)
-        with pytest.raises(RuntimeError, match="killed"):
-            run_cli("vision", ["fit", *args])
+    # after last.ckpt of step 4, the first self-critical batch: a process killed during the SCST epochs
+    with killed_fit(CaptioningModule, 5):
+        run_cli("vision", ["fit", *args])
     resumed = run_cli("vision", ["fit", *args, "--ckpt_path", "last"])
     assert resumed.run_dir != whole.run_dir and resumed.trainer.global_step == 6
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):

@@ -1,8 +1,9 @@
 """recur's pytest plugin: the fixtures every member's tests share, registered through ``pytest11``.
 
 Fixtures: ``runs_dir`` (run folders in a temporary directory), ``one_thread`` (one intra-op torch
-thread), ``dataset_root`` (a real dataset's folder, or a skip saying how to fetch it) and
-``nan_empty`` (``torch.empty`` filled with NaN, so reads of uninitialised memory show up).
+thread), ``killed_fit`` (a fit stopped at a given step, for the resume tests), ``dataset_root`` (a
+real dataset's folder, or a skip saying how to fetch it) and ``nan_empty`` (``torch.empty`` filled
+with NaN, so reads of uninitialised memory show up).
 
 Installing recur-core must not change other projects' tests, so what acts on every test is off
 unless the ini file asks for it:
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 
 import pytest
@@ -71,6 +73,26 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def killed_fit(monkeypatch: pytest.MonkeyPatch) -> Callable[[type, int], AbstractContextManager[None]]:
+    """``with killed_fit(ModuleClass, step): run_cli(...)``: the fit in the block dies (``RuntimeError("killed")``)
+    as global step ``step`` of a ``ModuleClass`` starts, a process stopped mid-run for the resume tests; the
+    block fails when the fit never gets there."""
+
+    @contextmanager
+    def killed(module_class: type, step: int) -> Iterator[None]:
+        def crash(module, batch, batch_idx) -> None:
+            if module.global_step == step:
+                raise RuntimeError("killed")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(module_class, "on_train_batch_start", crash, raising=False)
+            with pytest.raises(RuntimeError, match="killed"):
+                yield
+
+    return killed
 
 
 @pytest.fixture

@@ -102,7 +102,7 @@ def test_without_the_count_two_optimisers_under_max_steps_stop_half_way_down_the
 
 
 @pytest.mark.parametrize("killed_at", [1, 3])
-def test_a_cosine_fit_killed_mid_epoch_resumes_exactly(runs_dir, one_thread, tiny, monkeypatch, killed_at):
+def test_a_cosine_fit_killed_mid_epoch_resumes_exactly(runs_dir, one_thread, tiny, killed_fit, killed_at):
     # the cosine's length is read once training runs: read in configure_optimizers, before Lightning restores the
     # checkpoint, it loaded the training data early and the resumed loader started its epoch again.
     # killed_at 3 (mid epoch 1): the resumed loader is built before Lightning's set_epoch, so it must start
@@ -114,14 +114,8 @@ def test_a_cosine_fit_killed_mid_epoch_resumes_exactly(runs_dir, one_thread, tin
     args += ["--trainer.max_epochs=3", "--checkpoint_every_n_steps=1"]
     whole = run_cli("core", args)
 
-    def crash(module, batch, batch_idx):
-        if module.global_step == killed_at:
-            raise RuntimeError("killed")
-
-    with monkeypatch.context() as patch:
-        patch.setattr(SequenceTask, "on_train_batch_start", crash, raising=False)
-        with pytest.raises(RuntimeError, match="killed"):
-            run_cli("core", args)
+    with killed_fit(SequenceTask, killed_at):
+        run_cli("core", args)
     resumed = run_cli("core", [*args, "--ckpt_path", "last"])
     assert resumed.run_dir != whole.run_dir and resumed.trainer.global_step == whole.trainer.global_step == 6
     for (name, a), b in zip(whole.model.state_dict().items(), resumed.model.state_dict().values()):
