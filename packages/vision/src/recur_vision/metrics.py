@@ -118,8 +118,9 @@ class CiderD:
         for refs in corpus:
             self.document_frequency.update({g for ref in refs for g in self._counts(normalize_caption(ref))})
         self.log_images = math.log(len(corpus))
-        # references repeat (templates, and every sample of an image has the same ones): vectors made once
-        self._vectors: dict[str, tuple[list[dict], list[float], int]] = {}
+        # references repeat (templates, and every sample of an image has the same ones): their vectors are made
+        # once; a hypothesis's each time (sampled captions are many and mostly new, a cache of them only grows)
+        self._reference_vectors: dict[str, tuple[list[dict], list[float], int]] = {}
 
     def _counts(self, caption: str) -> Counter:
         words = caption.split()
@@ -127,22 +128,25 @@ class CiderD:
 
     def _vector(self, caption: str) -> tuple[list[dict], list[float], int]:
         """The tf-idf vector per n-gram length, its norms and the caption's bigram count."""
-        if caption not in self._vectors:
-            counts = self._counts(caption)
-            vector: list[dict] = [{} for _ in range(self.n)]
-            for gram, count in counts.items():
-                idf = self.log_images - math.log(max(1.0, self.document_frequency[gram]))
-                vector[len(gram) - 1][gram] = count * idf
-            norms = [math.sqrt(sum(v * v for v in grams.values())) for grams in vector]
-            self._vectors[caption] = (vector, norms, sum(c for g, c in counts.items() if len(g) == 2))
-        return self._vectors[caption]
+        counts = self._counts(caption)
+        vector: list[dict] = [{} for _ in range(self.n)]
+        for gram, count in counts.items():
+            idf = self.log_images - math.log(max(1.0, self.document_frequency[gram]))
+            vector[len(gram) - 1][gram] = count * idf
+        norms = [math.sqrt(sum(v * v for v in grams.values())) for grams in vector]
+        return vector, norms, sum(c for g, c in counts.items() if len(g) == 2)
+
+    def _reference_vector(self, caption: str) -> tuple[list[dict], list[float], int]:
+        if caption not in self._reference_vectors:
+            self._reference_vectors[caption] = self._vector(caption)
+        return self._reference_vectors[caption]
 
     def score(self, references: Sequence[str], hypothesis: str) -> float:
         """CIDEr-D of one caption against its image's references."""
         vector, norms, length = self._vector(normalize_caption(hypothesis))
         total = 0.0
         for ref in references:
-            ref_vector, ref_norms, ref_length = self._vector(normalize_caption(ref))
+            ref_vector, ref_norms, ref_length = self._reference_vector(normalize_caption(ref))
             penalty = math.exp(-((length - ref_length) ** 2) / (2 * self.sigma**2))
             for grams, ref_grams, norm, ref_norm in zip(vector, ref_vector, norms, ref_norms):
                 dot = sum(min(v, ref_grams.get(g, 0.0)) * ref_grams.get(g, 0.0) for g, v in grams.items())
