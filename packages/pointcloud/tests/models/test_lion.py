@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from recur_pointcloud.models.lion import (
+    IdentityOperator,
     LIONBackbone,
     LIONLayer,
     PositionEmbedding,
@@ -110,6 +111,36 @@ def test_an_output_depends_on_exactly_its_group_for_one_direction():
         (grad,) = torch.autograd.grad(layer(features, coords, SHAPE, 1)[voxel] @ PROBE, features)
         reads = grad.abs().sum(1) > 0
         assert reads.tolist() == (group_of == group_of[voxel]).tolist()
+
+
+def test_without_a_group_operator_a_lion_layer_is_its_residual_norms_and_mixes_no_voxels():
+    # layer="identity" (the ablation): per direction x + LN(x), each voxel read alone
+    torch.manual_seed(0)
+    coords = random_voxels([60])
+    layer = LIONLayer(8, (5, 4, 3), 16, shift=True, layer="identity").double()
+    for norm in layer.norms:
+        torch.nn.init.normal_(norm.weight)
+        torch.nn.init.normal_(norm.bias)
+    features = torch.randn(60, 8, dtype=torch.float64, requires_grad=True)
+    out = layer(features, coords, SHAPE, 1)
+    after_x = features + layer.norms[0](features)
+    torch.testing.assert_close(out, after_x + layer.norms[1](after_x), rtol=1e-12, atol=1e-12)
+    for voxel in (0, 31, 59):
+        (grad,) = torch.autograd.grad(out[voxel] @ PROBE, features, retain_graph=True)
+        assert (grad.abs().sum(1) > 0).nonzero().flatten().tolist() == [voxel]
+
+
+@pytest.mark.parametrize("official", [False, True])
+def test_the_backbone_runs_without_its_group_operator(official):
+    features, coords = scene((60, 40))
+    options = dict(SMALL, bidirectional=official, post_norm=official)
+    backbone = LIONBackbone(4, GRID, layer="identity", **options)
+    operators = [op for m in backbone.modules() if isinstance(m, LIONLayer) for op in m.operators]
+    assert len(operators) == 2 * (2 * (2 + 1) + 1) and all(isinstance(op, IdentityOperator) for op in operators)
+    out, out_coords = backbone(features, coords, 2)
+    out.square().mean().backward()
+    assert out.shape == (len(out_coords), 16) and bool(torch.isfinite(out).all())
+    assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in backbone.parameters())
 
 
 def test_two_directions_read_only_the_x_groups_of_the_y_group_mates():

@@ -51,6 +51,9 @@ Deviations, on purpose:
   did not measure better (``tools/repro/lion.py --official-block``: mamba 21.0, gla 14.1 Car 3D AP_R40
   vs 22.3, 28.9 causal pre-norm; ``lion/synthetic`` at batch 1 for 15 epochs: best 17.6 vs the baseline's
   39.3), and single runs at this scale differ by more than 10 AP from one seed to another.
+- ``layer="identity"`` is an ablation, not a LION: every LIONLayer keeps its windows, groups and norms
+  but mixes no voxels (:class:`IdentityOperator`), so voxels meet only in the descriptor's 3 × 3 × 3
+  convolution and the merges.
 - Defaults are scaled to CPU: two blocks of depth 2 (official four), groups of 1024 and 512 voxels (the
   official 4096, 2048, 1024, 512 divided by 4). Windows are 13 × 13 × (the block's z extent), as the
   official. On two synthetic LiDAR sweeps at KITTI's grid (18300 voxels, 352 × 400 × 32) the default
@@ -77,6 +80,7 @@ from torch import Tensor, nn
 from recur_core import build_layer
 
 __all__ = [
+    "IdentityOperator",
     "LIONBackbone",
     "LIONBlock",
     "LIONLayer",
@@ -180,13 +184,31 @@ def window_groups(
     return WindowGroups(order, voxel_slot, valid.view(-1, group_size).sum(1), group_size)
 
 
+class IdentityOperator(nn.Module):
+    r"""The group operator left out, an ablation (``layer="identity"``): :math:`f(x) = x`, no parameters.
+
+    A :class:`LIONLayer` then mixes no voxels: each voxel keeps only its residual and norm,
+    :math:`x + \mathrm{LN}(x)` per direction (pre- and post-norm alike); windows, groups, merges, the descriptor
+    and voxel generation stay as they are.
+
+    Shapes:
+        x [G, group_size, D] -> ([G, group_size, D], None).
+    """
+
+    def forward(self, x: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, None]:
+        return x, None
+
+
 def build_operator(layer: str, dim: int, layer_kwargs: dict | None, bidirectional: bool) -> nn.Module:
     """The group operator: the core layer ``layer``, run forwards and backwards when ``bidirectional``.
 
     A causal layer is wrapped in the core's ``bidirectional`` layer (one copy over the group, one over
     its reverse, merged by a linear map), as the official LION Mamba scans every group both ways; a
-    layer that is not causal already reads the whole group and is used as it is.
+    layer that is not causal already reads the whole group and is used as it is. ``"identity"``
+    (not a core layer) is :class:`IdentityOperator`, the ablation without a group operator.
     """
+    if layer == "identity":
+        return IdentityOperator()
     operator = build_layer(layer, dim, **(layer_kwargs or {}))
     if bidirectional and getattr(operator, "causal", True):
         operator = build_layer("bidirectional", dim, layer=layer, **(layer_kwargs or {}))
@@ -463,7 +485,8 @@ class LIONBackbone(nn.Module):
         in_channels: C_in of the input voxel features (4 for the mean point x, y, z, r).
         grid_size: (X, Y, Z) voxels of the input grid, as OpenPCDet.
         dim: feature width D (official 64).
-        layer: registered core layer name of the group operator (official: Mamba).
+        layer: registered core layer name of the group operator (official: Mamba); ``"identity"``: none
+            (:class:`IdentityOperator`, an ablation).
         layer_kwargs: its extra arguments.
         depths: pyramid levels of each block; one block per entry (official ``(2, 2, 2, 2)``).
         window_shapes: (wx, wy, wz) per block; ``None``: 13 × 13 × the block's z extent (official
