@@ -126,3 +126,8 @@ def test_an_image_of_another_size_or_greyscale_is_read_as_rgb_at_the_data_size(t
     data = CaptionData(dataset="coco-karpathy", root=str(tmp_path), image_size=32, min_count=1, batch_size=1)
     data.setup("fit")
     assert next(iter(data.val_dataloader()))["images"].shape == (1, 3, 32, 32)
+
+
+def test_a_scene_space_out_of_range_is_one_line(runs_dir, capsys):
+    error = _one_line_exit(["fit", "--config", "lrcn/captioning", "--data.colours", "12", *FEW], capsys)
+    assert "colours must be 1..10 and shapes 1..5" in error and "colours=12" in error, error

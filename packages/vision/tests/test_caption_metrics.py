@@ -3,11 +3,22 @@
 import math
 from collections import Counter
 
+import numpy as np
 import pytest
 import torch
 from torchmetrics.functional.text import bleu_score
 
-from recur_vision.metrics import CiderD, caption_scores, meteor_score, meteor_unavailable, normalize_caption
+from recur_vision.metrics import (
+    CiderD,
+    bleu_counts,
+    bleu_from_counts,
+    caption_scores,
+    cider_per_image,
+    meteor_score,
+    meteor_unavailable,
+    normalize_caption,
+    paired_caption_bootstrap,
+)
 
 REFERENCES = [["a red circle", "there is a red circle"], ["two blue squares", "there are two blue squares"]]
 HYPOTHESES = ["a red circle", "two green squares"]
@@ -171,3 +182,40 @@ def test_cider_d_hand_case_and_the_corpus_fixes_the_document_frequencies():
     assert scorer.score(["a", "a"], "a") == pytest.approx(10 * 1 / 4)
     with pytest.raises(ValueError, match="one per caption"):
         scorer([["a b"]], ["a", "b"])
+
+
+def _random_caption(rng):
+    words = ["a", "red", "blue", "circle", "square", "two", "there", "is", "above", ","]
+    return " ".join(rng.choice(words) for _ in range(int(rng.integers(1, 9))))
+
+
+def _random_captions(rng, images):
+    """``images`` lists of one to three references, and one hypothesis per image."""
+    references = [[_random_caption(rng) for _ in range(int(rng.integers(1, 4)))] for _ in range(images)]
+    return references, [_random_caption(rng) for _ in range(images)]
+
+
+def test_per_image_counts_give_the_coco_corpus_bleu_and_per_image_cider_its_cider():
+    rng = np.random.default_rng(0)
+    references, hypotheses = _random_captions(rng, 40)
+    scores = caption_scores(references, hypotheses)
+    counts = bleu_counts(references, hypotheses)
+    bleu = bleu_from_counts(counts.sum(0))
+    assert bleu == pytest.approx([scores[f"bleu{n}"] for n in range(1, 5)], rel=1e-9)
+    # any subset's counts give that subset's corpus BLEU
+    subset = [3, 3, 7, 20, 31]
+    picked = caption_scores([references[i] for i in subset], [hypotheses[i] for i in subset])
+    assert bleu_from_counts(counts[subset].sum(0))[3] == pytest.approx(picked["bleu4"], rel=1e-9)
+    assert cider_per_image(references, hypotheses).mean() == pytest.approx(scores["cider"], rel=1e-12)
+
+
+def test_paired_bootstrap_of_a_captioner_against_itself_and_a_worse_one():
+    rng = np.random.default_rng(1)
+    references, hypotheses = _random_captions(rng, 60)
+    same = paired_caption_bootstrap(references, hypotheses, hypotheses, draws=50)
+    assert same == {"cider": 0.0, "cider_se": 0.0, "bleu4": 0.0, "bleu4_se": 0.0}
+    # the first reference of every image against random captions: a large gap, a positive standard error
+    gap = paired_caption_bootstrap(references, [r[0] for r in references], hypotheses, draws=200)
+    assert gap["cider"] > 2 * gap["cider_se"] > 0 and gap["bleu4"] > 2 * gap["bleu4_se"] > 0
+    with pytest.raises(ValueError, match="give one each per image"):
+        paired_caption_bootstrap(references, hypotheses, hypotheses[:-1])

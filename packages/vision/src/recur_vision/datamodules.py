@@ -129,6 +129,8 @@ class CaptionData(SplitDataModule):
         min_count: a word enters the vocabulary when seen this often in the training captions (LRCN: 5).
         max_steps: longest caption stream (LRCN: 20).
         group_captions: batch the training captions by image (see above); False: LRCN's independent pairs.
+        colours, shapes: the generated scenes' space, the first ``colours`` of 10 colours and ``shapes`` of
+            5 shapes (default 7 x 4; :mod:`recur_vision.data.generated_captions`).
         mean, std: per-channel normalisation after scaling to [0, 1]; None keeps [0, 1].
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`;
             ``seed`` also seeds the generated scenes.
@@ -148,6 +150,8 @@ class CaptionData(SplitDataModule):
         mean: list[float] | None = None,
         std: list[float] | None = None,
         group_captions: bool = True,
+        colours: int = 7,
+        shapes: int = 4,
         *,
         batch_size: int = 64,
         num_workers: int = 0,
@@ -168,6 +172,9 @@ class CaptionData(SplitDataModule):
             raise ValueError(f"min_count must be >= 1 and max_steps >= 2, got {min_count} and {max_steps}")
         if (mean is None) != (std is None):
             raise ValueError("give both --data.mean and --data.std, or neither")
+        from recur_vision.data.generated_captions import check_scene_space
+
+        check_scene_space(colours, shapes)
         self.dataset_name = dataset
         self.root = root
         self.folder = folder
@@ -177,6 +184,7 @@ class CaptionData(SplitDataModule):
         self.max_steps = max_steps
         self.mean, self.std = mean, std
         self.group_captions = group_captions
+        self.colours, self.shapes = colours, shapes
         self._splits: dict[str, list[CaptionedImage]] | None = None
         self._vocab: Vocabulary | None = None
 
@@ -188,11 +196,18 @@ class CaptionData(SplitDataModule):
 
         name = (
             f"shape-captions-v{GENERATED_FORMAT}-s{self.image_size}"
-            f"-n{self.train_images}-{self.val_images}-{self.test_images}-seed{self.seed}"
+            f"-n{self.train_images}-{self.val_images}-{self.test_images}-c{self.colours}x{self.shapes}-seed{self.seed}"
         )
         folder = Path(self.folder) if self.folder is not None else generated_cache() / name
         written = write_generated_captions(
-            folder, self.train_images, self.val_images, self.test_images, self.image_size, self.seed
+            folder,
+            self.train_images,
+            self.val_images,
+            self.test_images,
+            self.image_size,
+            self.seed,
+            self.colours,
+            self.shapes,
         )
         return written / "dataset_coco.json"
 
@@ -667,8 +682,8 @@ class CaptionAttackData(SplitDataModule):
     :func:`collate_attack_pairs`.
 
     Args:
-        dataset, root, folder, train_images, val_images, test_images, image_size: the images, as
-            :class:`CaptionData`.
+        dataset, root, folder, train_images, val_images, test_images, image_size, colours, shapes: the
+            images, as :class:`CaptionData`.
         batch_size, num_workers, seed, shuffle: see :class:`~recur_core.engine.SplitDataModule`;
             ``seed`` also seeds the generated scenes and the pairing.
     """
@@ -684,6 +699,8 @@ class CaptionAttackData(SplitDataModule):
         val_images: int = 200,
         test_images: int = 200,
         image_size: int = 64,
+        colours: int = 7,
+        shapes: int = 4,
         *,
         batch_size: int = 32,
         num_workers: int = 0,
@@ -707,6 +724,8 @@ class CaptionAttackData(SplitDataModule):
             test_images,
             image_size,
             min_count=1,
+            colours=colours,
+            shapes=shapes,
             batch_size=batch_size,
             seed=seed,
         )

@@ -3,7 +3,8 @@
 - Captions: BLEU-1..4, CIDEr (CIDEr-D, as the COCO server) and ROUGE-L by the COCO caption
   evaluation code itself (``pycocoevalcap``, pinned), and METEOR where Java runs (:func:`caption_scores`);
   :class:`CiderD`, each caption's CIDEr-D with document frequencies fixed once from a corpus (the reward of
-  self-critical training).
+  self-critical training); :func:`paired_caption_bootstrap`, the standard error of the gap between two
+  captioners on the same images (per-image CIDEr-D, and corpus BLEU-4 from per-image counts).
 - Visual concepts (multi-label): the mean over labels of the average precision (:func:`mean_average_precision`).
 """
 
@@ -14,18 +15,23 @@ import shutil
 from collections import Counter
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
 __all__ = [
     "PTB_PUNCTUATION",
     "CiderD",
+    "bleu_counts",
+    "bleu_from_counts",
     "caption_scores",
+    "cider_per_image",
     "mean_average_precision",
     "meteor_score",
     "meteor_scores",
     "meteor_unavailable",
     "normalize_caption",
+    "paired_caption_bootstrap",
 ]
 
 # the punctuation tokens the COCO evaluation drops after its PTB tokenizer (pycocoevalcap/tokenizer/ptbtokenizer.py)
@@ -160,6 +166,81 @@ class CiderD:
                 f"{len(hypotheses)} hypotheses but {len(references)} reference lists; give one per caption"
             )
         return [self.score(refs, hyp) for refs, hyp in zip(references, hypotheses)]
+
+
+def cider_per_image(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> np.ndarray:
+    """Each image's CIDEr-D ``[N]`` as :func:`caption_scores` computes it (their mean is its ``cider``)."""
+    from pycocoevalcap.cider.cider import Cider
+
+    gts, res = _as_coco(references, hypotheses)
+    return np.asarray(Cider().compute_score(gts, res)[1], dtype=np.float64)
+
+
+def bleu_counts(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> np.ndarray:
+    """BLEU's sufficient statistics per image ``[N, 10]``: clipped n-gram matches (n = 1..4), the hypothesis's
+    n-grams (n = 1..4), its length and the reference length closest to it (ties: the shorter), as the COCO code.
+
+    Summed over any subset of images, :func:`bleu_from_counts` gives that subset's corpus BLEU, which is
+    what a bootstrap over images needs.
+    """
+    gts, res = _as_coco(references, hypotheses)
+    rows = []
+    for i in range(len(res)):
+        hyp = res[i][0].split()
+        refs = [r.split() for r in gts[i]]
+        row = []
+        for n in range(1, 5):
+            grams = Counter(tuple(hyp[k : k + n]) for k in range(len(hyp) - n + 1))
+            most = Counter()
+            for ref in refs:
+                for gram, count in Counter(tuple(ref[k : k + n]) for k in range(len(ref) - n + 1)).items():
+                    most[gram] = max(most[gram], count)
+            row.append(sum(min(count, most[gram]) for gram, count in grams.items()))
+        guesses = [max(0, len(hyp) - n + 1) for n in range(1, 5)]
+        closest = min((len(ref) for ref in refs), key=lambda length: (abs(length - len(hyp)), length))
+        rows.append([*row, *guesses, len(hyp), closest])
+    return np.asarray(rows, dtype=np.float64)
+
+
+def bleu_from_counts(counts: np.ndarray) -> np.ndarray:
+    """Corpus BLEU-1..4 ``[..., 4]`` from :func:`bleu_counts` summed over images (``[..., 10]``), as pycocoevalcap:
+    the geometric mean of the n-gram precisions (each with its tiny smoothing) times the brevity penalty."""
+    tiny, small = 1e-15, 1e-9
+    precisions = (counts[..., :4] + tiny) / (counts[..., 4:8] + small)
+    bleu = np.cumprod(precisions, axis=-1) ** (1.0 / np.arange(1, 5))
+    ratio = (counts[..., 8] + tiny) / (counts[..., 9] + small)
+    penalty = np.where(ratio < 1, np.exp(1 - 1 / np.minimum(ratio, 1)), 1.0)
+    return bleu * penalty[..., None]
+
+
+def paired_caption_bootstrap(
+    references: Sequence[Sequence[str]],
+    first: Sequence[str],
+    second: Sequence[str],
+    draws: int = 1000,
+    seed: int = 0,
+) -> dict[str, float]:
+    """The gap ``first - second`` in CIDEr-D and BLEU-4 between two captioners of the same images, and its
+    bootstrap standard error: ``draws`` resamples of the images with replacement, the same for both.
+
+    CIDEr-D is the mean of per-image scores whose document frequencies come from all the images'
+    references (fixed over the resamples); BLEU-4 is the corpus BLEU of each resample.
+
+    Returns:
+        ``{"cider", "cider_se", "bleu4", "bleu4_se"}``: the gaps on all the images and their standard errors.
+    """
+    if len(first) != len(second):
+        raise ValueError(f"the two captioners give {len(first)} and {len(second)} captions; give one each per image")
+    cider = cider_per_image(references, first) - cider_per_image(references, second)
+    counts_first, counts_second = bleu_counts(references, first), bleu_counts(references, second)
+    picks = np.random.default_rng(seed).integers(0, len(first), size=(draws, len(first)))
+    bleu_gaps = bleu_from_counts(counts_first[picks].sum(1))[:, 3] - bleu_from_counts(counts_second[picks].sum(1))[:, 3]
+    return {
+        "cider": float(cider.mean()),
+        "cider_se": float(cider[picks].mean(1).std()),
+        "bleu4": float(bleu_from_counts(counts_first.sum(0))[3] - bleu_from_counts(counts_second.sum(0))[3]),
+        "bleu4_se": float(bleu_gaps.std()),
+    }
 
 
 def meteor_unavailable() -> str | None:

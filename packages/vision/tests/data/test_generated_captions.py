@@ -15,8 +15,8 @@ from recur_vision.data.generated_captions import (
 )
 
 
-def scenes(count, size=64):
-    return [render_scene(np.random.default_rng([9, i]), size) for i in range(count)]
+def scenes(count, size=64, colours=7, shapes=4):
+    return [render_scene(np.random.default_rng([9, i]), size, colours, shapes) for i in range(count)]
 
 
 def test_deterministic_for_a_seed():
@@ -26,17 +26,20 @@ def test_deterministic_for_a_seed():
     assert a.shape == (64, 64, 3) and a.dtype == np.uint8
 
 
-def test_scenes_cover_every_colour_shape_count_and_relation():
-    drawn = scenes(300)
+@pytest.mark.parametrize("colours, shapes", [(7, 4), (10, 5), (2, 1)])
+def test_scenes_cover_every_colour_shape_count_and_relation_of_their_space(colours, shapes):
+    drawn = scenes(300, colours=colours, shapes=shapes)
     kinds = Counter(scene["kind"] for _, scene in drawn)
     assert set(kinds) == set(SCENE_KINDS)
     objects = [o for _, scene in drawn for o in scene["objects"]]
-    assert {o["colour"] for o in objects} == set(COLOURS) and {o["shape"] for o in objects} == set(SCENE_SHAPES)
+    assert {o["colour"] for o in objects} == set(list(COLOURS)[:colours])
+    assert {o["shape"] for o in objects} == set(SCENE_SHAPES[:shapes])
     assert {len(scene["objects"]) for _, scene in drawn if scene["kind"] == "count"} == {2, 3}
 
 
-def test_the_image_shows_what_the_captions_say():
-    for image, scene in scenes(120):
+@pytest.mark.parametrize("colours, shapes", [(7, 4), (10, 5)])
+def test_the_image_shows_what_the_captions_say(colours, shapes):
+    for image, scene in scenes(120, colours=colours, shapes=shapes):
         objects = scene["objects"]
         captions = scene_captions(scene)
         assert len(captions) == 5
@@ -113,6 +116,9 @@ def test_bad_arguments(tmp_path):
         (lambda: write_generated_captions(tmp_path / "used", 2, 1, 1, 32), "is not empty"),
         (lambda: write_generated_captions(tmp_path / "z", train=0), "at least one image"),
         (lambda: render_scene(np.random.default_rng(0), size=16), "size must be >= 32"),
+        (lambda: write_generated_captions(tmp_path / "z", colours=11), "colours must be 1..10 and shapes 1..5"),
+        (lambda: render_scene(np.random.default_rng(0), shapes=0), "colours must be 1..10 and shapes 1..5"),
+        (lambda: render_scene(np.random.default_rng(0), colours=1, shapes=1), "at least two objects"),
     ]:
         with pytest.raises(ValueError, match=match) as info:
             call()

@@ -55,6 +55,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "COLOURS": "recur_vision.data.generated_captions",
         "SCENE_KINDS": "recur_vision.data.generated_captions",
         "SCENE_SHAPES": "recur_vision.data.generated_captions",
+        "check_scene_space": "recur_vision.data.generated_captions",
         "render_scene": "recur_vision.data.generated_captions",
         "scene_captions": "recur_vision.data.generated_captions",
         "write_generated_captions": "recur_vision.data.generated_captions",

@@ -1,8 +1,9 @@
 """Rendered scenes of coloured shapes with template captions, written in Karpathy's ``dataset_coco.json`` layout.
 
 The embedded default for the captioning models (no download). Each scene is a grey textured
-background with one to three shapes (circle, square, triangle, cross) in seven colours, of one of four
-kinds; its five reference captions depend on what the image shows:
+background with one to three shapes (circle, square, triangle, cross; ellipse as an option) in seven
+colours (ten as an option), of one of four kinds; its five reference captions depend on what the image
+shows:
 
 ============  =========================================  ===========================================
 kind          scene                                      a caption
@@ -18,15 +19,19 @@ can be guessed from the others, and "left of" and "above" captions differ only i
 objects are. The relation is unambiguous by construction: the centres are apart by at least 2.2
 radii along the relation's axis, and by less than half that across it.
 
-The space is compositional: 7 colours × 4 shapes make 28 objects, so there are 28 single scenes,
-56 counts and 756 ordered pairs of different objects for each relation. Every image (train, val
-and test alike) draws its kind, objects and placement independently from the same distribution,
-so a test scene is a new picture and, for most two-object scenes, a *combination* of objects and
-relation that no training image shows (with the default 2,000 training images a relation kind has
-about 500 training images for 756 pairs), though each of its attributes is seen many times. That is
-where a captioner that composes words must beat retrieving a training caption
+The space is compositional: by default 7 colours × 4 shapes make 28 objects, so there are 28 single
+scenes, 56 counts and 756 ordered pairs of different objects for each relation; ``colours`` (up to
+10: orange, cyan and pink after the first seven) and ``shapes`` (up to 5: ellipse after the first
+four) widen it, 10 × 5 making 50 objects and 2,450 pairs per relation. Every image (train, val and
+test alike) draws its kind, objects and placement independently from the same distribution, so a
+test scene is a new picture and, for many two-object scenes, a *combination* of objects and relation
+that no training image shows, though each of its attributes is seen many times. That is where a
+captioner that composes words must beat retrieving a training caption
 (:class:`~recur_vision.models.captioning.NearestNeighbourCaptioner`), which can only return a
-combination it has seen.
+combination it has seen. How many test combinations are new depends on the training images per
+pair: with 4,000 training images a relation kind has about 1,000, which covers most of the 756
+pairs of the default space (about 70% of the two-object test scenes are seen combinations) and
+about a third of the 2,450 of the 10 × 5 space.
 
 :func:`write_generated_captions` writes::
 
@@ -54,6 +59,7 @@ __all__ = [
     "GENERATED_FORMAT",
     "SCENE_KINDS",
     "SCENE_SHAPES",
+    "check_scene_space",
     "render_scene",
     "scene_captions",
     "write_generated_captions",
@@ -67,15 +73,19 @@ COLOURS: dict[str, tuple[float, float, float]] = {
     "purple": (0.55, 0.15, 0.70),
     "white": (0.97, 0.97, 0.97),
     "black": (0.05, 0.05, 0.05),
+    "orange": (0.95, 0.50, 0.05),
+    "cyan": (0.10, 0.80, 0.85),
+    "pink": (0.98, 0.55, 0.75),
 }
-SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross")
+# the scenes draw from the first ``shapes`` of these and the first ``colours`` of COLOURS
+SCENE_SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "cross", "ellipse")
 SCENE_KINDS: tuple[str, ...] = ("single", "count", "left", "above")
 _NUMBERS = {2: "two", 3: "three"}
 _PLURALS = {"cross": "crosses"}
 # the caption's word -> the name render.shape_alpha draws
 _DRAWN = {"cross": "plus"}
 # the layout and the scene space: a new version is written to a new cache folder
-GENERATED_FORMAT = 3
+GENERATED_FORMAT = 4
 
 
 def _place(rng: np.random.Generator, kind: str, count: int, size: int, radius: float) -> np.ndarray:
@@ -97,17 +107,31 @@ def _place(rng: np.random.Generator, kind: str, count: int, size: int, radius: f
     raise ValueError(f"cannot place {count} shapes of radius {radius:.1f} in a {size}x{size} image; raise size")
 
 
-def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, dict]:
+def check_scene_space(colours: int, shapes: int) -> None:
+    """Raise a ValueError naming the valid range unless the scene space is 1..10 colours x 1..5 shapes."""
+    if not (1 <= colours <= len(COLOURS) and 1 <= shapes <= len(SCENE_SHAPES)) or colours * shapes < 2:
+        raise ValueError(
+            f"colours must be 1..{len(COLOURS)} and shapes 1..{len(SCENE_SHAPES)} with at least two objects "
+            f"(colours x shapes >= 2), got colours={colours}, shapes={shapes}"
+        )
+
+
+def render_scene(
+    rng: np.random.Generator, size: int = 64, colours: int = 7, shapes: int = 4
+) -> tuple[np.ndarray, dict]:
     """One scene: ``uint8 [size, size, 3]`` RGB and its description.
 
-    The description is ``{"kind", "objects": [{"colour", "shape", "x", "y", "radius"}, ...]}``;
-    for ``left``/``above`` the first object is the left/upper one.
+    Its objects take the first ``colours`` of :data:`COLOURS` and the first ``shapes`` of
+    :data:`SCENE_SHAPES`. The description is ``{"kind", "objects": [{"colour", "shape", "x", "y",
+    "radius"}, ...]}``; for ``left``/``above`` the first object is the left/upper one.
     """
     if size < 32:
         raise ValueError(f"size must be >= 32 for the shapes to be told apart, got {size}")
+    check_scene_space(colours, shapes)
+    palette, forms = list(COLOURS)[:colours], SCENE_SHAPES[:shapes]
     kind = SCENE_KINDS[int(rng.integers(len(SCENE_KINDS)))]
-    colour = list(COLOURS)[int(rng.integers(len(COLOURS)))]
-    shape = SCENE_SHAPES[int(rng.integers(len(SCENE_SHAPES)))]
+    colour = palette[int(rng.integers(colours))]
+    shape = forms[int(rng.integers(shapes))]
     if kind == "single":
         looks = [(colour, shape)]
     elif kind == "count":
@@ -115,7 +139,7 @@ def render_scene(rng: np.random.Generator, size: int = 64) -> tuple[np.ndarray, 
     else:
         # two different objects: another colour, another shape, or both
         while True:
-            other = (list(COLOURS)[int(rng.integers(len(COLOURS)))], SCENE_SHAPES[int(rng.integers(len(SCENE_SHAPES)))])
+            other = (palette[int(rng.integers(colours))], forms[int(rng.integers(shapes))])
             if other != (colour, shape):
                 break
         looks = [(colour, shape), other]
@@ -170,31 +194,43 @@ def scene_captions(scene: dict) -> list[str]:
 
 
 def write_generated_captions(
-    folder: str | Path, train: int = 2000, val: int = 200, test: int = 200, size: int = 64, seed: int = 0
+    folder: str | Path,
+    train: int = 2000,
+    val: int = 200,
+    test: int = 200,
+    size: int = 64,
+    seed: int = 0,
+    colours: int = 7,
+    shapes: int = 4,
 ) -> Path:
     """Write ``train``/``val``/``test`` generated scenes as PNGs and a Karpathy-layout ``dataset_coco.json``.
 
     Image ``i`` of the whole set (train first, then val, then test) is rendered from
-    ``default_rng([seed, i])``. A folder already written with the same arguments is returned as it
-    is; files are written into a temporary sibling and moved into place.
+    ``default_rng([seed, i])`` with the first ``colours`` colours and ``shapes`` shapes (the defaults
+    give the scenes of earlier versions, pixel for pixel). A folder already written with the same
+    arguments is returned as it is; files are written into a temporary sibling and moved into place.
 
     Returns:
         ``folder``; its ``dataset_coco.json`` is what :func:`~recur_vision.data.captions.read_karpathy_json` reads.
 
     Raises:
-        ValueError: a split count below 1, or ``folder`` exists, is not empty and was not written with these arguments.
+        ValueError: a split count below 1, ``colours``/``shapes`` out of range, or ``folder`` exists, is not
+            empty and was not written with these arguments.
     """
     if min(train, val, test) < 1:
         raise ValueError(f"every split needs at least one image, got train={train}, val={val}, test={test}")
     folder = Path(folder)
-    options = dict(format=GENERATED_FORMAT, train=train, val=val, test=test, size=size, seed=seed)
+    check_scene_space(colours, shapes)
+    options = dict(
+        format=GENERATED_FORMAT, train=train, val=val, test=test, size=size, seed=seed, colours=colours, shapes=shapes
+    )
 
     def write(tmp: Path) -> None:
         (tmp / "images").mkdir(parents=True)
         entries, sentence_id = [], 0
         splits = ["train"] * train + ["val"] * val + ["test"] * test
         for i, split in enumerate(splits):
-            image, scene = render_scene(np.random.default_rng([seed, i]), size)
+            image, scene = render_scene(np.random.default_rng([seed, i]), size, colours, shapes)
             filename = f"{split}_{i:05d}.png"
             # light compression: the files are small and written by the thousand
             Image.fromarray(image).save(tmp / "images" / filename, compress_level=1)
