@@ -11,7 +11,8 @@ from recur_core.recipes import list_recipes
 from recur_vision.datamodules import CaptionAttackData, CaptionData
 from recur_vision.task import CaptionAttackModule, attack_scores
 
-TINY = {"train_images": 12, "val_images": 4, "test_images": 4}
+# the captioning recipe's scene space (the victim's and the attack's data share one folder)
+TINY = {"train_images": 12, "val_images": 4, "test_images": 4, "colours": 10, "shapes": 5}
 TINY_VICTIM = {
     "d_model": 16,
     "feature_dim": 8,

@@ -12,7 +12,8 @@ from recur_vision.datamodules import CaptionData, CaptionGroups
 from recur_vision.plots import plot_captions
 from recur_vision.task import CaptioningModule, VisualConceptModule
 
-TINY = {"train_images": 12, "val_images": 4, "test_images": 4, "min_count": 1}
+# the recipe's scene space (every CaptionData of one folder must agree on it)
+TINY = {"train_images": 12, "val_images": 4, "test_images": 4, "min_count": 1, "colours": 10, "shapes": 5}
 TINY_MODEL = {"d_model": 16, "feature_dim": 8, "encoder_kwargs": {"channels": [4, 8], "hidden": 8}, "meteor": False}
 
 
