@@ -11,9 +11,11 @@
 from __future__ import annotations
 
 import math
+import operator
 import shutil
 from collections import Counter
 from collections.abc import Sequence
+from functools import reduce
 
 import numpy as np
 import torch
@@ -176,6 +178,10 @@ def cider_per_image(references: Sequence[Sequence[str]], hypotheses: Sequence[st
     return np.asarray(Cider().compute_score(gts, res)[1], dtype=np.float64)
 
 
+def _ngrams(tokens: list[str], n: int) -> Counter:
+    return Counter(tuple(tokens[k : k + n]) for k in range(len(tokens) - n + 1))
+
+
 def bleu_counts(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) -> np.ndarray:
     """BLEU's sufficient statistics per image ``[N, 10]``: clipped n-gram matches (n = 1..4), the hypothesis's
     n-grams (n = 1..4), its length and the reference length closest to it (ties: the shorter), as the COCO code.
@@ -188,17 +194,14 @@ def bleu_counts(references: Sequence[Sequence[str]], hypotheses: Sequence[str]) 
     for i in range(len(res)):
         hyp = res[i][0].split()
         refs = [r.split() for r in gts[i]]
-        row = []
-        for n in range(1, 5):
-            grams = Counter(tuple(hyp[k : k + n]) for k in range(len(hyp) - n + 1))
-            most = Counter()
-            for ref in refs:
-                for gram, count in Counter(tuple(ref[k : k + n]) for k in range(len(ref) - n + 1)).items():
-                    most[gram] = max(most[gram], count)
-            row.append(sum(min(count, most[gram]) for gram, count in grams.items()))
+        # an n-gram counts up to as often as the reference that has it most often
+        matches = [
+            sum((_ngrams(hyp, n) & reduce(operator.or_, (_ngrams(ref, n) for ref in refs))).values())
+            for n in range(1, 5)
+        ]
         guesses = [max(0, len(hyp) - n + 1) for n in range(1, 5)]
         closest = min((len(ref) for ref in refs), key=lambda length: (abs(length - len(hyp)), length))
-        rows.append([*row, *guesses, len(hyp), closest])
+        rows.append([*matches, *guesses, len(hyp), closest])
     return np.asarray(rows, dtype=np.float64)
 
 
