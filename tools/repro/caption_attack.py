@@ -13,7 +13,8 @@ sign noise of the same ε by at least 0.1 each ("yes"; one of the two: "partly")
 captioner against its own noise baseline.
 
 Set-up (CPU scale). The victim: ``lrcn/captioning``'s model and data (the generated shape scenes, but 2000 train /
-200 val / 200 test as ``caption_attack/default``'s data, where the recipe now trains on 4000) trained
+200 val / 200 test as ``caption_attack/default``'s data, where the recipe now trains on 4000, and 7 colours x 4
+shapes, the scenes of both recipes until 2026-12-05, on which the numbers below were measured) trained
 ``--victim-epochs`` epochs (the recipe's own 28 are the user's command; fewer here for time); the transfer
 captioner: the same recipe with another core layer (``gru``) and another seed, so another CNN too. For each ε of
 ``--epsilons`` (/255): ``caption_attack/default``'s generator and discriminator
@@ -252,11 +253,14 @@ def main() -> None:
             rows = [{k: int(v) if k == "epsilon_255" else float(v) for k, v in r.items()} for r in csv.DictReader(f)]
         render(args.out, rows, recipe_eps, not args.no_docs)
         return
-    # victims and attacks on the same scenes: the attack recipe's 2000 training images (the captioning recipe has 4000)
-    data_options: dict[str, Any] = {"train_images": 2000}
+    # victims and attacks on the same scenes: the attack recipe's 2000 training images and 200 test images (the
+    # captioning recipe has 4000 and 1000), and the 7 x 4 scenes the numbers above were measured on (both recipes
+    # read 10 x 5 since 2026-12-05)
+    scenes = {"colours": 7, "shapes": 4}
+    data_options: dict[str, Any] = {"train_images": 2000, "test_images": 200, **scenes}
     if args.quick:
         args.epsilons, args.victim_epochs, args.attack_epochs = [16, 32], 1, 1
-        data_options = {"train_images": 160, "val_images": 40, "test_images": 40}
+        data_options = {"train_images": 160, "val_images": 40, "test_images": 40, **scenes}
     torch.set_num_threads(1)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
