@@ -21,29 +21,19 @@ from pathlib import Path
 
 import numpy as np
 
+from recur_vision.data.generated_captions import scene_subsets
 from recur_vision.metrics import cider_per_image, normalize_caption, paired_caption_bootstrap
 
 DECODERS = ("greedy", "beam", "nearest_neighbour")
 
 
 def scene_groups(dataset: Path, images: list[str]) -> dict[str, list[int]]:
-    """Indices of ``images`` (test image paths) per scene kind and per seen / unseen two-object combination."""
+    """:func:`~recur_vision.data.generated_captions.scene_subsets` of ``dataset``, whose test images must be
+    ``images`` (the run's, in order)."""
     entries = json.loads(dataset.read_text())["images"]
-
-    def combination(scene: dict) -> tuple:
-        return scene["kind"], tuple((o["colour"], o["shape"]) for o in scene["objects"])
-
-    train = {combination(e["scene"]) for e in entries if e["split"] == "train"}
-    scenes = {e["filename"]: e["scene"] for e in entries if e["split"] == "test"}
-    groups: dict[str, list[int]] = {}
-    for index, image in enumerate(images):
-        scene = scenes.get(Path(image).name)
-        if scene is None:
-            raise SystemExit(f"error: {Path(image).name} is not a test image of {dataset}; give the run's own dataset")
-        groups.setdefault(scene["kind"], []).append(index)
-        if scene["kind"] in ("left", "above"):
-            groups.setdefault("relation, " + ("seen" if combination(scene) in train else "unseen"), []).append(index)
-    return groups
+    if [e["filename"] for e in entries if e["split"] == "test"] != [Path(image).name for image in images]:
+        raise SystemExit(f"error: the run's test images are not those of {dataset}; give the run's own dataset")
+    return scene_subsets(entries)
 
 
 def compare(name: str, run: Path, dataset: Path | None, draws: int) -> None:

@@ -162,7 +162,7 @@ from recur_core.repro import (
     write_claims,
     write_rows,
 )
-from recur_vision.data.generated_captions import SCENE_KINDS
+from recur_vision.data.generated_captions import scene_subsets
 from recur_vision.metrics import caption_scores, paired_caption_bootstrap
 
 PAPER = "Donahue et al. 2015, LRCN captioning"
@@ -195,10 +195,6 @@ class _KeepBest(L.Callback):
 def _instantiate(section: dict[str, Any], overrides: dict[str, Any]) -> Any:
     module, _, name = section["class_path"].rpartition(".")
     return getattr(importlib.import_module(module), name)(**{**section.get("init_args", {}), **overrides})
-
-
-def _combination(scene: dict[str, Any]) -> tuple:
-    return scene["kind"], tuple((o["colour"], o["shape"]) for o in scene["objects"])
 
 
 def _fit(recipe: str, args: Any, run_dir: Path, overrides: dict[str, Any]) -> tuple[Any, Any, L.Trainer, float]:
@@ -273,18 +269,9 @@ def train_and_test(
 
 
 def subsets(data: Any) -> dict[str, list[int]]:
-    """Test image indices per scene kind, and the two-object scenes whose combination is / is not in training."""
+    """All test image indices, then per scene kind and seen / unseen two-object combination (:func:`scene_subsets`)."""
     images = json.loads(data.caption_json().read_text())["images"]
-    train = {_combination(i["scene"]) for i in images if i["split"] == "train"}
-    test = [i["scene"] for i in images if i["split"] == "test"]
-    groups: dict[str, list[int]] = {"all": list(range(len(test)))}
-    for name in (*SCENE_KINDS, "relation, seen", "relation, unseen"):
-        groups[name] = []
-    for i, scene in enumerate(test):
-        groups[scene["kind"]].append(i)
-        if scene["kind"] in ("left", "above"):
-            groups["relation, unseen" if _combination(scene) not in train else "relation, seen"].append(i)
-    return {name: indices for name, indices in groups.items() if indices}
+    return {"all": list(range(sum(e["split"] == "test" for e in images))), **scene_subsets(images)}
 
 
 def score_rows(layer: str, metrics: dict[str, float], captions: list[dict[str, Any]], groups: dict[str, list[int]]):

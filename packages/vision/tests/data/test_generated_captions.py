@@ -11,6 +11,7 @@ from recur_vision.data.generated_captions import (
     SCENE_SHAPES,
     render_scene,
     scene_captions,
+    scene_subsets,
     write_generated_captions,
 )
 
@@ -123,3 +124,21 @@ def test_bad_arguments(tmp_path):
         with pytest.raises(ValueError, match=match) as info:
             call()
         assert "\n" not in str(info.value)
+
+
+def test_scene_subsets_split_the_test_images_by_kind_and_seen_combination(tmp_path):
+    # 2 x 2 objects: 12 ordered pairs per relation, so 60 training scenes show some combinations and not all
+    folder = write_generated_captions(tmp_path / "s", train=60, val=2, test=40, size=32, seed=2, colours=2, shapes=2)
+    entries = json.loads((folder / "dataset_coco.json").read_text())["images"]
+
+    def combination(scene):
+        return scene["kind"], tuple((o["colour"], o["shape"]) for o in scene["objects"])
+
+    trained = {combination(e["scene"]) for e in entries if e["split"] == "train"}
+    test = [e["scene"] for e in entries if e["split"] == "test"]
+    groups = scene_subsets(entries)
+    assert sorted(i for kind in SCENE_KINDS for i in groups.get(kind, [])) == list(range(40))
+    relations = [i for i, scene in enumerate(test) if scene["kind"] in ("left", "above")]
+    assert groups["relation, seen"] == [i for i in relations if combination(test[i]) in trained]
+    assert groups["relation, unseen"] == [i for i in relations if combination(test[i]) not in trained]
+    assert all(groups.values())

@@ -58,6 +58,7 @@ __all__, __getattr__, __dir__ = lazy_exports(
         "check_scene_space": "recur_vision.data.generated_captions",
         "render_scene": "recur_vision.data.generated_captions",
         "scene_captions": "recur_vision.data.generated_captions",
+        "scene_subsets": "recur_vision.data.generated_captions",
         "write_generated_captions": "recur_vision.data.generated_captions",
         "TuSimpleFrame": "recur_vision.data.tusimple",
         "TuSimpleLanes": "recur_vision.data.tusimple",

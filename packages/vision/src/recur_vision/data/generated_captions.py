@@ -33,7 +33,8 @@ pair: with 4,000 training images a relation kind has about 1,000, which covers m
 pairs of the default space (about 70% of the two-object test scenes are seen combinations) and
 about a third of the 2,450 of the 10 × 5 space.
 
-:func:`write_generated_captions` writes::
+:func:`write_generated_captions` writes (and :func:`scene_subsets` groups its test images by kind and by
+whether their combination was seen in training)::
 
     <folder>/images/<split>_NNNNN.png     RGB, size x size
     <folder>/dataset_coco.json            {"images": [{"filepath": "images", "filename", "split",
@@ -62,6 +63,7 @@ __all__ = [
     "check_scene_space",
     "render_scene",
     "scene_captions",
+    "scene_subsets",
     "write_generated_captions",
 ]
 
@@ -253,3 +255,25 @@ def write_generated_captions(
         (tmp / "dataset_coco.json").write_text(json.dumps({"images": entries, "dataset": "generated-shapes"}))
 
     return write_once(folder, options, "write_generated_captions", write)
+
+
+def scene_subsets(entries: list[dict]) -> dict[str, list[int]]:
+    """The test images of a written set grouped for scoring: indices into its test images (file order) per scene kind,
+    and the two-object ones whose combination of kind and objects a training image shows ("relation, seen") or none
+    does ("relation, unseen"); empty groups left out.
+
+    Args:
+        entries: the ``"images"`` of the ``dataset_coco.json`` :func:`write_generated_captions` wrote (each keeps
+            its ``"scene"``).
+    """
+
+    def combination(scene: dict) -> tuple:
+        return scene["kind"], tuple((o["colour"], o["shape"]) for o in scene["objects"])
+
+    train = {combination(e["scene"]) for e in entries if e["split"] == "train"}
+    groups: dict[str, list[int]] = {name: [] for name in (*SCENE_KINDS, "relation, seen", "relation, unseen")}
+    for index, scene in enumerate(e["scene"] for e in entries if e["split"] == "test"):
+        groups[scene["kind"]].append(index)
+        if scene["kind"] in ("left", "above"):
+            groups["relation, " + ("seen" if combination(scene) in train else "unseen")].append(index)
+    return {name: indices for name, indices in groups.items() if indices}
