@@ -93,8 +93,12 @@ def test_every_recipe_builds_and_names_its_data(name, runs_dir):
 
 
 def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
-    console_main("pointcloud", ["fit", "--config", "dqn_rnn/synthetic_rooms", *TINY])
+    schedule = ["--model.scheduler", "cosine", "--model.cnn_norm", "true"]
+    console_main("pointcloud", ["fit", "--config", "dqn_rnn/synthetic_rooms", *TINY, *schedule])
     [run] = (runs_dir / "pointcloud" / "dqn_rnn" / "synthetic_rooms").iterdir()
+    # the cosine ends with the labeller epoch (2 of the 4 batches of the fit), not with the DQN's epoch
+    [labellers] = torch.load(run / "checkpoints" / "last.ckpt", weights_only=False)["lr_schedulers"]
+    assert labellers["last_epoch"] == 2 and labellers["_last_lr"] == [0.0]
     rows = list(csv.DictReader((run / "metrics.csv").open()))
     logged = {name for row in rows for name, value in row.items() if value}
     assert {"train/loss_cnn_epoch", "train/loss_rnn_epoch", "train/loss_rnn_only_epoch", "train/epsilon"} <= logged
@@ -105,7 +109,7 @@ def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
     capsys.readouterr()
     # the class-wise windows fill in for the sliding ones, or join them
     for combine in ("fill", "mean"):
-        test = ["test", "--config", "dqn_rnn/synthetic_rooms", *TINY, "--model.combine", combine]
+        test = ["test", "--config", "dqn_rnn/synthetic_rooms", *TINY, *schedule, "--model.combine", combine]
         console_main("pointcloud", [*test, "--ckpt_path", str(best)])
     printed = capsys.readouterr().out
     assert "3DCNN-DQN-RNN" in printed and "3D CNN only" in printed and "RNN only" in printed

@@ -245,7 +245,7 @@ class SceneParsingModule(RecurModule):
 
     Args:
         num_classes: semantic classes (S3DIS: 13); must equal the data's.
-        grid, cnn_width, feature_dim, d_model, n_layers, layer, layer_kwargs, mlp_ratio, q_hidden: see
+        grid, cnn_width, cnn_norm, feature_dim, d_model, n_layers, layer, layer_kwargs, mlp_ratio, q_hidden: see
             :class:`~recur_pointcloud.models.dqn_rnn.DQNRNNConfig` (``layer``: any core layer, for the
             model's RNN and the RNN-only baseline alike).
         sequence_length: points per RNN sequence (a window's points in scan order, cut into pieces).
@@ -271,6 +271,7 @@ class SceneParsingModule(RecurModule):
         num_classes: int = 13,
         grid: int = 16,
         cnn_width: int = 16,
+        cnn_norm: bool = True,
         feature_dim: int = 64,
         d_model: int = 64,
         n_layers: int = 2,
@@ -315,7 +316,13 @@ class SceneParsingModule(RecurModule):
         sizes = {"num_classes": num_classes, "d_model": d_model, "n_layers": n_layers, "layer": layer}
         sizes.update(layer_kwargs=layer_kwargs, mlp_ratio=mlp_ratio)
         self.net: DQNRNN = get_model(
-            "dqn_rnn", grid=grid, cnn_width=cnn_width, feature_dim=feature_dim, q_hidden=q_hidden, **sizes
+            "dqn_rnn",
+            grid=grid,
+            cnn_width=cnn_width,
+            cnn_norm=cnn_norm,
+            feature_dim=feature_dim,
+            q_hidden=q_hidden,
+            **sizes,
         )
         self.rnn_only: ResidualRNNLabeller = get_model(
             "dqn_rnn_labeller", window_feature_dim=0, voxel_feature_dim=0, **sizes
@@ -346,6 +353,11 @@ class SceneParsingModule(RecurModule):
         if schedule is None:
             return [optimizer, dqn]
         return [optimizer, dqn], [{"scheduler": torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)}]
+
+    def scheduled_steps(self) -> int:
+        """The labellers' scheduler steps: one per batch of the labeller epochs, so that a cosine ends with
+        them (the DQN's epochs step no scheduler)."""
+        return max(1, int(self.trainer.num_training_batches) * self.hparams.labeller_epochs)
 
     def setup(self, stage: str) -> None:
         check_data_matches(self, ("num_classes",))

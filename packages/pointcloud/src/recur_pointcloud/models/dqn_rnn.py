@@ -18,6 +18,7 @@ Coordinates: a room's xyz is scaled per axis to ``[0, 1]`` (:func:`normalise_roo
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -151,11 +152,16 @@ class WindowCNNOutput(NamedTuple):
     voxel_logits: Tensor
 
 
-def _conv_block(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+def _conv_block(in_channels: int, out_channels: int, stride: int, norm: bool) -> nn.Sequential:
+    def normalised(channels: int) -> list[nn.Module]:
+        return [nn.GroupNorm(math.gcd(8, channels), channels)] if norm else []
+
     return nn.Sequential(
         nn.Conv3d(in_channels, out_channels, 3, stride=stride, padding=1),
+        *normalised(out_channels),
         nn.ReLU(),
         nn.Conv3d(out_channels, out_channels, 3, padding=1),
+        *normalised(out_channels),
         nn.ReLU(),
     )
 
@@ -164,7 +170,9 @@ class Window3DCNN(nn.Module):
     """The 3D CNN on a voxelised window: a window feature vector and per-voxel class logits.
 
     Three blocks of two 3×3×3 convolutions (``width``, ``2 width``, ``4 width`` channels; the second and
-    third halve the grid). The window feature is the third block averaged over the grid, through a linear
+    third halve the grid), each followed by a GroupNorm and a ReLU (without the norm the CNN trained far
+    slower on the synthetic rooms: after 20 epochs its test mIoU was 0.36-0.43 against 0.52-0.63 with it, and
+    its features did not help the RNN). The window feature is the third block averaged over the grid, through a linear
     layer and a ReLU. Per-voxel features concatenate the three blocks (the coarser ones upsampled to the
     grid, nearest) through a 1×1×1 convolution and a ReLU; a 1×1×1 convolution makes them class logits,
     which label every point of a voxel in the CNN-only baseline. (The paper's CNN sizes are not given;
@@ -176,6 +184,7 @@ class Window3DCNN(nn.Module):
         width: channels of the first block.
         feature_dim: size of the window feature.
         grid: voxels per axis of the input (a multiple of 4).
+        norm: a GroupNorm (up to 8 groups) after every convolution of the blocks (False: none, an ablation).
 
     Shapes:
         voxels ``[B, in_channels, G, G, G]`` -> :class:`WindowCNNOutput`.
@@ -188,6 +197,7 @@ class Window3DCNN(nn.Module):
         width: int = 16,
         feature_dim: int = 64,
         grid: int = 16,
+        norm: bool = True,
     ) -> None:
         super().__init__()
         if grid < 4 or grid % 4:
@@ -200,7 +210,11 @@ class Window3DCNN(nn.Module):
             grid,
         )
         self.blocks = nn.ModuleList(
-            [_conv_block(in_channels, width, 1), _conv_block(width, 2 * width, 2), _conv_block(2 * width, 4 * width, 2)]
+            [
+                _conv_block(in_channels, width, 1, norm),
+                _conv_block(width, 2 * width, 2, norm),
+                _conv_block(2 * width, 4 * width, 2, norm),
+            ]
         )
         self.feature = nn.Sequential(nn.Linear(4 * width, feature_dim), nn.ReLU())
         self.voxel_features = nn.Sequential(nn.Conv3d(7 * width, width, 1), nn.ReLU())
@@ -372,6 +386,7 @@ class DQNRNNConfig:
     num_classes: int = 13  # S3DIS's 13 classes
     grid: int = 16  # voxels per window axis
     cnn_width: int = 16  # channels of the CNN's first block
+    cnn_norm: bool = True  # GroupNorm in the CNN's blocks
     feature_dim: int = 64  # the CNN's window feature
     d_model: int = 64  # the RNN's width
     n_layers: int = 2  # the RNN's residual blocks
@@ -407,7 +422,9 @@ class DQNRNN(nn.Module):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
         self.config = cfg = DQNRNNConfig(**kwargs)
-        self.cnn = Window3DCNN(cfg.num_classes, width=cfg.cnn_width, feature_dim=cfg.feature_dim, grid=cfg.grid)
+        self.cnn = Window3DCNN(
+            cfg.num_classes, width=cfg.cnn_width, feature_dim=cfg.feature_dim, grid=cfg.grid, norm=cfg.cnn_norm
+        )
         self.labeller = ResidualRNNLabeller(
             cfg.num_classes,
             cfg.feature_dim,
