@@ -115,6 +115,9 @@ def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
     assert "3DCNN-DQN-RNN" in printed and "3D CNN only" in printed and "RNN only" in printed
     tested = [p for p in (runs_dir / "pointcloud" / "dqn_rnn" / "synthetic_rooms").iterdir() if p != run]
     assert len(tested) == 2
+    # the test-time choice is the command line's, not the checkpoint's
+    combined = {line.strip() for folder in tested for line in (folder / "config.yaml").read_text().splitlines()}
+    assert {"combine: fill", "combine: mean"} <= combined
     for folder in tested:
         scores = [row for row in csv.DictReader((folder / "metrics.csv").open()) if row.get("test/miou")]
         assert 0 <= float(scores[0]["test/miou"]) <= 1 and float(scores[0]["test/iou_floor_cnn"]) >= 0

@@ -14,6 +14,7 @@ import torch
 import yaml
 
 from recur_core.engine import SequenceRegressionTask, SequenceTask, run_cli
+from recur_core.engine.cli import explicit_model_options
 from recur_core.models import SequenceModel
 from recur_core.recipes import find_recipe, list_recipes
 
@@ -176,6 +177,28 @@ def test_validate_and_test_from_a_checkpoint(runs_dir, tiny):
     best = run / "checkpoints" / "best.ckpt"
     cli = run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", str(best), *tiny])
     assert "test/acc" in cli.trainer.callback_metrics
+
+
+def test_command_line_model_options_win_over_the_checkpoints(runs_dir, tiny):
+    run_cli("core", ["fit", "--config", "parity/elman", "--trainer.max_epochs", "1", "--model.lr", "0.01", *tiny])
+    (run,) = _run_dirs(runs_dir, "parity/elman")
+    best = str(run / "checkpoints" / "best.ckpt")
+    # the checkpoint's options replace the recipe's, the command line's replace the checkpoint's
+    cli = run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", best, *tiny])
+    assert cli.model.hparams.lr == 0.01
+    cli = run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", best, "--model.lr=0.5", *tiny])
+    assert cli.model.hparams.lr == 0.5
+    # an option the weights cannot take is the checkpoint's error, not a silent change
+    with pytest.raises(RuntimeError, match="size mismatch"):
+        run_cli("core", ["test", "--config", "parity/elman", "--ckpt_path", best, *tiny, "--model.d_model", "7"])
+
+
+def test_explicit_model_options_are_read_as_the_command_line_reads_them():
+    args = ["test", "--model.beam_size", "5", "--model.init_args.combine=mean", "--model.kwargs.flag", "true"]
+    args += ["--model.class_path", "x.Y", "--data.seed", "1", "--model.names", "[a, b]", "--model.ckpt", "null"]
+    assert explicit_model_options(args) == {
+        "beam_size": 5, "combine": "mean", "kwargs.flag": True, "names": ["a", "b"], "ckpt": None
+    }  # fmt: skip
 
 
 def _cli(*args: str, env: dict) -> list[str]:

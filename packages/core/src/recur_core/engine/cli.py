@@ -13,6 +13,9 @@ TensorBoard events under ``tensorboard/``, ``checkpoints/last.ckpt`` and ``check
 ``checkpoints/last.ckpt`` is refreshed every ``--checkpoint_every_n_steps`` optimizer steps, at the
 end of every epoch, when training stops and on Ctrl-C; ``--ckpt_path last`` continues from it
 exactly as if the run had not stopped (see :class:`~recur_core.engine.callbacks.LastCheckpoint`).
+With ``--ckpt_path`` the model is built with the options saved in the checkpoint (the network that
+was trained), and the ``--model.<option>`` values given on the command line on top of them (a
+test-time choice such as a decoder's beam width).
 
 A fit prints one line per epoch (a progress bar on a terminal) and nothing else: Lightning's
 informational messages are silenced by logger level and its known harmless warnings by message.
@@ -41,6 +44,7 @@ traceback.
 from __future__ import annotations
 
 import argparse
+import copy
 import csv
 import os
 import re
@@ -64,7 +68,7 @@ from recur_core.engine.module import RecurModule
 from recur_core.engine.trainer import quiet_lightning
 from recur_core.recipes import find_recipe
 
-__all__ = ["RecurCLI", "console_main", "read_checkpoint", "run_cli"]
+__all__ = ["RecurCLI", "console_main", "explicit_model_options", "read_checkpoint", "run_cli"]
 
 _SUBCOMMANDS = ("fit", "validate", "test", "predict")
 _RUN_DIR_ENV = "RECUR_RUN_DIR"
@@ -244,7 +248,37 @@ class RecurCLI(LightningCLI):
 
     def __init__(self, run_dir: Path, **kwargs: Any) -> None:
         self.run_dir = run_dir
+        args = kwargs.get("args")
+        self.model_options = explicit_model_options(sys.argv[1:] if args is None else args)
         super().__init__(**kwargs)
+
+    def _parse_ckpt_path(self) -> None:
+        """Lightning replaces the model's options by those saved in the ``--ckpt_path`` checkpoint, so that the
+        network built is the one trained; that dropped the ``--model.<option>`` values given on the command line
+        without a word. They are applied again on top (an architecture option that disagrees with the weights
+        then fails to load, one line)."""
+        super()._parse_ckpt_path()
+        subcommand = self.config.get("subcommand")
+        if not subcommand or not self.model_options or not self.config[subcommand].get("ckpt_path"):
+            return
+        model = self.config[subcommand].model
+        init_args = model.get("init_args")
+        overrides: dict[str, Any] = {}
+        for dotted, value in self.model_options.items():
+            top, *path = dotted.split(".")
+            if not path:
+                overrides[top] = value
+                continue
+            # --model.encoder_kwargs.global_max true: one key of a dict option, the rest as the checkpoint has it
+            if top not in overrides:
+                current = None if init_args is None else init_args.get(top)
+                overrides[top] = copy.deepcopy(current.as_dict() if hasattr(current, "as_dict") else current or {})
+            node = overrides[top]
+            for key in path[:-1]:
+                node = node.setdefault(key, {})
+            node[path[-1]] = value
+        model_config = {"class_path": model.class_path, "init_args": overrides}
+        self.config = self.parser.parse_object({subcommand: {"model": model_config}}, self.config)
 
     def add_arguments_to_parser(self, parser: LightningArgumentParser) -> None:
         parser.add_argument(
@@ -273,6 +307,25 @@ class RecurCLI(LightningCLI):
         every = self._get(self.config, "checkpoint_every_n_steps", _DEFAULT_CHECKPOINT_EVERY_N_STEPS)
         last = LastCheckpoint(folder, every_n_train_steps=every)
         return super()._instantiate_trainer(config, [*callbacks, _FirstBatch(), RandomStates(), best, last])
+
+
+def explicit_model_options(args: list[str]) -> dict[str, Any]:
+    """The ``--model.<option> <value>`` and ``--model.<option>=<value>`` options of a command line, as
+    ``{"option": value}`` (``init_args.`` dropped; a dotted option keeps its dots; the value read as YAML, as the
+    command line reads it); the model's class (``class_path``) is not an option here."""
+    options: dict[str, Any] = {}
+    for index, token in enumerate(args):
+        if not token.startswith("--model."):
+            continue
+        key, has_value, value = token.removeprefix("--model.").partition("=")
+        if not has_value:
+            if index + 1 == len(args):
+                continue
+            value = args[index + 1]
+        key = key.removeprefix("init_args.")
+        if key.split(".")[0] not in ("class_path", "dict_kwargs"):
+            options[key] = yaml.safe_load(value)
+    return options
 
 
 def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> RecurCLI:
