@@ -93,7 +93,7 @@ def test_every_recipe_builds_and_names_its_data(name, runs_dir):
 
 
 def test_a_tiny_fit_and_test_through_the_cli(runs_dir, one_thread, capsys):
-    schedule = ["--model.scheduler", "cosine", "--model.cnn_norm", "true"]
+    schedule = ["--model.scheduler", "cosine"]
     console_main("pointcloud", ["fit", "--config", "dqn_rnn/synthetic_rooms", *TINY, *schedule])
     [run] = (runs_dir / "pointcloud" / "dqn_rnn" / "synthetic_rooms").iterdir()
     # the cosine ends with the labeller epoch (2 of the 4 batches of the fit), not with the DQN's epoch

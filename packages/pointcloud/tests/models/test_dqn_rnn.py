@@ -37,6 +37,15 @@ def test_the_labeller_and_the_parser_take_any_core_layer(layer, one_thread):
     check_model(rnn_only)
 
 
+@pytest.mark.parametrize("norm", [True, False])
+def test_the_window_cnn_normalises_its_convolutions_unless_told_not_to(norm, one_thread):
+    cnn = get_model("cnn3d_window", grid=8, width=12, norm=norm)
+    norms = [m for m in cnn.modules() if isinstance(m, torch.nn.GroupNorm)]
+    # two per block; 8 groups where the channels allow (12 channels: 4 groups)
+    assert [(m.num_groups, m.num_channels) for m in norms] == ([(4, 12)] * 2 + [(8, 24)] * 2 + [(8, 48)] * 2) * norm
+    check_model(cnn)
+
+
 def test_voxelize_windows_by_hand():
     # a 2 m x 1 m x 1 m room: points at its corners and one in the middle, colours 0, 255 and 51
     points = torch.tensor(

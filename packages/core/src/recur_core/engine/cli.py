@@ -255,24 +255,24 @@ class RecurCLI(LightningCLI):
     def _parse_ckpt_path(self) -> None:
         """Lightning replaces the model's options by those saved in the ``--ckpt_path`` checkpoint, so that the
         network built is the one trained; that dropped the ``--model.<option>`` values given on the command line
-        without a word. They are applied again on top (an architecture option that disagrees with the weights
-        then fails to load, one line)."""
-        super()._parse_ckpt_path()
+        without a word. They are applied again on top, as the command line parsed them (an architecture option
+        that disagrees with the weights then fails to load, one line)."""
         subcommand = self.config.get("subcommand")
         if not subcommand or not self.model_options or not self.config[subcommand].get("ckpt_path"):
+            super()._parse_ckpt_path()
             return
+        given = {key: _lookup(self.config[subcommand].model.init_args, key) for key in self.model_options}
+        super()._parse_ckpt_path()
         model = self.config[subcommand].model
-        init_args = model.get("init_args")
         overrides: dict[str, Any] = {}
-        for dotted, value in self.model_options.items():
+        for dotted, value in given.items():
             top, *path = dotted.split(".")
             if not path:
                 overrides[top] = value
                 continue
             # --model.encoder_kwargs.global_max true: one key of a dict option, the rest as the checkpoint has it
             if top not in overrides:
-                current = None if init_args is None else init_args.get(top)
-                overrides[top] = copy.deepcopy(current.as_dict() if hasattr(current, "as_dict") else current or {})
+                overrides[top] = _plain(model.init_args.get(top)) or {}
             node = overrides[top]
             for key in path[:-1]:
                 node = node.setdefault(key, {})
@@ -309,23 +309,29 @@ class RecurCLI(LightningCLI):
         return super()._instantiate_trainer(config, [*callbacks, _FirstBatch(), RandomStates(), best, last])
 
 
-def explicit_model_options(args: list[str]) -> dict[str, Any]:
-    """The ``--model.<option> <value>`` and ``--model.<option>=<value>`` options of a command line, as
-    ``{"option": value}`` (``init_args.`` dropped; a dotted option keeps its dots; the value read as YAML, as the
-    command line reads it); the model's class (``class_path``) is not an option here."""
-    options: dict[str, Any] = {}
-    for index, token in enumerate(args):
-        if not token.startswith("--model."):
-            continue
-        key, has_value, value = token.removeprefix("--model.").partition("=")
-        if not has_value:
-            if index + 1 == len(args):
-                continue
-            value = args[index + 1]
-        key = key.removeprefix("init_args.")
-        if key.split(".")[0] not in ("class_path", "dict_kwargs"):
-            options[key] = yaml.safe_load(value)
+def explicit_model_options(args: list[str]) -> list[str]:
+    """The options a command line gives the model, ``--model.<option> <value>`` or ``--model.<option>=<value>``:
+    ``["option", ...]`` in order, without ``init_args.`` (a dotted option keeps its dots); the model's class
+    (``class_path``) is not an option here."""
+    options = []
+    for token in args:
+        if token.startswith("--model."):
+            key = token.removeprefix("--model.").partition("=")[0].removeprefix("init_args.")
+            if key.split(".")[0] not in ("class_path", "dict_kwargs") and key not in options:
+                options.append(key)
     return options
+
+
+def _plain(value: Any) -> Any:
+    """A deep copy of a parsed option, namespaces as dicts."""
+    return copy.deepcopy(value.as_dict() if hasattr(value, "as_dict") else value)
+
+
+def _lookup(options: Any, dotted: str) -> Any:
+    """The value of a dotted option in parsed ``options`` (namespaces and dicts)."""
+    for key in dotted.split("."):
+        options = options[key]
+    return _plain(options)
 
 
 def run_cli(member: str, args: list[str] | None = None, run: bool = True) -> RecurCLI:
