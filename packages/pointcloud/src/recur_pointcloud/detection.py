@@ -437,8 +437,8 @@ class DetectionModule(RecurModule):
             raise ValueError(f"model must be 'lion' or 'lion_no_backbone', got {model!r}")
         if not 0 < pct_start < 1 or div_factor < 1:
             raise ValueError(f"need 0 < pct_start < 1 and div_factor >= 1, got {pct_start} and {div_factor}")
-        # the test's baselines are not hyperparameters: Lightning's CLI would let a checkpoint's values override
-        # the command line's at `test --ckpt_path`
+        # the test's baselines are not hyperparameters of the trained detector (chosen at test, another run's
+        # checkpoint): kept out of its checkpoint
         self.save_hyperparameters(ignore=["geometric_baseline", "baseline_ckpt"])
         self.geometric_baseline, self.baseline_ckpt = geometric_baseline, baseline_ckpt
         options = dict(

@@ -49,8 +49,7 @@ class TODMTask(RNNTTask):
     subnet. With ``eval_subnets`` (a list of ``[depth, width]``, or ``"all"``), ``test`` also exports each
     of those subnets (:meth:`~recur_speech.models.todm.TODMSupernet.export`) and logs its greedy
     ``test/wer_d<depth>_w<width>``, ``test/cer_...`` and parameter count ``test/params_...``, and writes
-    ``subnets_test.json``. ``eval_subnets`` is kept out of the checkpoint's hyperparameters, so that
-    ``test --ckpt_path`` takes it from the command line.
+    ``subnets_test.json``. ``eval_subnets`` is a test-time choice, kept out of the checkpoint's hyperparameters.
 
     Args:
         depths: the encoder depths of the search space (default: ``n_layers`` only).
@@ -91,7 +90,7 @@ class TODMTask(RNNTTask):
                 f"got {random_subnets}, {distill_weight}, {iw_clip}"
             )
         super().__init__(model=model, **kwargs)
-        # a test option, kept out of the checkpoint: LightningCLI's test --ckpt_path would put back the fit's value
+        # a test option, kept out of the checkpoint: a test without it scores the largest subnet, whatever the fit had
         self.eval_subnet_choice = self.hparams.pop("eval_subnets")
         self._exported: dict[SubnetConfig, Any] = {}
 

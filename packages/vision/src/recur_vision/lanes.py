@@ -347,7 +347,7 @@ class LaneDetectionModule(RecurModule):
         if "input_size" in (model_kwargs or {}):
             raise ValueError("give the input size as --model.image_size (it must equal --data.image_size)")
         image_size = tuple(image_size)
-        # not a hyper-parameter: Lightning's CLI would put a checkpoint's saved value over --model.baselines at test
+        # other runs' checkpoints chosen at test, not a hyper-parameter of this network: kept out of its checkpoint
         self.save_hyperparameters(ignore=["baselines"])
         self.hparams.image_size = image_size
         self.baselines = list(baselines or [])

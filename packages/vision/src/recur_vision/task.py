@@ -1097,8 +1097,8 @@ class CaptionAttackModule(RecurModule):
             )
         if samples < 0:
             raise ValueError(f"samples must be >= 0, got {samples}")
-        # the captioners' paths are not hyper-parameters: a checkpoint's hyper-parameters override the command
-        # line at test, and a captioner may move; the victim's weights are checked instead (on_load_checkpoint)
+        # the captioners' paths are not hyper-parameters, and a captioner may move: they are given at test, and the
+        # victim's weights are checked instead (on_load_checkpoint)
         self.save_hyperparameters(ignore=["victim", "transfer"])
         self.automatic_optimization = False
         # D's step and G's: what global_step (and max_steps) counts per batch

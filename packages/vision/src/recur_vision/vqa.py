@@ -335,7 +335,7 @@ class VQAModule(RecurModule):
             raise ValueError(
                 f"set {', '.join(sorted(fixed))} as --model.<name>, not in model_kwargs (inputs: pick the model)"
             )
-        # not a hyper-parameter: Lightning's CLI would put a checkpoint's saved value over --model.baselines at test
+        # other runs' checkpoints chosen at test, not a hyper-parameter of this network: kept out of its checkpoint
         self.save_hyperparameters(ignore=["baselines"])
         self.baselines = list(baselines or [])
         self.net = get_model(
